@@ -1,0 +1,245 @@
+"""Core value types of the detection worker.
+
+Every backend converts its output into :class:`Detections` at its own edge; nothing
+outside ``detector/backends`` imports a model library.  Times are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+
+class ClockSource(enum.StrEnum):
+    """Where a frame's capture time came from."""
+
+    STREAM = "stream"  # the camera / container clock (RTSP RTCP, file PTS anchored to a known start)
+    RECEIVE = "receive"  # this box's clock when the frame arrived (NTP-disciplined)
+
+
+class ObjectClass(enum.IntEnum):
+    """The classes the worker cares about; backends map their own labels onto these."""
+
+    PERSON = 0
+    CAR = 1
+    VAN_TRUCK = 2
+    BUS = 3
+    MOTORCYCLE = 4
+
+    @property
+    def is_vehicle(self) -> bool:
+        return self is not ObjectClass.PERSON
+
+
+class EventType(enum.StrEnum):
+    VEHICLE_VISIT = "vehicle_visit"
+    DUMPING = "dumping"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One decoded frame from a camera."""
+
+    image: npt.NDArray[np.uint8]  # BGR, HxWx3
+    camera_id: str
+    index: int  # monotonic per source, starts at 0
+    captured_at: datetime  # UTC
+    clock_source: ClockSource
+    video_time_s: float  # seconds since the start of the source (PTS for files)
+
+    def __post_init__(self) -> None:
+        if self.image.ndim != 3 or self.image.shape[2] != 3 or self.image.dtype != np.uint8:
+            raise ValueError(
+                f"Frame.image must be an HxWx3 uint8 BGR array, got shape {self.image.shape} "
+                f"dtype {self.image.dtype}"
+            )
+        if self.captured_at.tzinfo is None:
+            raise ValueError("Frame.captured_at must be timezone-aware (UTC)")
+
+    @property
+    def width(self) -> int:
+        return int(self.image.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.image.shape[0])
+
+
+@dataclass(slots=True)
+class Detections:
+    """Parallel arrays describing N detected objects in one frame (pixel coordinates)."""
+
+    xyxy: npt.NDArray[np.float32]  # (N, 4) x1, y1, x2, y2
+    confidence: npt.NDArray[np.float32]  # (N,)
+    class_id: npt.NDArray[np.int32]  # (N,) ObjectClass values
+    tracker_id: npt.NDArray[np.int64] | None = None  # (N,) or None before tracking
+
+    def __post_init__(self) -> None:
+        self.xyxy = np.asarray(self.xyxy, dtype=np.float32)
+        if self.xyxy.size == 0:
+            self.xyxy = self.xyxy.reshape(0, 4)
+        self.confidence = np.asarray(self.confidence, dtype=np.float32)
+        self.class_id = np.asarray(self.class_id, dtype=np.int32)
+        n = len(self.xyxy)
+        if self.xyxy.ndim != 2 or self.xyxy.shape[1] != 4:
+            raise ValueError(f"xyxy must have shape (N, 4), got {self.xyxy.shape}")
+        for name, arr in (("confidence", self.confidence), ("class_id", self.class_id)):
+            if arr.shape != (n,):
+                raise ValueError(f"{name} must have shape ({n},), got {arr.shape}")
+        if self.tracker_id is not None:
+            self.tracker_id = np.asarray(self.tracker_id, dtype=np.int64)
+            if self.tracker_id.shape != (n,):
+                raise ValueError(f"tracker_id must have shape ({n},), got {self.tracker_id.shape}")
+
+    @classmethod
+    def empty(cls) -> Detections:
+        return cls(
+            xyxy=np.zeros((0, 4), np.float32),
+            confidence=np.zeros((0,), np.float32),
+            class_id=np.zeros((0,), np.int32),
+        )
+
+    def __len__(self) -> int:
+        return len(self.xyxy)
+
+    def __getitem__(self, index: int | slice | npt.NDArray[np.bool_] | npt.NDArray[np.integer]) -> Detections:
+        if isinstance(index, int):
+            index = np.array([index])
+        return Detections(
+            xyxy=self.xyxy[index],
+            confidence=self.confidence[index],
+            class_id=self.class_id[index],
+            tracker_id=None if self.tracker_id is None else self.tracker_id[index],
+        )
+
+    def __iter__(self) -> Iterator[Detections]:
+        for i in range(len(self)):
+            yield self[i]
+
+    @staticmethod
+    def merge(parts: list[Detections]) -> Detections:
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return Detections.empty()
+        with_ids = all(p.tracker_id is not None for p in parts)
+        return Detections(
+            xyxy=np.concatenate([p.xyxy for p in parts]),
+            confidence=np.concatenate([p.confidence for p in parts]),
+            class_id=np.concatenate([p.class_id for p in parts]),
+            tracker_id=np.concatenate([p.tracker_id for p in parts]) if with_ids else None,  # type: ignore[misc]
+        )
+
+
+@dataclass(slots=True)
+class TrackPoint:
+    video_time_s: float
+    captured_at: datetime
+    xyxy: tuple[float, float, float, float]
+    confidence: float
+
+
+@dataclass(slots=True)
+class Track:
+    """A tracked vehicle or person and what the worker knows of it."""
+
+    track_id: int
+    object_class: ObjectClass
+    first_seen: TrackPoint
+    last_seen: TrackPoint
+    history: list[TrackPoint] = field(default_factory=list)
+    stationary_since_s: float | None = None  # video time when it stopped moving, if it has
+    in_zones: set[str] = field(default_factory=set)
+    best_confidence: float = 0.0
+    best_frame_index: int | None = None
+
+    @property
+    def dwell_s(self) -> float:
+        return self.last_seen.video_time_s - self.first_seen.video_time_s
+
+
+@dataclass(slots=True)
+class Deposit:
+    """A region that became new and static: something left behind."""
+
+    deposit_id: int
+    xyxy: tuple[int, int, int, int]
+    first_seen_s: float  # video time the region first differed from the long-term background
+    first_seen_at: datetime
+    confirmed_s: float | None = None  # when it became a dumping event
+    confirmed_at: datetime | None = None
+    nearby_track_ids: set[int] = field(default_factory=set)
+    zone: str | None = None
+
+
+class StillRole(enum.StrEnum):
+    ARRIVAL = "arrival"  # vehicle arrives
+    VEHICLE = "vehicle"  # best view of the vehicle
+    PLATE = "plate"  # number-plate crop
+    ACT = "act"  # the act of depositing
+    DEPARTURE = "departure"  # vehicle / people leave
+    BEFORE = "before"  # scene before the deposit
+    AFTER = "after"  # scene after the deposit
+
+
+class FileKind(enum.StrEnum):
+    ORIGINAL = "original"  # the frame/clip as captured, write-once master
+    ANNOTATED = "annotated"  # working copy with boxes and labels
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceFile:
+    """One file attached to an event (a JPEG still or an mp4 clip) on the edge box."""
+
+    path: Path
+    role: str  # a StillRole value or "clip"
+    kind: FileKind
+    media_type: str  # image/jpeg or video/mp4
+    sha256: str
+    size: int
+    captured_at: datetime  # capture time of the frame (start of clip for clips)
+
+
+@dataclass(slots=True)
+class PlateRead:
+    text: str | None
+    confidence: float | None
+    valid_uk_format: bool
+
+
+@dataclass(slots=True)
+class Event:
+    """A vehicle visit or a dumping event, as flagged at the edge (before spooling)."""
+
+    event_id: str  # UUIDv7, minted at the edge: the idempotency key
+    type: EventType
+    site_id: str
+    camera_id: str
+    started_at: datetime
+    ended_at: datetime
+    start_video_s: float
+    end_video_s: float
+    clock_source: ClockSource
+    model_name: str
+    model_sha256: str
+    rule_version: str
+    zone: str | None = None
+    linked_event_ids: list[str] = field(default_factory=list)
+    plate: PlateRead | None = None
+    files: list[EvidenceFile] = field(default_factory=list)
+    details: dict[str, str | int | float | bool] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.started_at.tzinfo is None or self.ended_at.tzinfo is None:
+            raise ValueError("event times must be timezone-aware (UTC)")
+        if self.ended_at < self.started_at:
+            raise ValueError(f"event ends ({self.ended_at}) before it starts ({self.started_at})")
