@@ -1,0 +1,354 @@
+"""Site configuration: the YAML an operator writes for one site, parsed into pydantic models.
+
+Zone and fixture polygons are in **normalised image coordinates**: ``[x, y]`` pairs in 0–1, where
+``[0, 0]`` is the top-left corner and ``[1, 1]`` the bottom-right.  They survive a camera being
+switched to a different resolution (main stream vs sub stream), which pixel coordinates would not.
+
+Every model uses ``extra="forbid"`` so a misspelt key is an error, not a silently ignored setting;
+:func:`load_site` turns validation errors into :class:`SiteConfigError` messages that name the
+field path and the YAML line.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from detector.backends import DetectorConfig, OpenCVSSDConfig, YoloConfig
+
+logger = logging.getLogger(__name__)
+
+Point = Annotated[
+    tuple[float, float],
+    Field(title="Point", description="[x, y] in normalised image coordinates (0–1, origin top-left)"),
+]
+
+
+class SiteConfigError(ValueError):
+    """The site file is missing, is not YAML, or does not validate; the message says where."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_polygon(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    if len(points) < 3:
+        raise ValueError(f"a polygon needs at least 3 points, got {len(points)}")
+    for x, y in points:
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            raise ValueError(
+                f"point [{x}, {y}] is outside 0–1: polygons use normalised coordinates "
+                "(divide pixel x by the image width and y by the height)"
+            )
+    return points
+
+
+class ZoneConfig(_Strict):
+    """A hotspot zone: where vehicles stopping and new objects appearing matter."""
+
+    name: str = Field(title="Zone name", description="Short name shown on events, e.g. 'verge'", min_length=1)
+    polygon: list[Point] = Field(
+        title="Polygon", description="At least 3 [x, y] points in normalised coordinates (0–1)"
+    )
+
+    @field_validator("polygon")
+    @classmethod
+    def _valid_polygon(cls, v: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        return _check_polygon(v)
+
+
+class FixtureConfig(_Strict):
+    """Something that lives at the site and must never raise an alert (recycling bank, bin, trailer)."""
+
+    name: str = Field(title="Fixture name", description="What it is, e.g. 'recycling bank'", min_length=1)
+    polygon: list[Point] = Field(
+        title="Polygon", description="At least 3 [x, y] points in normalised coordinates (0–1)"
+    )
+
+    @field_validator("polygon")
+    @classmethod
+    def _valid_polygon(cls, v: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        return _check_polygon(v)
+
+
+class CameraConfig(_Strict):
+    """One camera at the site."""
+
+    id: str = Field(
+        title="Camera id", description="Camera key as registered in the evidence API", min_length=1
+    )
+    source: str | None = Field(
+        default=None,
+        title="Source",
+        description="Video file, image folder or rtsp:// / http(s):// URL (--source overrides)",
+    )
+    mode: Literal["overt", "covert"] = Field(
+        default="overt",
+        title="Mode",
+        description="overt (signed, DPIA) or covert (needs a RIPA authorisation)",
+    )
+    authorisation_ref: str | None = Field(
+        default=None,
+        title="Authorisation reference",
+        description="DPIA reference for overt cameras, RIPA authorisation reference for covert ones",
+    )
+    zones: list[ZoneConfig] | None = Field(
+        default=None,
+        title="Hotspot zones",
+        description="Per-camera hotspot zones; omitted means the whole frame is one zone named 'frame'",
+    )
+    fixtures: list[FixtureConfig] = Field(
+        default_factory=list, title="Fixtures", description="Regions that never alert"
+    )
+
+    @model_validator(mode="after")
+    def _covert_needs_authorisation(self) -> CameraConfig:
+        if self.mode == "covert" and not self.authorisation_ref:
+            raise ValueError(f"camera '{self.id}' is covert: set authorisation_ref to the RIPA authorisation")
+        return self
+
+
+class ThresholdsConfig(_Strict):
+    """Per-site tuning of the rules; the defaults suit a lay-by seen from a pole-mounted camera."""
+
+    dumping_persistence_s: float = Field(
+        default=30.0,
+        gt=0,
+        title="Dumping persistence (s)",
+        description="How long a new static object must stay, after people near it have gone, to be dumping",
+    )
+    min_deposit_area: float = Field(
+        default=0.0006,
+        gt=0,
+        lt=1,
+        title="Minimum deposit area",
+        description="Smallest deposit as a fraction of the frame area (0.0006 ≈ 16×16 px at 768×576)",
+    )
+    max_deposit_area: float = Field(
+        default=0.15,
+        gt=0,
+        le=1,
+        title="Maximum deposit area",
+        description="Larger 'new' regions are scene changes (lighting, a moved camera), not deposits",
+    )
+    vehicle_stop_s: float = Field(
+        default=4.0,
+        gt=0,
+        title="Vehicle stop time (s)",
+        description="A vehicle that stays still this long inside a zone starts a visit",
+    )
+    vehicle_leave_s: float = Field(
+        default=3.0,
+        gt=0,
+        title="Vehicle leave grace (s)",
+        description="A visit ends once the vehicle has been gone (lost or outside the zone) this long",
+    )
+    dumping_cooldown_s: float = Field(
+        default=120.0,
+        ge=0,
+        title="Dumping cooldown (s)",
+        description="After a dumping event, further deposits close to it within this time join it",
+    )
+    visit_cooldown_s: float = Field(
+        default=30.0,
+        ge=0,
+        title="Visit cooldown (s)",
+        description="A vehicle that leaves and stops again within this time continues the same visit",
+    )
+    link_lookback_s: float = Field(
+        default=180.0,
+        gt=0,
+        title="Link look-back (s)",
+        description="Vehicle visits and people seen this long before a deposit appeared are linked to it",
+    )
+
+
+class PerformanceConfig(_Strict):
+    """How hard the worker works; lower rates save CPU on a small edge box."""
+
+    detect_interval_s: float = Field(
+        default=0.5,
+        gt=0,
+        title="Detect interval (s)",
+        description="Fastest object-detector cadence while there is motion",
+    )
+    keepalive_s: float = Field(
+        default=5.0,
+        gt=0,
+        title="Keep-alive (s)",
+        description="Full-frame detector cadence when nothing moves",
+    )
+    scene_interval_s: float = Field(
+        default=0.5,
+        gt=0,
+        title="Scene interval (s)",
+        description="How often the scene (deposit) model samples",
+    )
+    clip_fps: float = Field(
+        default=5.0, gt=0, title="Clip frame rate", description="Frames per second kept for evidence clips"
+    )
+    pre_roll_s: float = Field(
+        default=10.0, ge=0, title="Pre-roll (s)", description="Clip time before an event"
+    )
+    post_roll_s: float = Field(
+        default=5.0, ge=0, title="Post-roll (s)", description="Clip time after an event"
+    )
+    max_clip_s: float = Field(default=120.0, gt=0, title="Max clip (s)", description="Cap on a clip's length")
+
+
+class SiteConfig(_Strict):
+    """One site (a lay-by, a gateway, a verge) watched by one or more cameras."""
+
+    site_id: str = Field(
+        title="Site id", description="Site key as registered in the evidence API", min_length=1
+    )
+    name: str = Field(
+        default="", title="Site name", description="Human-readable name, e.g. 'A123 lay-by north'"
+    )
+    cameras: list[CameraConfig] = Field(
+        default_factory=list, title="Cameras", description="Cameras at the site; at least one for `detect`"
+    )
+    zones: list[ZoneConfig] | None = Field(
+        default=None,
+        title="Hotspot zones",
+        description="Site-wide hotspot zones for cameras that set none; omitted means the whole frame",
+    )
+    fixtures: list[FixtureConfig] = Field(
+        default_factory=list, title="Fixtures", description="Site-wide regions that never alert"
+    )
+    thresholds: ThresholdsConfig = Field(
+        default_factory=ThresholdsConfig, title="Thresholds", description="Rule tuning"
+    )
+    detector: DetectorConfig = Field(
+        default_factory=OpenCVSSDConfig,
+        title="Detector",
+        description="Object detector plugin: {type: opencv_ssd} (default) or {type: yolo, model_path: ...}",
+    )
+    performance: PerformanceConfig = Field(
+        default_factory=PerformanceConfig, title="Performance", description="Cadences and clip settings"
+    )
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> SiteConfig:
+        ids = [c.id for c in self.cameras]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"camera ids must be unique, repeated: {', '.join(dupes)}")
+        return self
+
+    def camera(self, camera_id: str | None = None) -> CameraConfig:
+        """The named camera, or the only/first one; a default overt camera 'cam-1' when none is configured."""
+        if camera_id is not None:
+            for cam in self.cameras:
+                if cam.id == camera_id:
+                    return cam
+            raise SiteConfigError(f"site '{self.site_id}' has no camera '{camera_id}'")
+        return self.cameras[0] if self.cameras else CameraConfig(id="cam-1")
+
+    def zones_for(self, camera: CameraConfig) -> list[ZoneConfig]:
+        zones = camera.zones if camera.zones is not None else self.zones
+        if zones:
+            return list(zones)
+        return [ZoneConfig(name="frame", polygon=[(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)])]
+
+    def fixtures_for(self, camera: CameraConfig) -> list[FixtureConfig]:
+        return [*self.fixtures, *camera.fixtures]
+
+
+def default_site(site_id: str = "default") -> SiteConfig:
+    """The configuration used without a site file: one camera, the whole frame is the hotspot zone."""
+    return SiteConfig(site_id=site_id)
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A YAML loader that remembers the line of every mapping key, for error messages."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    mapping = loader.construct_mapping(node, deep=deep)
+    lines = {
+        key_node.value: key_node.start_mark.line + 1
+        for key_node, _ in node.value
+        if hasattr(key_node, "value")
+    }
+    return _LinedDict(mapping, lines)
+
+
+class _LinedDict(dict[Any, Any]):
+    def __init__(self, mapping: dict[Any, Any], lines: dict[Any, int]) -> None:
+        super().__init__(mapping)
+        self.lines = lines
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)  # type: ignore[arg-type]
+
+
+def _line_of(data: Any, loc: tuple[int | str, ...]) -> int | None:
+    """The YAML line of the deepest key along ``loc`` that exists in the document."""
+    line = None
+    node = data
+    for part in loc:
+        if isinstance(node, _LinedDict) and part in node:
+            line = node.lines.get(part, line)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+            if isinstance(node, _LinedDict) and node.lines:
+                line = min(node.lines.values())
+        else:
+            break
+    return line
+
+
+def _to_plain(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _to_plain(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_to_plain(v) for v in data]
+    return data
+
+
+def parse_site(text: str, origin: str = "<site>", base_dir: Path | None = None) -> SiteConfig:
+    """Parse site YAML text; raise :class:`SiteConfigError` naming the field and line of each problem."""
+    try:
+        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader is a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise SiteConfigError(f"{origin}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise SiteConfigError(f"{origin}: expected a mapping with site_id, cameras, ... at the top level")
+    try:
+        site = SiteConfig.model_validate(_to_plain(data))
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            path = ".".join(str(p) for p in loc) or "(top level)"
+            line = _line_of(data, loc)
+            where = f"line {line}, " if line is not None else ""
+            problems.append(f"{origin}: {where}{path}: {err['msg']}")
+        raise SiteConfigError("invalid site configuration:\n  " + "\n  ".join(problems)) from exc
+    if (
+        base_dir is not None
+        and isinstance(site.detector, YoloConfig)
+        and not site.detector.model_path.is_absolute()
+    ):
+        detector = site.detector.model_copy(update={"model_path": base_dir / site.detector.model_path})
+        site = site.model_copy(update={"detector": detector})
+    return site
+
+
+def load_site(path: Path | str) -> SiteConfig:
+    """Load and validate a site file (see ``deploy/site.example.yaml``)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SiteConfigError(f"cannot read site file {path}: {exc.strerror or exc}") from exc
+    site = parse_site(text, origin=str(path), base_dir=path.parent)
+    logger.info("loaded site %s (%d camera(s)) from %s", site.site_id, len(site.cameras), path)
+    return site

@@ -1,0 +1,318 @@
+"""Scene model: finds regions that are new (not in the long-term background) and have stayed still.
+
+How it stays honest on real CCTV (see "Known pitfalls of the scene model" in ARCHITECTURE.md):
+
+- **Illumination-invariant comparison.**  The current frame is compared with the long-term
+  background by local normalised cross-correlation (NCC) where there is texture (a cloud shadow
+  scales texture, NCC ignores gain and offset), by a texture-ratio test where only one side is
+  textured (a smooth black bin bag on grass), and by a brightness ratio against a *local gain
+  map* (heavily blurred current / background) where both are flat.  No shadow detector, so a
+  black bag is never explained away as shadow.
+- **Static, not moving.**  A short-term background (a few seconds) must agree with the current
+  sample; moving things and swaying vegetation never settle.
+- **Masks.**  Tracked people and vehicles (with a margin) and the motion mask are excluded from
+  candidates and from background learning, so a parked car or a person standing still is never a
+  deposit and never leaks into the background.
+- **Selective learning.**  The long-term background learns slowly, and never where something new
+  is, so a deposit is not absorbed before it is decided; pixels hidden at start-up stay
+  "unknown" until first seen, so a van present at start leaves no ghost when it drives off.
+- **Ghosts and before/now.**  A region whose outline has strong edges in the background but not
+  now is a ghost (something that was in the background left) and is learnt away; a candidate is
+  only confirmed if its saved "before" patch still differs from "now" at decision time.
+- **Sampled.**  The pipeline calls :meth:`SceneModel.update` a few times a second, not per frame.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+logger = logging.getLogger(__name__)
+
+Box = tuple[int, int, int, int]
+F32 = npt.NDArray[np.float32]
+U8 = npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True, slots=True)
+class SceneSettings:
+    width: int = 320  # working resolution (the frame is downscaled to this width)
+    window: int = 7  # NCC window, working pixels
+    texture_var: float = 12.0  # local variance above which a window counts as textured
+    ncc_threshold: float = 0.45  # textured windows correlating less than this differ
+    texture_ratio: float = 3.5  # one side this many times more textured than the other: differs
+    flat_ratio: float = 0.22  # flat windows: relative brightness change (after local gain) that differs
+    gain_kernel_frac: float = 0.2  # size of the local gain map blur, as a fraction of the width
+    short_alpha: float = 0.35  # short-term background rate per sample
+    long_alpha: float = 0.01  # long-term background rate per sample (≈ 50 s at 2 samples/s)
+    static_diff: float = 14.0  # grey levels: current within this of the short-term model is "still"
+    global_change_frac: float = 0.35  # more of the frame than this differing at once: relearn
+    missing_samples: int = 4  # samples a candidate may be unseen (and not occluded) before it is gone
+    min_area_frac: float = 0.0006
+    max_area_frac: float = 0.15
+    confirm_fraction: float = 0.35  # share of a candidate's pixels that must still differ from "before"
+
+
+@dataclass(slots=True)
+class StaticRegion:
+    """A candidate deposit: a new region that has stayed still."""
+
+    region_id: int
+    box: Box  # full-frame pixels
+    small_box: Box  # working-resolution pixels
+    area_frac: float
+    first_seen_s: float
+    last_seen_s: float
+    before: F32  # long-term background patch (working resolution) from before it appeared
+    missing: int = 0
+    occluded: bool = False
+    history: list[float] = field(default_factory=list)
+
+
+def _box_iou(a: Box, b: Box) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+class SceneModel:
+    """Dual background model over sampled frames; reports new-and-static regions."""
+
+    def __init__(self, settings: SceneSettings | None = None) -> None:
+        self.s = settings or SceneSettings()
+        self._long: F32 | None = None
+        self._short: F32 | None = None
+        self._known: npt.NDArray[np.bool_] | None = None
+        self._scale = (1.0, 1.0)
+        self._next_id = 1
+        self.regions: dict[int, StaticRegion] = {}
+        self.last_diff: npt.NDArray[np.bool_] | None = None
+        self.relearns = 0
+        self._open = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+        self._close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+
+    # -- working images -------------------------------------------------------------------------
+    def prepare(self, image: U8) -> F32:
+        h, w = image.shape[:2]
+        sh = max(1, round(h * self.s.width / w))
+        small = cv2.resize(image, (self.s.width, sh), interpolation=cv2.INTER_AREA)
+        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        self._scale = (w / self.s.width, h / sh)
+        return cv2.GaussianBlur(grey, (3, 3), 0).astype(np.float32)  # type: ignore[return-value]
+
+    def to_small(self, box: tuple[float, float, float, float]) -> Box:
+        sx, sy = self._scale
+        return (int(box[0] / sx), int(box[1] / sy), int(np.ceil(box[2] / sx)), int(np.ceil(box[3] / sy)))
+
+    def to_full(self, box: Box) -> Box:
+        sx, sy = self._scale
+        return (int(box[0] * sx), int(box[1] * sy), int(np.ceil(box[2] * sx)), int(np.ceil(box[3] * sy)))
+
+    @property
+    def shape(self) -> tuple[int, int] | None:
+        return None if self._long is None else (int(self._long.shape[0]), int(self._long.shape[1]))
+
+    # -- comparison -----------------------------------------------------------------------------
+    def dissimilar(self, cur: F32, ref: F32) -> npt.NDArray[np.bool_]:
+        """Per-pixel 'differs from ref in a way lighting cannot explain'."""
+        k = (self.s.window, self.s.window)
+        mc = cv2.boxFilter(cur, -1, k)
+        mr = cv2.boxFilter(ref, -1, k)
+        vc = np.maximum(cv2.boxFilter(cur * cur, -1, k) - mc * mc, 0.0)
+        vr = np.maximum(cv2.boxFilter(ref * ref, -1, k) - mr * mr, 0.0)
+        cov = cv2.boxFilter(cur * ref, -1, k) - mc * mr
+        ncc = cov / np.sqrt(vc * vr + 1e-3)
+        tex_c = vc > self.s.texture_var
+        tex_r = vr > self.s.texture_var
+        gk = int(self.s.gain_kernel_frac * cur.shape[1]) | 1
+        gain = cv2.blur(cur, (gk, gk)) / np.maximum(cv2.blur(ref, (gk, gk)), 1.0)
+        rel = np.abs(mc - gain * mr) / (gain * mr + 12.0)
+        both = tex_c & tex_r
+        ratio = (vc + 1.0) / (vr * gain * gain + 1.0)
+        one_sided = (
+            (tex_c | tex_r) & ~both & ((ratio > self.s.texture_ratio**2) | (ratio < self.s.texture_ratio**-2))
+        )
+        diff = np.where(both, ncc < self.s.ncc_threshold, rel > self.s.flat_ratio)
+        return diff | one_sided  # type: ignore[no-any-return]
+
+    # -- main entry -----------------------------------------------------------------------------
+    def update(self, image: U8, t: float, exclusion: U8 | None = None) -> list[StaticRegion]:
+        """Feed one sampled frame (``exclusion``: 0/255 mask at working resolution of tracked objects
+        and motion, already dilated by the caller's margin).  Returns the current candidates."""
+        cur = self.prepare(image)
+        excl = np.zeros(cur.shape, bool) if exclusion is None else exclusion.astype(bool)
+        if self._long is None or self._long.shape != cur.shape:
+            self._long = cur.copy()
+            self._short = cur.copy()
+            self._known = ~excl
+            self.regions.clear()
+            return []
+        assert self._short is not None and self._known is not None
+        still = np.abs(cur - self._short) < self.s.static_diff
+        cv2.accumulateWeighted(cur, self._short, self.s.short_alpha)
+        diff = self.dissimilar(cur, self._long) & self._known
+        self.last_diff = diff
+        known_px = max(int(np.count_nonzero(self._known & ~excl)), 1)
+        changed = int(np.count_nonzero(diff & ~excl)) / known_px
+        if changed > self.s.global_change_frac:
+            self._relearn(cur, still & ~excl)
+            return list(self.regions.values())
+        # Pixels hidden so far (by objects present at start) become known when first seen still.
+        reveal = ~self._known & ~excl & still
+        self._long[reveal] = cur[reveal]
+        self._known |= reveal
+        cand = (diff & still & ~excl).astype(np.uint8) * 255
+        cand = cv2.morphologyEx(cand, cv2.MORPH_OPEN, self._open)
+        cand = cv2.morphologyEx(cand, cv2.MORPH_CLOSE, self._close)
+        blobs = self._blobs(cand)
+        self._associate(blobs, cur, excl, t)
+        # Learn the background slowly, only where nothing new or excluded is.
+        learn = ~diff & ~excl & still
+        blend = self._long + self.s.long_alpha * (cur - self._long)
+        self._long[learn] = blend[learn]
+        return list(self.regions.values())
+
+    def _blobs(self, cand: U8) -> list[Box]:
+        n, _labels, stats, _ = cv2.connectedComponentsWithStats(cand, connectivity=8)
+        total = cand.size
+        boxes: list[Box] = []
+        for i in range(1, n):
+            x, y, w, h, area = (int(v) for v in stats[i])
+            frac = area / total
+            if self.s.min_area_frac <= frac <= self.s.max_area_frac:
+                boxes.append((x, y, x + w, y + h))
+        return boxes
+
+    def _associate(self, blobs: list[Box], cur: F32, excl: npt.NDArray[np.bool_], t: float) -> None:
+        assert self._long is not None
+        matched: set[int] = set()
+        for box in blobs:
+            best, best_iou = None, 0.0
+            for rid, region in self.regions.items():
+                iou = _box_iou(box, region.small_box)
+                if iou > best_iou:
+                    best, best_iou = rid, iou
+            area = (box[2] - box[0]) * (box[3] - box[1]) / cur.size
+            if best is not None and best_iou >= 0.2:
+                region = self.regions[best]
+                if best not in matched:
+                    region.small_box = box if best_iou < 0.9 else region.small_box
+                    region.box = self.to_full(region.small_box)
+                    region.area_frac = area
+                region.last_seen_s = t
+                region.missing = 0
+                region.occluded = False
+                matched.add(best)
+                continue
+            if self._looks_like_ghost(box, cur):
+                x1, y1, x2, y2 = box
+                self._long[y1:y2, x1:x2] = cur[y1:y2, x1:x2]
+                logger.debug("scene: ghost at %s (something in the background left), learnt away", box)
+                continue
+            x1, y1, x2, y2 = box
+            rid = self._next_id
+            self._next_id += 1
+            self.regions[rid] = StaticRegion(
+                region_id=rid,
+                box=self.to_full(box),
+                small_box=box,
+                area_frac=area,
+                first_seen_s=t,
+                last_seen_s=t,
+                before=self._long[y1:y2, x1:x2].copy(),
+            )
+            matched.add(rid)
+            logger.debug("scene: new static region %d at %s (t=%.1f)", rid, self.to_full(box), t)
+        for rid in list(self.regions):
+            if rid in matched:
+                continue
+            region = self.regions[rid]
+            x1, y1, x2, y2 = region.small_box
+            hidden = float(excl[y1:y2, x1:x2].mean()) if x2 > x1 and y2 > y1 else 0.0
+            region.occluded = hidden > 0.3
+            if region.occluded:
+                continue  # someone is standing in front of it: neither seen nor gone
+            region.missing += 1
+            if region.missing > self.s.missing_samples:
+                logger.debug("scene: region %d gone (t=%.1f)", rid, t)
+                del self.regions[rid]
+
+    def _looks_like_ghost(self, box: Box, cur: F32) -> bool:
+        """A ghost's outline is an edge in the background, not in the current frame."""
+        assert self._long is not None
+        x1, y1, x2, y2 = box
+        pad = 2
+        x1, y1 = max(0, x1 - pad), max(0, y1 - pad)
+        x2, y2 = min(cur.shape[1], x2 + pad), min(cur.shape[0], y2 + pad)
+        if x2 - x1 < 4 or y2 - y1 < 4:
+            return False
+
+        def edge(img: F32) -> float:
+            patch = img[y1:y2, x1:x2]
+            gx = cv2.Sobel(patch, cv2.CV_32F, 1, 0, ksize=3)
+            gy = cv2.Sobel(patch, cv2.CV_32F, 0, 1, ksize=3)
+            mag = np.sqrt(gx * gx + gy * gy)
+            ring = np.ones(mag.shape, bool)
+            ring[3:-3, 3:-3] = False
+            return float(mag[ring].mean())
+
+        e_cur, e_bg = edge(cur), edge(self._long)
+        return e_bg > 1.5 * e_cur + 5.0
+
+    def _relearn(self, cur: F32, where: npt.NDArray[np.bool_]) -> None:
+        """A large part of the frame changed at once (lighting the comparison could not absorb, a
+        nudged camera): take the current view as background outside live candidates."""
+        assert self._long is not None
+        keep = np.zeros(cur.shape, bool)
+        for region in self.regions.values():
+            x1, y1, x2, y2 = region.small_box
+            keep[y1:y2, x1:x2] = True
+        mask = where & ~keep
+        self._long[mask] = cur[mask]
+        self.relearns += 1
+        logger.info("scene: large simultaneous change, background relearnt (%d so far)", self.relearns)
+
+    # -- decisions ------------------------------------------------------------------------------
+    def still_new(self, region_id: int, image: U8) -> bool:
+        """Before/now check at decision time: does the region still differ from how it looked
+        before it appeared (its saved long-term background patch)?"""
+        region = self.regions.get(region_id)
+        if region is None:
+            return False
+        cur = self.prepare(image)
+        x1, y1, x2, y2 = region.small_box
+        now = cur[y1:y2, x1:x2]
+        before = region.before
+        if now.shape != before.shape or now.size == 0:
+            assert self._long is not None
+            before = self._long[y1:y2, x1:x2]
+        pad = self.s.window
+        # Compare with context so the local gain map and windows have something to work with.
+        ctx_y1, ctx_y2 = max(0, y1 - pad), min(cur.shape[0], y2 + pad)
+        ctx_x1, ctx_x2 = max(0, x1 - pad), min(cur.shape[1], x2 + pad)
+        assert self._long is not None
+        ref = self._long[ctx_y1:ctx_y2, ctx_x1:ctx_x2].copy()
+        ref[y1 - ctx_y1 : y2 - ctx_y1, x1 - ctx_x1 : x2 - ctx_x1] = before
+        diff = self.dissimilar(cur[ctx_y1:ctx_y2, ctx_x1:ctx_x2], ref)
+        inner = diff[y1 - ctx_y1 : y2 - ctx_y1, x1 - ctx_x1 : x2 - ctx_x1]
+        return bool(inner.mean() >= self.s.confirm_fraction * 0.5)
+
+    def absorb(self, region_id: int, image: U8 | None = None) -> None:
+        """Make a region part of the background (after it was reported, or if it is a fixture)."""
+        region = self.regions.pop(region_id, None)
+        if region is None or self._long is None:
+            return
+        x1, y1, x2, y2 = region.small_box
+        m = 3
+        x1, y1 = max(0, x1 - m), max(0, y1 - m)
+        x2, y2 = min(self._long.shape[1], x2 + m), min(self._long.shape[0], y2 + m)
+        src = self.prepare(image) if image is not None else self._short
+        assert src is not None
+        self._long[y1:y2, x1:x2] = src[y1:y2, x1:x2]
+        logger.debug("scene: region %d absorbed into the background", region_id)
