@@ -106,6 +106,13 @@ class SceneModel:
         self._scale = (w / self.s.width, h / sh)
         return cv2.GaussianBlur(grey, (3, 3), 0).astype(np.float32)  # type: ignore[return-value]
 
+    def working_shape(self, image: U8) -> tuple[int, int]:
+        """(height, width) of the working image for frames like ``image``; sets the scale."""
+        h, w = image.shape[:2]
+        sh = max(1, round(h * self.s.width / w))
+        self._scale = (w / self.s.width, h / sh)
+        return (sh, self.s.width)
+
     def to_small(self, box: tuple[float, float, float, float]) -> Box:
         sx, sy = self._scale
         return (int(box[0] / sx), int(box[1] / sy), int(np.ceil(box[2] / sx)), int(np.ceil(box[3] / sy)))
