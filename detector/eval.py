@@ -1,0 +1,193 @@
+"""Scoring the detector against ground truth (``NAME.truth.json`` next to ``NAME.mp4``).
+
+Truth format (ARCHITECTURE.md): ``{"events": [{"type": "dumping" | "vehicle_visit", "start_s": float,
+"end_s": float}], "site": "optional/path/to/site.yaml"}``; a clip without a site file uses the whole
+frame as the hotspot zone.  A detected event matches a truth event of the same type when their
+time spans overlap (touching counts); each truth event matches at most once.  Precision with no
+detections and recall with no truth events are 1.0 (nothing claimed wrongly / nothing missed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from detector.config import SiteConfig, default_site, load_site
+from detector.types import EventType
+
+logger = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm")
+TYPES = (EventType.DUMPING, EventType.VEHICLE_VISIT)
+
+
+class TruthError(ValueError):
+    """A truth file is malformed; the message names the file and the problem."""
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    type: EventType
+    start_s: float
+    end_s: float
+
+    def overlaps(self, other: Span) -> bool:
+        return self.type == other.type and self.start_s <= other.end_s and other.start_s <= self.end_s
+
+
+@dataclass(slots=True)
+class Score:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+    def add(self, other: Score) -> None:
+        self.tp += other.tp
+        self.fp += other.fp
+        self.fn += other.fn
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "tp": self.tp,
+            "fp": self.fp,
+            "fn": self.fn,
+            "precision": round(self.precision, 4),
+            "recall": round(self.recall, 4),
+        }
+
+
+def match(detected: Sequence[Span], truth: Sequence[Span], kind: EventType) -> Score:
+    """Greedy one-to-one matching of same-type spans by overlap (largest overlap first)."""
+    det = [d for d in detected if d.type == kind]
+    tru = [t for t in truth if t.type == kind]
+    pairs = []
+    for i, d in enumerate(det):
+        for j, t in enumerate(tru):
+            if d.overlaps(t):
+                pairs.append((min(d.end_s, t.end_s) - max(d.start_s, t.start_s), i, j))
+    used_d: set[int] = set()
+    used_t: set[int] = set()
+    for _ov, i, j in sorted(pairs, reverse=True):
+        if i not in used_d and j not in used_t:
+            used_d.add(i)
+            used_t.add(j)
+    return Score(tp=len(used_d), fp=len(det) - len(used_d), fn=len(tru) - len(used_t))
+
+
+@dataclass(slots=True)
+class Clip:
+    name: str
+    video: Path
+    truth: list[Span]
+    site_path: Path | None
+
+
+def load_truth(path: Path) -> tuple[list[Span], Path | None]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        spans = [
+            Span(EventType(e["type"]), float(e["start_s"]), float(e["end_s"])) for e in data.get("events", [])
+        ]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise TruthError(f"{path}: not a valid truth file ({exc})") from exc
+    site = data.get("site")
+    return spans, (path.parent / site) if site else None
+
+
+def find_clips(directory: Path) -> list[Clip]:
+    """Every ``NAME.truth.json`` in ``directory`` with its video ``NAME.<ext>``."""
+    clips = []
+    for truth_path in sorted(directory.glob("*.truth.json")):
+        stem = truth_path.name[: -len(".truth.json")]
+        video = next(
+            (directory / f"{stem}{s}" for s in VIDEO_SUFFIXES if (directory / f"{stem}{s}").is_file()), None
+        )
+        if video is None:
+            logger.warning("%s has no video (%s), skipped", truth_path.name, "/".join(VIDEO_SUFFIXES))
+            continue
+        spans, site_path = load_truth(truth_path)
+        clips.append(Clip(stem, video, spans, site_path))
+    return clips
+
+
+@dataclass(slots=True)
+class ClipResult:
+    name: str
+    detected: list[Span]
+    truth: list[Span]
+    seconds_of_video: float
+    wall_seconds: float
+    scores: dict[str, Score] = field(default_factory=dict)
+
+
+def run_clip(clip: Clip, threads: int | None = None) -> ClipResult:
+    """Run the real detector over one clip (no evidence files) and score it."""
+    from detector.backends import create_detector
+    from detector.pipeline import CameraPipeline, configure_threads
+    from detector.sources import FileSource
+
+    configure_threads(threads)
+    site: SiteConfig = load_site(clip.site_path) if clip.site_path else default_site(clip.name)
+    camera = site.camera()
+    source = FileSource(clip.video, camera.id, start_time=datetime(2026, 1, 1, tzinfo=UTC))
+    pipeline = CameraPipeline(site, camera, create_detector(site.detector))
+    t0 = time.perf_counter()
+    try:
+        events = pipeline.run(source.frames())
+    finally:
+        source.close()
+    wall = time.perf_counter() - t0
+    detected = [Span(e.type, e.start_video_s, e.end_video_s) for e in events]
+    result = ClipResult(clip.name, detected, clip.truth, pipeline.metrics.video_seconds, wall)
+    for kind in TYPES:
+        result.scores[kind.value] = match(detected, clip.truth, kind)
+    return result
+
+
+def evaluate(directory: Path, jobs: int | None = None) -> tuple[list[ClipResult], dict[str, Any]]:
+    """Score every clip in ``directory``; returns per-clip results and the summary object."""
+    clips = find_clips(directory)
+    if not clips:
+        raise TruthError(f"no NAME.truth.json files with videos in {directory}")
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(clips)))
+    t0 = time.perf_counter()
+    if jobs == 1:
+        results = [run_clip(c) for c in clips]
+    else:
+        # One process per clip, one OpenCV thread each: the cores are shared, not oversubscribed.
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            results = list(pool.map(run_clip, clips, [1] * len(clips)))
+    wall = time.perf_counter() - t0
+    return results, summarise(results, wall)
+
+
+def summarise(results: Sequence[ClipResult], wall_seconds: float) -> dict[str, Any]:
+    totals = {kind.value: Score() for kind in TYPES}
+    for r in results:
+        for k, s in r.scores.items():
+            totals[k].add(s)
+    video = sum(r.seconds_of_video for r in results)
+    return {
+        "clips": len(results),
+        **totals[EventType.DUMPING.value].as_dict(),
+        "vehicle_visit": totals[EventType.VEHICLE_VISIT.value].as_dict(),
+        "seconds_of_video": round(video, 2),
+        "wall_seconds": round(wall_seconds, 2),
+        "realtime_factor": round(video / wall_seconds, 2) if wall_seconds > 0 else None,
+    }
