@@ -1,0 +1,379 @@
+"""Offline verifier for Tipwatch evidence bundles.
+
+Deliberately self-contained: it imports only the Python standard library and ``cryptography``
+(Ed25519), needs no database and no network, and is short enough for a defence expert to read.
+
+A bundle is valid only when, all at once:
+
+* the zip is clean: no absolute or ``..`` names, no backslashes, no duplicate names, no links;
+* ``manifest.json`` is signed by ``manifest.sig`` (Ed25519) with the public key in the bundle, whose
+  fingerprint the manifest names (and, when pinned, the one the caller expects);
+* every file the manifest lists is present with its size and SHA-256, and no other file is there;
+* every exhibit's master is one of those files, with the exhibit's hash;
+* the audit extract's hash chain recomputes, link by link, up to the head hash the manifest names,
+  and every custody step of every exhibit cites an entry of that extract with the right hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import stat
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+logger = logging.getLogger(__name__)
+
+BUNDLE_FORMAT = "tipwatch-bundle/1"
+MANIFEST_NAME = "manifest.json"
+SIGNATURE_NAME = "manifest.sig"
+PUBLIC_KEY_NAME = "signing/public_key.pem"
+SUMS_NAME = "SHA256SUMS"
+AUDIT_EXTRACT_NAME = "continuity/audit_extract.jsonl"
+UNSIGNED_NAMES = frozenset({MANIFEST_NAME, SIGNATURE_NAME})
+GENESIS_HASH = "0" * 64
+CHUNK = 1 << 20
+
+
+def canonical_json(value: Any) -> bytes:
+    """The one byte form of a JSON value that hashes and signatures are computed over."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def audit_entry_hash(scheme: str, seq: int, prev_hash: str, fields: dict[str, Any]) -> str:
+    """Recompute one audit entry's hash under the scheme the manifest declares."""
+    if scheme == "tipwatch-audit/1":
+        # sha256 over the canonical JSON of the entry's content, its sequence number and the previous hash
+        return hashlib.sha256(canonical_json({**fields, "seq": seq, "prev_hash": prev_hash})).hexdigest()
+    raise ValueError(f"unknown audit hash scheme {scheme!r}")
+
+
+def public_key_fingerprint(key: Ed25519PublicKey) -> str:
+    """SHA-256 of the raw 32-byte Ed25519 public key, as 64 hex digits."""
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()
+
+
+def format_fingerprint(fingerprint: str) -> str:
+    """Groups of four hex digits, the form printed on paper and read out over the phone."""
+    return " ".join(fingerprint[i : i + 4] for i in range(0, len(fingerprint), 4))
+
+
+def normalise_fingerprint(text: str) -> str:
+    return "".join(c for c in text.lower() if c in "0123456789abcdef")
+
+
+def load_public_key_pem(data: bytes) -> Ed25519PublicKey:
+    key = serialization.load_pem_public_key(data)
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError(f"expected an Ed25519 public key, got {type(key).__name__}")
+    return key
+
+
+def unsafe_member_name(name: str) -> str | None:
+    """Why a zip member name is unsafe to extract, or None when it is fine."""
+    if not name:
+        return "empty name"
+    if "\\" in name:
+        return "backslash in name"
+    if "\x00" in name or any(ord(c) < 32 for c in name):
+        return "control character in name"
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        return "absolute path"
+    parts = PurePosixPath(name).parts
+    if any(p in ("..", ".") for p in name.split("/")) or ".." in parts:
+        return "path traversal ('..' or '.')"
+    if name.endswith("/"):
+        return "directory entry"
+    return None
+
+
+@dataclass(slots=True)
+class VerifyReport:
+    path: str
+    problems: list[str] = field(default_factory=list)
+    files_checked: int = 0
+    bytes_checked: int = 0
+    exhibits: int = 0
+    audit_entries: int = 0
+    case_reference: str = ""
+    fingerprint: str = ""
+    key_id: str = ""
+    head_hash: str = ""
+    signed_at: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def render(self) -> str:
+        lines = [f"Bundle: {self.path}"]
+        if self.case_reference:
+            lines.append(f"Case: {self.case_reference}   exported {self.signed_at}")
+        if self.fingerprint:
+            lines.append(f"Signing key: {self.key_id}  fingerprint {format_fingerprint(self.fingerprint)}")
+        lines.append(
+            f"Checked {self.files_checked} files ({self.bytes_checked:,} bytes), {self.exhibits} exhibits, "
+            f"{self.audit_entries} audit entries"
+        )
+        if self.head_hash:
+            lines.append(f"Audit chain head: {self.head_hash}")
+        if self.ok:
+            lines.append(
+                "RESULT: OK - every hash matches, nothing missing or extra, signature valid, chain intact"
+            )
+        else:
+            lines.append(f"RESULT: FAILED - {len(self.problems)} problem(s):")
+            lines.extend(f"  - {p}" for p in self.problems)
+        return "\n".join(lines)
+
+
+def _sha256_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with zf.open(info) as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _check_names(zf: zipfile.ZipFile, report: VerifyReport) -> dict[str, zipfile.ZipInfo] | None:
+    members: dict[str, zipfile.ZipInfo] = {}
+    clean = True
+    for info in zf.infolist():
+        name = info.filename
+        why = unsafe_member_name(name)
+        if why:
+            report.problems.append(f"unsafe name in zip {name!r}: {why}")
+            clean = False
+        if stat.S_ISLNK(info.external_attr >> 16):
+            report.problems.append(f"zip member {name!r} is a symbolic link")
+            clean = False
+        if info.flag_bits & 0x1:
+            report.problems.append(f"zip member {name!r} is encrypted")
+            clean = False
+        if name in members:
+            report.problems.append(f"duplicate name in zip: {name!r}")
+            clean = False
+        members[name] = info
+    return members if clean else None
+
+
+def _check_signature(
+    zf: zipfile.ZipFile,
+    members: dict[str, zipfile.ZipInfo],
+    manifest_bytes: bytes,
+    manifest: dict[str, Any],
+    report: VerifyReport,
+    pinned_key: Ed25519PublicKey | None,
+    pinned_fingerprint: str | None,
+) -> None:
+    signing = manifest.get("signing") or {}
+    report.key_id = str(signing.get("key_id", ""))
+    declared = normalise_fingerprint(str(signing.get("fingerprint", "")))
+    if SIGNATURE_NAME not in members:
+        report.problems.append(f"missing file: {SIGNATURE_NAME} (the signature over the manifest)")
+        return
+    if pinned_key is not None:
+        key = pinned_key
+    elif PUBLIC_KEY_NAME in members:
+        try:
+            key = load_public_key_pem(zf.read(members[PUBLIC_KEY_NAME]))
+        except ValueError as exc:
+            report.problems.append(f"{PUBLIC_KEY_NAME} is not a usable Ed25519 public key: {exc}")
+            return
+    else:
+        report.problems.append(f"missing file: {PUBLIC_KEY_NAME} (and no --public-key given)")
+        return
+    fingerprint = public_key_fingerprint(key)
+    report.fingerprint = fingerprint
+    if declared != fingerprint:
+        report.problems.append(
+            f"the manifest names signing key fingerprint {format_fingerprint(declared) or '(none)'} "
+            f"but the key used has {format_fingerprint(fingerprint)}"
+        )
+    if pinned_fingerprint is not None and normalise_fingerprint(pinned_fingerprint) != fingerprint:
+        report.problems.append(
+            f"signed by key {format_fingerprint(fingerprint)}, not the expected "
+            f"{format_fingerprint(normalise_fingerprint(pinned_fingerprint))}"
+        )
+    signature = zf.read(members[SIGNATURE_NAME])
+    try:
+        key.verify(signature, manifest_bytes)
+    except InvalidSignature:
+        report.problems.append(
+            "the signature in manifest.sig does not match manifest.json (altered or wrong key)"
+        )
+
+
+def _check_files(
+    zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], manifest: dict[str, Any], report: VerifyReport
+) -> dict[str, str]:
+    listed: dict[str, str] = {}
+    for entry in manifest.get("files", []):
+        path, want_hash, want_size = str(entry.get("path")), str(entry.get("sha256")), entry.get("size")
+        if path in listed or path in UNSIGNED_NAMES:
+            report.problems.append(f"manifest lists {path!r} twice or lists an unsigned file")
+            continue
+        listed[path] = want_hash
+        info = members.get(path)
+        if info is None:
+            report.problems.append(f"missing file: {path} (listed in the manifest)")
+            continue
+        try:
+            got_hash, got_size = _sha256_member(zf, info)
+        except (zipfile.BadZipFile, OSError, zlib.error) as exc:
+            report.problems.append(f"corrupt file: {path} cannot be read back from the zip ({exc})")
+            continue
+        report.files_checked += 1
+        report.bytes_checked += got_size
+        if got_size != want_size:
+            report.problems.append(f"size mismatch: {path} is {got_size} bytes, manifest says {want_size}")
+        if got_hash != want_hash:
+            report.problems.append(f"hash mismatch: {path} has SHA-256 {got_hash}, manifest says {want_hash}")
+    for name in members:
+        if name not in listed and name not in UNSIGNED_NAMES:
+            report.problems.append(f"extra file: {name} (not listed in the manifest)")
+    if SUMS_NAME in listed and SUMS_NAME in members:
+        expected = "".join(f"{h}  {p}\n" for p, h in listed.items() if p != SUMS_NAME)
+        if zf.read(members[SUMS_NAME]).decode("utf-8", "replace") != expected:
+            report.problems.append(f"{SUMS_NAME} does not agree with the manifest's file list")
+    return listed
+
+
+def _check_exhibits(manifest: dict[str, Any], listed: dict[str, str], report: VerifyReport) -> None:
+    exhibits = manifest.get("exhibits", [])
+    report.exhibits = len(exhibits)
+    for ex in exhibits:
+        ref, master = ex.get("reference"), ex.get("master")
+        if listed.get(master) != ex.get("sha256"):
+            report.problems.append(
+                f"exhibit {ref}: master {master} is not in the bundle with the exhibit's hash"
+            )
+        if not ex.get("authorisation_id") and not ex.get("override_id"):
+            report.problems.append(
+                f"exhibit {ref}: no authorisation at capture and no legal override recorded"
+            )
+
+
+def _check_continuity(
+    zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], manifest: dict[str, Any], report: VerifyReport
+) -> None:
+    continuity = manifest.get("continuity") or {}
+    scheme = str(continuity.get("hash_scheme", ""))
+    head = str(continuity.get("head_hash", ""))
+    report.head_hash = head
+    name = str(continuity.get("audit_extract", AUDIT_EXTRACT_NAME))
+    if name not in members:
+        report.problems.append(f"missing audit extract {name}: continuity cannot be checked")
+        return
+    hashes: dict[int, str] = {}
+    previous: tuple[int, str] | None = None
+    try:
+        lines = zf.read(members[name]).decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        report.problems.append(f"{name} is not UTF-8 text")
+        return
+    for lineno, line in enumerate(lines, start=1):
+        try:
+            entry = json.loads(line)
+            seq, prev_hash, entry_hash = int(entry["seq"]), str(entry["prev_hash"]), str(entry["entry_hash"])
+            fields = dict(entry["fields"])
+            recomputed = audit_entry_hash(scheme, seq, prev_hash, fields)
+        except (ValueError, KeyError, TypeError) as exc:
+            report.problems.append(f"audit extract line {lineno} is not a valid entry: {exc}")
+            return
+        if recomputed != entry_hash:
+            report.problems.append(f"audit entry {seq} does not hash to its recorded hash (altered)")
+        if previous is not None:
+            if seq != previous[0] + 1:
+                report.problems.append(
+                    f"audit extract jumps from entry {previous[0]} to {seq} (entries missing)"
+                )
+            elif prev_hash != previous[1]:
+                report.problems.append(
+                    f"audit entry {seq} does not link to entry {previous[0]} (chain broken)"
+                )
+        previous = (seq, entry_hash)
+        hashes[seq] = entry_hash
+    report.audit_entries = len(hashes)
+    if previous is None:
+        report.problems.append("the audit extract is empty")
+        return
+    if previous[1] != head:
+        report.problems.append(
+            f"the audit extract ends at {previous[1]}, not the head hash {head} in the manifest"
+        )
+    if continuity.get("head_seq") != previous[0]:
+        report.problems.append(
+            f"the audit extract ends at entry {previous[0]}, manifest says {continuity.get('head_seq')}"
+        )
+    for ex in manifest.get("exhibits", []):
+        for step in ex.get("custody", []):
+            seq = step.get("audit_seq")
+            if seq is None:
+                continue
+            if hashes.get(seq) != step.get("audit_hash"):
+                report.problems.append(
+                    f"exhibit {ex.get('reference')}: custody step {step.get('stage')} cites audit entry "
+                    f"{seq}, which is not in the extract with that hash"
+                )
+
+
+def verify_bundle(
+    path: str | Path, *, public_key_pem: bytes | None = None, fingerprint: str | None = None
+) -> VerifyReport:
+    """Check everything a court relies on; the report lists every problem found, not only the first."""
+    report = VerifyReport(path=str(path))
+    pinned_key = load_public_key_pem(public_key_pem) if public_key_pem is not None else None
+    try:
+        zf = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        report.problems.append(f"cannot open as a zip file: {exc}")
+        return report
+    with zf:
+        try:
+            _verify_open_zip(zf, report, pinned_key, fingerprint)
+        except (zipfile.BadZipFile, OSError, zlib.error, EOFError) as exc:
+            report.problems.append(f"corrupt zip: a member cannot be read back ({exc})")
+    return report
+
+
+def _verify_open_zip(
+    zf: zipfile.ZipFile, report: VerifyReport, pinned_key: Ed25519PublicKey | None, fingerprint: str | None
+) -> None:
+    members = _check_names(zf, report)
+    if members is None:
+        report.problems.append("zip refused: unsafe member names, nothing else was checked")
+        return
+    if MANIFEST_NAME not in members:
+        report.problems.append(f"missing file: {MANIFEST_NAME}")
+        return
+    manifest_bytes = zf.read(members[MANIFEST_NAME])
+    try:
+        manifest = json.loads(manifest_bytes)
+        if not isinstance(manifest, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as exc:
+        report.problems.append(f"{MANIFEST_NAME} is not valid JSON: {exc}")
+        manifest = {}
+    if manifest and manifest.get("format") != BUNDLE_FORMAT:
+        report.problems.append(f"unknown bundle format {manifest.get('format')!r}, expected {BUNDLE_FORMAT}")
+    report.case_reference = str((manifest.get("case") or {}).get("reference", ""))
+    report.signed_at = str(manifest.get("exported_at", ""))
+    _check_signature(zf, members, manifest_bytes, manifest, report, pinned_key, fingerprint)
+    listed = _check_files(zf, members, manifest, report)
+    if manifest:
+        _check_exhibits(manifest, listed, report)
+        _check_continuity(zf, members, manifest, report)
