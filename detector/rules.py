@@ -118,6 +118,14 @@ def _overlaps(a: Sequence[float], b: Sequence[float]) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
+def _containment(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over the smaller box's area."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return ix * iy / smaller if smaller > 0 else 0.0
+
+
 def _iou(a: Sequence[float], b: Sequence[float]) -> float:
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
@@ -148,6 +156,7 @@ class SiteRules:
         self._next_visit = 1
         self._next_incident = 1
         self._ignored: set[int] = set()
+        self._class_votes: dict[int, dict[int, float]] = {}
         self.stats = {"fixture_regions": 0, "out_of_zone_regions": 0, "rejected_before_now": 0}
 
     # -- tracks and vehicle visits --------------------------------------------------------------
@@ -168,6 +177,11 @@ class SiteRules:
                     track_id=tid, object_class=ObjectClass(int(cls_id)), first_seen=point, last_seen=point
                 )
                 self.tracks[tid] = track
+            # A track's class is the confidence-weighted vote of its detections: one frame where
+            # the detector calls a person beside a van "bus" must not make the person a vehicle.
+            votes = self._class_votes.setdefault(tid, {})
+            votes[int(cls_id)] = votes.get(int(cls_id), 0.0) + float(conf)
+            track.object_class = ObjectClass(max(votes, key=lambda c: votes[c]))
             track.last_seen = point
             track.history.append(point)
             if len(track.history) > 600:
@@ -186,6 +200,7 @@ class SiteRules:
             k for k, tr in self.tracks.items() if tr.last_seen.video_time_s < horizon and k not in seen
         ]:
             del self.tracks[tid]
+            self._class_votes.pop(tid, None)
         return out
 
     def _stationary_since(self, track: Track, t: float) -> float | None:
@@ -212,6 +227,12 @@ class SiteRules:
             return
         if zone is None or since is None or t - since < self.t.vehicle_stop_s:
             return
+        # A second track on a vehicle already visiting (an id switch, a box split by someone walking
+        # in front of it) is the same visit, not a new one.
+        for other in self.visits.values():
+            if other.active and other.zone == zone and _containment(other.box, track.last_seen.xyxy) > 0.5:
+                other.last_seen_s, other.last_seen_at = t, at
+                return
         # A stop at the spot of a visit that ended within the cooldown continues that visit.
         for vid, final_at in list(self._closing.items()):
             old = self.visits[vid]
@@ -269,6 +290,30 @@ class SiteRules:
                     near.append(track)
                     break
         return near
+
+    def _linked_visits(
+        self, box: Sequence[float], near: Sequence[Track], first_seen_s: float, lookback: float
+    ) -> set[int]:
+        """Visits whose vehicle stood close to the deposit, or whose occupants walked to it: a
+        person seen near the deposit who was also at the vehicle during the visit."""
+        linked = set()
+        people = [tr for tr in near if tr.object_class is ObjectClass.PERSON]
+        for v in self.visits.values():
+            if v.started_s > first_seen_s or (v.ended_s is not None and v.ended_s < lookback):
+                continue
+            if _overlaps(_expand(v.box, 0.75, 8.0), box):
+                linked.add(v.visit_id)
+                continue
+            end = v.ended_s if v.ended_s is not None else first_seen_s
+            near_vehicle = _expand(v.box, 0.2, 8.0)
+            for person in people:
+                if any(
+                    v.started_s - 5.0 <= p.video_time_s <= end + 5.0 and _overlaps(p.xyxy, near_vehicle)
+                    for p in person.history
+                ):
+                    linked.add(v.visit_id)
+                    break
+        return linked
 
     def _busy_now(self, box: Sequence[float], t: float, tracked_recently_s: float) -> bool:
         for track in self.tracks.values():
@@ -332,13 +377,7 @@ class SiteRules:
                     ),
                     default=region.first_seen_s,
                 )
-                linked = {
-                    v.visit_id
-                    for v in self.visits.values()
-                    if v.zone == zone
-                    and v.started_s <= region.first_seen_s
-                    and (v.ended_s is None or v.ended_s >= lookback)
-                }
+                linked = self._linked_visits(region.box, near, region.first_seen_s, lookback)
                 state = DepositState(
                     region_id=rid,
                     first_seen_s=region.first_seen_s,
