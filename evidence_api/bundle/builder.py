@@ -1,8 +1,8 @@
 """Stream one case export into a signed zip: masters, working copies, continuity, documents, manifest.
 
 Memory stays flat in the number of exhibits: each master is copied into the zip in 1 MiB chunks while
-it is hashed (a still is also kept in memory while its working copies and thumbnail are made, one at
-a time), and the printed exhibit list is written in volumes of :data:`PDF_VOLUME_SIZE` exhibits.  Only
+it is hashed; a still's bytes are also kept until its volume of the printed exhibit list (which embeds
+the master JPEGs as they are, no re-encoding) is written, every :data:`PDF_VOLUME_SIZE` exhibits.  Only
 the manifest's small per-file records grow with the case.
 
 A master whose bytes no longer hash to the value recorded at ingest stops the export: a bundle never
@@ -377,7 +377,7 @@ def _write(
     with zipfile.ZipFile(fh, "w", allowZip64=True) as zf:
         w = _ZipWriter(zf, spec.exported_at)
         volume: list[dict[str, Any]] = []
-        thumbs: dict[str, documents.Thumbnail] = {}
+        stills: dict[str, documents.StillImage] = {}
         volumes: list[str] = []
         total_volumes = (len(included) + PDF_VOLUME_SIZE - 1) // PDF_VOLUME_SIZE
         for number, (ex, auth, override) in enumerate(included, start=1):
@@ -387,9 +387,9 @@ def _write(
             manifest["exhibits"].append(entry)
             result.exhibit_references.append(entry["reference"])
             volume.append(entry)
-            thumb = entry.pop("_thumbnail", None)
-            if thumb is not None:
-                thumbs[entry["reference"]] = thumb
+            still = entry.pop("_still", None)
+            if still is not None:
+                stills[entry["reference"]] = still
             if len(volume) == PDF_VOLUME_SIZE or number == len(included):
                 name = (
                     "documents/exhibit_list.pdf"
@@ -399,14 +399,10 @@ def _write(
                 part = {**manifest, "exhibits": volume}
                 if number != len(included):
                     part["excluded_exhibits"] = []
-                w.add_bytes(
-                    name,
-                    documents.exhibit_list_pdf(part, spec.producer, thumbs),
-                    "application/pdf",
-                    "document",
-                )
+                pdf = documents.exhibit_list_pdf(part, spec.producer, stills)
+                w.add_bytes(name, pdf, "application/pdf", "document", compress=False)  # mostly JPEG already
                 volumes.append(name)
-                volume, thumbs = [], {}
+                volume, stills = [], {}
 
         w.add_bytes(
             AUDIT_EXTRACT_NAME,
@@ -506,7 +502,7 @@ def _write_exhibit(
             "restore the master from backup"
         )
     working: list[dict[str, str]] = []
-    thumb: documents.Thumbnail | None = None
+    still: documents.StillImage | None = None
     if ex.annotated is not None:
         name = f"exhibits/working/{slug}_annotated.jpg"
         with ex.annotated.open() as src:
@@ -519,8 +515,8 @@ def _write_exhibit(
     if keep is not None:
         data = keep.getvalue()
         try:
-            jpeg, tw, th = redact.thumbnail(data)
-            thumb = documents.Thumbnail(jpeg, tw, th)
+            width, height = redact.jpeg_dimensions(data)
+            still = documents.StillImage(data, width, height)
             image = (
                 redact.decode_jpeg(data)
                 if (spec.redaction.crop_vehicle and ex.vehicle)
@@ -550,7 +546,7 @@ def _write_exhibit(
                 )
         except redact.RedactionError as exc:
             # The master is still evidence even if it will not decode; say so in the list rather than stop.
-            logger.warning("exhibit %s: no working copies or thumbnail: %s", reference, exc)
+            logger.warning("exhibit %s: not printable, no working copies: %s", reference, exc)
     result.working_copies += len(working)
     utc, local = utc_and_local(ex.captured_at)
     custody: list[dict[str, Any]] = [
@@ -601,6 +597,6 @@ def _write_exhibit(
         "working_copies": working,
         "custody": custody,
     }
-    if thumb is not None:
-        entry["_thumbnail"] = thumb
+    if still is not None:
+        entry["_still"] = still
     return entry

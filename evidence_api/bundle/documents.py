@@ -32,7 +32,9 @@ S9_DECLARATION = (
 
 
 @dataclass(frozen=True, slots=True)
-class Thumbnail:
+class StillImage:
+    """A still to print: the master's own JPEG bytes, embedded as they are (no re-encoding)."""
+
     jpeg: bytes
     width: int
     height: int
@@ -211,12 +213,39 @@ class _Document(FPDF):
         self.multi_cell(0, size * 0.5, latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.ln(1.5)
 
+    def text_block(self, x: float, y: float, lines: list[str], size: float, style: str = "") -> float:
+        """Lines of text placed directly (fpdf2's ``text``: fast, no cell machinery); long lines are
+        word-wrapped to the right margin.  Returns the y below the block."""
+        self.set_font("Helvetica", style, size)
+        step = size * 0.42
+        width = self.w - self.r_margin - x
+        for raw in lines:
+            for line in self._wrap(latin1(raw), width):
+                y += step
+                self.text(x, y, line)
+        return y + step * 0.5
+
+    def _wrap(self, text: str, width: float) -> list[str]:
+        if self.get_string_width(text) <= width:
+            return [text]
+        out: list[str] = []
+        current = ""
+        for word in text.split(" "):
+            candidate = f"{current} {word}" if current else word
+            if current and self.get_string_width(candidate) > width:
+                out.append(current)
+                current = word
+            else:
+                current = candidate
+        out.append(current)
+        return out
+
     def output_bytes(self) -> bytes:
         return bytes(self.output())
 
 
 def exhibit_list_pdf(
-    manifest: Mapping[str, Any], producer: Producer, thumbnails: Mapping[str, Thumbnail]
+    manifest: Mapping[str, Any], producer: Producer, stills: Mapping[str, StillImage]
 ) -> bytes:
     case = manifest["case"]
     pdf = _Document(f"Exhibit list - case {case['reference']} - bundle {manifest['bundle_id']}")
@@ -232,34 +261,34 @@ def exhibit_list_pdf(
     )
     thumb_w = 60.0
     for ex in manifest["exhibits"]:
-        thumb = thumbnails.get(ex["reference"])
-        thumb_h = thumb_w * thumb.height / thumb.width if thumb else 0.0
-        if pdf.get_y() + max(thumb_h, 40) > pdf.h - 20:
+        still = stills.get(ex["reference"])
+        thumb_h = thumb_w * still.height / still.width if still else 0.0
+        if pdf.get_y() + max(thumb_h, 45) > pdf.h - 20:
             pdf.add_page()
         top = pdf.get_y()
         pdf.set_draw_color(150, 150, 150)
         pdf.line(pdf.l_margin, top, pdf.w - pdf.r_margin, top)
-        pdf.ln(1.5)
-        top = pdf.get_y()
-        if thumb:
-            pdf.image(io.BytesIO(thumb.jpeg), x=pdf.l_margin, y=top, w=thumb_w, h=thumb_h)
-        text_x = pdf.l_margin + (thumb_w + 4 if thumb else 0)
-        pdf.set_left_margin(text_x)
-        pdf.set_xy(text_x, top)
-        pdf.para(f"{ex['reference']}  {ex['description']}", 11, "B")
-        lines = [
-            f"Captured {ex['captured_at_local']} (UTC {ex['captured_at_utc']}); clock {ex['clock_source']}",
-            f"Site {ex['site_name']} ({ex['site_id']}), camera {ex['camera_id']}",
-            f"{ex['media_type']}, {ex['size']} bytes: {ex['master']}",
-            f"SHA-256 {ex['sha256']}",
-            f"Detector {ex['model_name']}, rules {ex['rule_version']}",
-            f"Authority: {ex['authority']}",
-            "Working copies: " + (", ".join(wc["label"] for wc in ex["working_copies"]) or "none"),
-        ]
-        pdf.para("\n".join(lines), 8)
-        pdf.set_left_margin(15)
-        pdf.set_x(15)
-        pdf.set_y(max(pdf.get_y(), top + thumb_h + 2))
+        top += 2
+        if still:
+            pdf.image(io.BytesIO(still.jpeg), x=pdf.l_margin, y=top, w=thumb_w, h=thumb_h)
+        text_x = pdf.l_margin + (thumb_w + 4 if still else 0)
+        y = pdf.text_block(text_x, top, [f"{ex['reference']}  {ex['description']}"], 10, "B")
+        local = ex["captured_at_local"].split(" (")[0]
+        y = pdf.text_block(
+            text_x,
+            y,
+            [
+                f"Captured {local}   (UTC {ex['captured_at_utc']}, clock: {ex['clock_source']})",
+                f"Site {ex['site_name']} ({ex['site_id']}), camera {ex['camera_id']}",
+                f"{ex['media_type']}, {ex['size']} bytes: {ex['master']}",
+                f"SHA-256 {ex['sha256']}",
+                f"Detector {ex['model_name']}, rules {ex['rule_version']}",
+                f"Authority: {ex['authority']}",
+                "Working copies: " + (", ".join(wc["label"] for wc in ex["working_copies"]) or "none"),
+            ],
+            7,
+        )
+        pdf.set_xy(pdf.l_margin, max(y, top + thumb_h) + 2)
     if manifest["excluded_exhibits"]:
         pdf.para("Material left out", 12, "B")
         for x in manifest["excluded_exhibits"]:
@@ -288,7 +317,13 @@ def statement_pdf(manifest: Mapping[str, Any], producer: Producer) -> bytes:
         pdf.para(paragraph)
     pdf.para("Exhibits produced", 11, "B")
     for ex in manifest["exhibits"]:
-        pdf.para(f"{ex['reference']}  {ex['captured_at_local']}  SHA-256 {ex['sha256']}", 7)
+        if pdf.get_y() > pdf.h - 25:
+            pdf.add_page()
+        local = ex["captured_at_local"].split(" (")[0]
+        y = pdf.text_block(
+            pdf.l_margin, pdf.get_y(), [f"{ex['reference']}  {local}  SHA-256 {ex['sha256']}"], 7
+        )
+        pdf.set_y(y)
     pdf.ln(4)
     pdf.para("Signature: ............................................   Signature witnessed by: ..........")
     return pdf.output_bytes()

@@ -8,6 +8,7 @@ blurred too.  The blur is irreversible: each region is pixelated to a coarse gri
 
 from __future__ import annotations
 
+import io
 import logging
 from functools import cache
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 import numpy.typing as npt
+from PIL import Image as PILImage
 
 from evidence_api.bundle.spec import VehicleBox
 
@@ -134,16 +136,13 @@ def blur_people(image: Image, person_finder: PersonFinder) -> tuple[Image, int]:
     return blur_regions(image, boxes), len(boxes)
 
 
-def thumbnail(data: bytes, max_side: int = 480, quality: int = 75) -> tuple[bytes, int, int]:
-    """A small JPEG for the printed exhibit list (decoded at reduced size: cheap on large stills)."""
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_REDUCED_COLOR_2)
-    if image is None:
-        raise RedactionError("the still cannot be decoded for its thumbnail")
-    h, w = image.shape[:2]
-    scale = min(1.0, max_side / max(h, w))
-    if scale < 1.0:
-        image = cv2.resize(
-            image, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA
-        )
-    h, w = image.shape[:2]
-    return encode_jpeg(np.asarray(image, np.uint8), quality), w, h
+def jpeg_dimensions(data: bytes) -> tuple[int, int]:
+    """Width and height from the JPEG header alone (no decoding)."""
+    try:
+        with PILImage.open(io.BytesIO(data)) as img:
+            if img.format != "JPEG":
+                raise RedactionError(f"expected a JPEG still, found {img.format}")
+            width, height = img.size
+    except (OSError, SyntaxError) as exc:  # PIL's errors for unreadable images
+        raise RedactionError(f"the still's header cannot be read: {exc}") from exc
+    return int(width), int(height)
