@@ -172,16 +172,22 @@ class PerformanceConfig(_Strict):
     """How hard the worker works; lower rates save CPU on a small edge box."""
 
     detect_interval_s: float = Field(
-        default=0.5,
+        default=0.7,
         gt=0,
         title="Detect interval (s)",
         description="Fastest object-detector cadence while there is motion",
     )
     keepalive_s: float = Field(
-        default=5.0,
+        default=30.0,
         gt=0,
         title="Keep-alive (s)",
-        description="Full-frame detector cadence when nothing moves",
+        description="Full-frame detector cadence when nothing moves (leaving is motion, so rarely needed)",
+    )
+    scene_idle_s: float = Field(
+        default=5.0,
+        gt=0,
+        title="Scene idle interval (s)",
+        description="While nothing moves the scene cannot change: refresh the scene model only this often",
     )
     scene_interval_s: float = Field(
         default=0.5,

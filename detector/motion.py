@@ -51,9 +51,11 @@ class MotionGate:
     def small_grey(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
         h, w = image.shape[:2]
         sh = max(1, round(h * self.width / w))
-        small = cv2.resize(image, (self.width, sh), interpolation=cv2.INTER_AREA)
-        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-        return cv2.GaussianBlur(grey, (5, 5), 0)  # type: ignore[return-value]
+        # Grey first, then a bilinear shrink: ~10x cheaper than INTER_AREA on colour, and the blur
+        # that follows removes the aliasing a motion mask would otherwise see as flicker.
+        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        small = cv2.resize(grey, (self.width, sh), interpolation=cv2.INTER_LINEAR)
+        return cv2.GaussianBlur(small, (5, 5), 0)  # type: ignore[return-value]
 
     def detect(self, image: npt.NDArray[np.uint8]) -> MotionResult:
         grey = self.small_grey(image)
@@ -73,6 +75,8 @@ class MotionGate:
             )
             return MotionResult(np.zeros_like(grey), [], fraction, True)
         cv2.accumulateWeighted(grey, self._avg, self.alpha)
+        if fraction == 0.0:
+            return MotionResult(mask, [], 0.0, False)
         scale_x = w / grey.shape[1]
         scale_y = h / grey.shape[0]
         n, _labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)

@@ -177,6 +177,8 @@ class CameraPipeline:
         self._last_detect_s = -1e9
         self._last_full_s = -1e9
         self._last_scene_s = -1e9
+        self._last_scene_update_s = -1e9
+        self._moved_since_scene = True
         self._tracked = Detections.empty()
         self._raw = Detections.empty()
         self._last_frame: Frame | None = None
@@ -217,9 +219,14 @@ class CameraPipeline:
         crops = self._plan_detection(frame, motion)
         if crops is not None:
             events += self._detect_and_track(frame, crops)
+        self._moved_since_scene |= bool(motion.regions) or motion.lighting_change
         if t - self._last_scene_s >= self.perf.scene_interval_s:
+            # Nothing moved since the last sample: the scene cannot have changed, so only the
+            # rules' clocks advance (cheap); the model itself refreshes every scene_idle_s.
+            full = self._moved_since_scene or t - self._last_scene_update_s >= self.perf.scene_idle_s
             self._last_scene_s = t
-            events += self._scene_step(frame, motion)
+            self._moved_since_scene = False
+            events += self._scene_step(frame, motion, update=full)
         self._last_frame = frame
         return events
 
@@ -295,12 +302,16 @@ class CameraPipeline:
                 cv2.rectangle(mask, (max(0, x1), max(0, y1)), (x2, y2), 255, -1)
         return mask  # type: ignore[no-any-return]
 
-    def _scene_step(self, frame: Frame, motion: MotionResult) -> list[Event]:
+    def _scene_step(self, frame: Frame, motion: MotionResult, update: bool = True) -> list[Event]:
         m = self.metrics
         t0 = time.perf_counter()
-        m.scene_samples += 1
         mask = self._exclusion_mask(motion, frame)
-        regions = self.scene.update(frame.image, frame.video_time_s, mask)
+        if update:
+            m.scene_samples += 1
+            self._last_scene_update_s = frame.video_time_s
+            regions = self.scene.update(frame.image, frame.video_time_s, mask)
+        else:
+            regions = list(self.scene.regions.values())
         h, w = mask.shape
         motion_small = cv2.resize(motion.mask, (w, h), interpolation=cv2.INTER_NEAREST)
         busy = {}

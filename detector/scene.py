@@ -101,8 +101,9 @@ class SceneModel:
     def prepare(self, image: U8) -> F32:
         h, w = image.shape[:2]
         sh = max(1, round(h * self.s.width / w))
-        small = cv2.resize(image, (self.s.width, sh), interpolation=cv2.INTER_AREA)
-        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        grey = cv2.resize(
+            cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (self.s.width, sh), interpolation=cv2.INTER_AREA
+        )
         self._scale = (w / self.s.width, h / sh)
         return cv2.GaussianBlur(grey, (3, 3), 0).astype(np.float32)  # type: ignore[return-value]
 

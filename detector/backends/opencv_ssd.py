@@ -51,6 +51,8 @@ class OpenCVSSDDetector(ObjectDetector):
         self._lut = np.full(256, -1, np.int32)
         for coco, cls in COCO_TO_CLASS.items():
             self._lut[coco] = int(cls)
+        # The first forward pass allocates and tunes (several times slower): pay it at load time.
+        self.detect_crops(np.zeros((self.input_size, self.input_size, 3), np.uint8), [(0, 0, 300, 300)])
         logger.info("loaded %s (sha256 %s)", self._model.name, self._model.sha256[:12])
 
     @property
