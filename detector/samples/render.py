@@ -94,7 +94,7 @@ def render_frame(scenario: Scenario, scene: Scene, index: int) -> U8:
         lit = frame.astype(np.float32) * (cloud * gain)[..., None]
         frame = np.clip(lit, 0, 255).astype(np.uint8)
     else:
-        frame = cv2.convertScaleAbs(frame, alpha=gain)
+        frame = np.asarray(cv2.convertScaleAbs(frame, alpha=gain), np.uint8)
     scene.add_noise(frame, index)
     return frame
 
@@ -113,12 +113,18 @@ def frame_at(name: str, t: float) -> U8:
     return render_frame(scenario, build_scene(scenario.backdrop), round(t * FPS))
 
 
-def truth_document(scenario: Scenario) -> dict[str, object]:
+def truth_document(scenario: Scenario, *, end_s: float | None = None) -> dict[str, object]:
+    """The ground truth file's content (ARCHITECTURE.md format, plus the generator and clip length)."""
     return {
         "events": [e.as_json() for e in scenario.events],
         "site": None,
         "generator": GENERATOR,
+        "duration_s": _length(scenario, end_s),
     }
+
+
+def _length(scenario: Scenario, end_s: float | None) -> float:
+    return round(scenario.duration_s if end_s is None else min(end_s, scenario.duration_s), 3)
 
 
 def _scenario(name: str) -> Scenario:
@@ -129,8 +135,8 @@ def _scenario(name: str) -> Scenario:
         raise SampleError(f"unknown sample scene {name!r}; the scenes are: {known}") from None
 
 
-def is_current(video: Path, truth: Path) -> bool:
-    """True when both files exist and the truth file was written by this generator version."""
+def is_current(video: Path, truth: Path, duration_s: float) -> bool:
+    """True when both files exist and the truth file was written by this generator, at this length."""
     if not video.is_file() or video.stat().st_size == 0 or not truth.is_file():
         return False
     try:
@@ -138,7 +144,7 @@ def is_current(video: Path, truth: Path) -> bool:
     except (OSError, ValueError) as exc:
         logger.warning("re-rendering: cannot read %s (%s)", truth, exc)
         return False
-    return isinstance(doc, dict) and doc.get("generator") == GENERATOR
+    return isinstance(doc, dict) and doc.get("generator") == GENERATOR and doc.get("duration_s") == duration_s
 
 
 def write_clip(scenario: Scenario, out_dir: Path, *, end_s: float | None = None) -> Path:
@@ -159,7 +165,7 @@ def write_clip(scenario: Scenario, out_dir: Path, *, end_s: float | None = None)
         writer.release()
     os.replace(partial, video)
     tmp = truth.with_name(f".{truth.name}.tmp")
-    tmp.write_text(json.dumps(truth_document(scenario), indent=2) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(truth_document(scenario, end_s=end_s), indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, truth)
     logger.info(
         "rendered %s: %d frames in %.1f s (%.1f MB)",
@@ -171,11 +177,15 @@ def write_clip(scenario: Scenario, out_dir: Path, *, end_s: float | None = None)
     return video
 
 
-def make_samples(out_dir: Path, *, force: bool = False, only: Sequence[str] | None = None) -> list[Path]:
+def make_samples(
+    out_dir: Path, *, force: bool = False, only: Sequence[str] | None = None, end_s: float | None = None
+) -> list[Path]:
     """Render the sample clips into ``out_dir`` (created if needed) and return their mp4 paths.
 
-    A clip whose mp4 and truth file exist and whose truth records this generator version is kept
-    as it is unless ``force``.  ``only`` limits the work to the named scenes.
+    A clip whose mp4 and truth file exist and whose truth records this generator version (and
+    length) is kept as it is unless ``force``.  ``only`` limits the work to the named scenes.
+    ``end_s`` cuts every clip short (for tests); the truth file records the length, so a short
+    clip is never taken for the full one.
     """
     names = list(SCENARIOS) if only is None else list(only)
     scenarios = [_scenario(n) for n in names]  # reject an unknown name before rendering anything
@@ -186,9 +196,10 @@ def make_samples(out_dir: Path, *, force: bool = False, only: Sequence[str] | No
     paths = []
     for scenario in scenarios:
         video = out_dir / f"{scenario.name}.mp4"
-        if not force and is_current(video, out_dir / f"{scenario.name}.truth.json"):
+        truth = out_dir / f"{scenario.name}.truth.json"
+        if not force and is_current(video, truth, _length(scenario, end_s)):
             logger.debug("%s is up to date", video)
         else:
-            write_clip(scenario, out_dir)
+            write_clip(scenario, out_dir, end_s=end_s)
         paths.append(video)
     return paths

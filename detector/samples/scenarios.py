@@ -141,7 +141,7 @@ def dumping_layby() -> Scenario:
         _item(
             "mattress",
             lambda: sprites.mattress(3),
-            Carried(paths[2], ((27.5, put_down[2]),), hand=(30.0, -40.0)),
+            Carried(paths[2], ((27.5, put_down[2]),), hand=(92.0, -40.0)),
             58.0,
         )
     )
@@ -163,8 +163,8 @@ def dumping_layby() -> Scenario:
 
 
 def drive_through() -> Scenario:
-    eastbound = Path((Key(4.0, 1260.0, 532.0), Key(7.5, -320.0, 532.0, ease="linear")))
-    westbound = Path((Key(22.0, -320.0, 520.0), Key(25.5, 1260.0, 520.0, ease="linear")))
+    eastbound = Path((Key(4.0, 1260.0, 532.0), Key(8.5, -320.0, 532.0, ease="linear")))
+    westbound = Path((Key(22.0, -320.0, 520.0), Key(26.5, 1260.0, 520.0, ease="linear")))
     walker = Path((Key(31.0, -50.0, 345.0), Key(40.0, 1010.0, 352.0, ease="linear")))
     return Scenario(
         name="drive_through",
@@ -186,12 +186,13 @@ def drive_through() -> Scenario:
 def park_and_leave() -> Scenario:
     stop_s, depart_s = 9.0, 29.0
     van = _vehicle("vehicle", _arrive_and_leave(3.0, stop_s, depart_s, 36.0))
-    driver = _trip(12.0, (330.0, 332.0), 15.0, 22.0, 25.0)
+    driver = _trip(12.0, (300.0, 372.0), 14.5, 22.0, 24.5)
     return Scenario(
         name="park_and_leave",
         summary=(
-            "The minibus parks in the lay-by for 20 s; the driver gets out, stands by the verge, gets back "
-            "in and the vehicle leaves. Nothing is left behind: a vehicle visit, no dumping."
+            "The minibus parks in the lay-by for 20 s; the driver gets out, stands about for a few "
+            "seconds, gets back in and the vehicle leaves. Nothing is left behind: a vehicle visit, "
+            "no dumping."
         ),
         duration_s=60.0,
         actors=(van, _person("driver", sprites.person_b, driver)),

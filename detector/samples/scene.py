@@ -43,7 +43,7 @@ def _smooth_noise(rng: np.random.Generator, h: int, w: int, scale: float) -> F32
     """Value noise: a coarse random grid blown up with cubic interpolation (0-mean, ~unit spread)."""
     gh, gw = max(2, int(h / scale) + 2), max(2, int(w / scale) + 2)
     grid = rng.normal(0, 1, (gh, gw)).astype(np.float32)
-    return cv2.resize(grid, (w, h), interpolation=cv2.INTER_CUBIC)
+    return np.asarray(cv2.resize(grid, (w, h), interpolation=cv2.INTER_CUBIC), np.float32)
 
 
 def _fractal(rng: np.random.Generator, h: int, w: int, scales: tuple[float, ...]) -> F32:
@@ -90,6 +90,11 @@ def _wall(rng: np.random.Generator, h: int, w: int) -> tuple[F32, F32]:
     grime = _fractal(rng, h, w, (40, 8))
     colour *= np.clip(1 + 0.12 * grime, 0.6, 1.3)[..., None]
     colour *= np.linspace(0.95, 0.8, h, dtype=np.float32)[:, None, None]
+    # a back gate and a drainpipe, so the wall reads as the back of a terrace
+    cv2.rectangle(colour, (640, h - 150), (730, h - 1), (48, 62, 70), -1)
+    cv2.rectangle(colour, (646, h - 144), (724, h - 1), (60, 78, 88), 2)
+    cv2.rectangle(colour, (210, 0), (219, h - 1), (38, 40, 42), -1)
+    cv2.line(colour, (213, 0), (213, h - 1), (70, 72, 75), 1)
     return colour, np.ones((h, w), np.float32)
 
 
@@ -146,12 +151,13 @@ def build_scene(backdrop: Backdrop = "layby", seed: int = 2026, noise_sigma: flo
     rng = np.random.default_rng(seed)
     img = np.zeros((HEIGHT, WIDTH, 3), np.float32)
     img[:HEDGE_BOTTOM] = _sky(rng, HEDGE_BOTTOM, WIDTH)
-    band_h = HEDGE_BOTTOM - SKY_BOTTOM + 25
+    # the hedge's ragged top reaches up into the sky; an alley's wall fills the view above the footway
+    y0 = SKY_BOTTOM - 25 if backdrop == "layby" else 0
+    band_h = HEDGE_BOTTOM - y0
     if backdrop == "layby":
         hedge, cover = _hedge(rng, band_h, WIDTH)
     else:
         hedge, cover = _wall(rng, band_h, WIDTH)
-    y0 = SKY_BOTTOM - 25
     img[y0:HEDGE_BOTTOM] = img[y0:HEDGE_BOTTOM] * (1 - cover[..., None]) + hedge * cover[..., None]
     verge_h = VERGE_BOTTOM - HEDGE_BOTTOM
     if backdrop == "layby":
@@ -175,7 +181,7 @@ def build_scene(backdrop: Backdrop = "layby", seed: int = 2026, noise_sigma: flo
     yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float32)
     r2 = ((xx - WIDTH / 2) / WIDTH) ** 2 + ((yy - HEIGHT / 2) / HEIGHT) ** 2
     img *= (1.0 - 0.35 * r2)[..., None]
-    img = cv2.GaussianBlur(img, (0, 0), 0.6)  # lens softness
+    img = np.asarray(cv2.GaussianBlur(img, (0, 0), 0.6), np.float32)  # lens softness
     base = np.clip(img, 0, 255).astype(np.uint8)
 
     sway_rows = (y0, HEDGE_BOTTOM - 10) if backdrop == "layby" else (0, 0)

@@ -114,7 +114,7 @@ def _photo(name: str) -> U8:
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise SampleAssetError(f"cannot read {path}; reinstall ultralytics-opencv-headless")
-    return image
+    return np.asarray(image, np.uint8)
 
 
 Rect = tuple[int, int, int, int]
@@ -140,10 +140,10 @@ def _cut_person(box: Rect, name: str, sure: tuple[Rect, ...] = (), never: tuple[
     bgd = np.zeros((1, 65), np.float64)
     fgd = np.zeros((1, 65), np.float64)
     cv2.setRNGSeed(12345)  # GrabCut's k-means start draws from OpenCV's global RNG
-    cv2.grabCut(roi, mask, None, bgd, fgd, 5, cv2.GC_INIT_WITH_MASK)
+    cv2.grabCut(roi, mask, (0, 0, 0, 0), bgd, fgd, 5, cv2.GC_INIT_WITH_MASK)  # rect unused with a mask
     fg = np.where((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD), 255, 0).astype(np.uint8)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
-    fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, kernel)
+    fg = np.asarray(cv2.morphologyEx(fg, cv2.MORPH_OPEN, kernel), np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(fg)
     if count > 1:  # keep the person, drop specks of background GrabCut let through
         biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
@@ -176,7 +176,7 @@ def vehicle() -> Sprite:
     paint = np.zeros(body.shape[:2], np.uint8)
     for bx1, by1, bx2, by2 in VEHICLE_BOLLARDS:
         paint[by1 - y1 : by2 - y1, bx1 - x1 : bx2 - x1] = 255
-    body = cv2.inpaint(body, paint, 7, cv2.INPAINT_TELEA)
+    body = np.asarray(cv2.inpaint(body, paint, 7, cv2.INPAINT_TELEA), np.uint8)
     ox1, oy1, ox2, oy2 = VEHICLE_OCCLUDED
     width = ox2 - ox1
     src_x = ox2 - x1  # the clear body starts where the occluded band ends
@@ -189,7 +189,7 @@ def vehicle() -> Sprite:
     cv2.rectangle(mask, (w - 1 - rear_r, top + rear_r), (w - 1, h - 1), 255, -1)
     cv2.circle(mask, (front_r, top + front_r), front_r, 255, -1)
     cv2.circle(mask, (w - 1 - rear_r, top + rear_r), rear_r, 255, -1)
-    alpha = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 1.2)
+    alpha = np.asarray(cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 1.2), np.float32)
     return Sprite("vehicle", body, alpha)
 
 
@@ -219,7 +219,7 @@ def _shade(w: int, h: int, light: float, dark: float) -> F32:
     return (light + (dark - light) * t).astype(np.float32)
 
 
-def _finish(name: str, colour: F32, alpha: F32) -> Sprite:
+def _finish(name: str, colour: npt.NDArray[np.floating], alpha: npt.NDArray[np.floating]) -> Sprite:
     bgr = np.clip(colour, 0, 255).astype(np.uint8)
     return Sprite(name, bgr, np.clip(alpha, 0, 1).astype(np.float32))
 
@@ -244,11 +244,11 @@ def bin_bag(seed: int) -> Sprite:
         p1 = (p0[0] + int(rng.uniform(-14, 14)), p0[1] + int(rng.uniform(6, 16)))
         cv2.line(folds, p0, p1, 1.0, 3, cv2.LINE_AA)
         cv2.line(gloss, (p0[0] + 3, p0[1]), (p1[0] + 3, p1[1]), 1.0, 1, cv2.LINE_AA)
-    folds = cv2.GaussianBlur(folds, (0, 0), 2.0)
-    gloss = cv2.GaussianBlur(gloss, (0, 0), 1.0)
+    folds = np.asarray(cv2.GaussianBlur(folds, (0, 0), 2.0), np.float32)
+    gloss = np.asarray(cv2.GaussianBlur(gloss, (0, 0), 1.0), np.float32)
     spec = np.zeros((h, w), np.float32)
     cv2.ellipse(spec, (int(w * 0.35), int(h * 0.32)), (7, 3), -30, 0, 360, 1.0, -1, cv2.LINE_AA)
-    spec = cv2.GaussianBlur(spec, (0, 0), 1.5)
+    spec = np.asarray(cv2.GaussianBlur(spec, (0, 0), 1.5), np.float32)
     colour = colour * (1 - 0.45 * folds)[..., None] + (95 * gloss + 120 * spec)[..., None]
     return _finish(f"bin-bag-{seed}", colour, alpha)
 
@@ -289,7 +289,7 @@ def mattress(seed: int) -> Sprite:
     w, h = 150, 62
     alpha = np.zeros((h, w), np.uint8)
     cv2.rectangle(alpha, (3, 3), (w - 4, h - 4), 255, -1)
-    alpha_f = cv2.GaussianBlur(alpha.astype(np.float32) / 255.0, (0, 0), 1.6)
+    alpha_f = np.asarray(cv2.GaussianBlur(alpha.astype(np.float32) / 255.0, (0, 0), 1.6), np.float32)
     base = np.array([212, 218, 222], np.float32) + rng.normal(0, 3, 3).astype(np.float32)
     colour = base[None, None, :] * _shade(w, h, 1.05, 0.8)[..., None]
     quilt = np.zeros((h, w), np.float32)
@@ -300,7 +300,7 @@ def mattress(seed: int) -> Sprite:
     colour *= (1 - 0.22 * cv2.GaussianBlur(quilt, (0, 0), 1.2))[..., None]
     stain = np.zeros((h, w), np.float32)
     cv2.ellipse(stain, (int(w * 0.66), int(h * 0.55)), (16, 9), 10, 0, 360, 1.0, -1, cv2.LINE_AA)
-    stain = cv2.GaussianBlur(stain, (0, 0), 4.0)
+    stain = np.asarray(cv2.GaussianBlur(stain, (0, 0), 4.0), np.float32)
     colour = colour * (1 - stain * 0.25)[..., None] + stain[..., None] * np.array([10, 40, 60], np.float32)
     return _finish(f"mattress-{seed}", colour, alpha_f)
 
