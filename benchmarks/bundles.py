@@ -259,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         store = KeyStore(folder / "data")
         store.generate()
         key = store.load_active()
-        floors, exports, with_sha = [], [], []
+        floors, exports, with_sha, no_print = [], [], [], []
         result = None
         for _ in range(args.repeat):  # interleaved, so background load hits both alike
             floors.append(floor([*stills, *clips], folder / "floor.zip"))
@@ -269,6 +269,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             t = time.perf_counter()
             build_bundle(spec, key, folder / "case.zip", compute_bundle_sha256=True)
             with_sha.append(time.perf_counter() - t)
+            spec.print_stills = False
+            t = time.perf_counter()
+            build_bundle(spec, key, folder / "case-noprint.zip", compute_bundle_sha256=False)
+            no_print.append(time.perf_counter() - t)
+            spec.print_stills = True
         assert result is not None
         t = time.perf_counter()
         report = verify_bundle(folder / "case.zip")
@@ -276,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not report.ok:
             raise SystemExit("the benchmark bundle does not verify: " + "; ".join(report.problems))
         bundle_bytes = (folder / "case.zip").stat().st_size
-        for name in ("case.zip", "floor.zip"):
+        for name in ("case.zip", "floor.zip", "case-noprint.zip"):
             (folder / name).unlink()
 
         memory = {}
@@ -312,12 +317,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "export_s": round(min(exports), 3),
         "export_with_bundle_sha256_s": round(min(with_sha), 3),
         "export_over_floor": round(min(exports) / min(floors), 2),
+        "export_without_stills_in_pdf_s": round(min(no_print), 3),
+        "export_without_stills_in_pdf_over_floor": round(min(no_print) / min(floors), 2),
         "export_with_bundle_sha256_over_floor": round(min(with_sha) / min(floors), 2),
         "target_over_floor": 2.0,
         "floor_mb_per_s": round(total_bytes / min(floors) / 1e6, 1),
         "export_mb_per_s": round(total_bytes / min(exports) / 1e6, 1),
         "verify_s": round(verify_s, 3),
-        "runs": {"floor_s": [round(x, 3) for x in floors], "export_s": [round(x, 3) for x in exports]},
+        "runs": {
+            "floor_s": [round(x, 3) for x in floors],
+            "export_s": [round(x, 3) for x in exports],
+            "export_without_stills_in_pdf_s": [round(x, 3) for x in no_print],
+        },
         "memory": {
             f"peak_rss_mb_{args.small}_stills": round(small["peak_rss_mb"], 1),
             f"peak_rss_mb_{args.stills}_stills": round(large["peak_rss_mb"], 1),

@@ -11,6 +11,7 @@ carries a file that differs from what the edge box captured.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import io
 import logging
@@ -388,7 +389,7 @@ def _write(
             result.exhibit_references.append(entry["reference"])
             volume.append(entry)
             still = entry.pop("_still", None)
-            if still is not None:
+            if still is not None and spec.print_stills:
                 stills[entry["reference"]] = still
             if len(volume) == PDF_VOLUME_SIZE or number == len(included):
                 name = (
@@ -403,6 +404,10 @@ def _write(
                 w.add_bytes(name, pdf, "application/pdf", "document", compress=False)  # mostly JPEG already
                 volumes.append(name)
                 volume, stills = [], {}
+                del pdf, part
+                # fpdf2's output graph (which holds the embedded stills) has reference cycles: collect
+                # the young generations now (cheap), or memory would grow with the number of exhibits
+                gc.collect(1)
 
         w.add_bytes(
             AUDIT_EXTRACT_NAME,

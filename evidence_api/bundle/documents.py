@@ -120,7 +120,10 @@ def statement_paragraphs(manifest: Mapping[str, Any], producer: Producer) -> lis
     models = sorted({f"{ex['model_name']} (SHA-256 {ex['model_sha256']})" for ex in exhibits})
     rules = sorted({ex["rule_version"] for ex in exhibits})
     sites = sorted({f"{ex['site_name']} ({ex['site_id']}) camera {ex['camera_id']}" for ex in exhibits})
-    refs = ", ".join(ex["reference"] for ex in exhibits) or "none"
+    if len(exhibits) > 3:
+        refs = f"{exhibits[0]['reference']} to {exhibits[-1]['reference']}, {len(exhibits)} exhibits"
+    else:
+        refs = ", ".join(ex["reference"] for ex in exhibits) or "none"
     first = exhibits[0]["captured_at_local"] if exhibits else "-"
     last = exhibits[-1]["captured_at_local"] if exhibits else "-"
     signing = manifest["signing"]
@@ -179,7 +182,10 @@ _TRANSLITERATE = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2018": "'", "\u
 
 def latin1(text: object) -> str:
     """Core PDF fonts are Latin-1: transliterate common punctuation, strip accents, '?' for the rest."""
-    s = str(text).translate(_TRANSLITERATE).replace("\u201d", '"')
+    s = str(text)
+    if s.isascii():
+        return s
+    s = s.translate(_TRANSLITERATE).replace("\u201d", '"')
     out = []
     for ch in s:
         try:
@@ -225,14 +231,19 @@ class _Document(FPDF):
                 self.text(x, y, line)
         return y + step * 0.5
 
+    def _width(self, text: str) -> float:
+        # core fonts: the width table is per character in 1/1000 em; cheaper than get_string_width
+        widths: Mapping[str, float] = getattr(self.current_font, "cw", {})
+        return sum(widths.get(c, 600.0) for c in text) * self.font_size_pt / 1000 / self.k
+
     def _wrap(self, text: str, width: float) -> list[str]:
-        if self.get_string_width(text) <= width:
+        if self._width(text) <= width:
             return [text]
         out: list[str] = []
         current = ""
         for word in text.split(" "):
             candidate = f"{current} {word}" if current else word
-            if current and self.get_string_width(candidate) > width:
+            if current and self._width(candidate) > width:
                 out.append(current)
                 current = word
             else:
@@ -241,7 +252,12 @@ class _Document(FPDF):
         return out
 
     def output_bytes(self) -> bytes:
-        return bytes(self.output())
+        data = bytes(self.output())
+        # fpdf2's document graph holds reference cycles, so it is freed only by a full GC pass; drop the
+        # embedded stills and page contents now, or memory would grow with the number of exhibits
+        self.image_cache.images.clear()
+        self.pages.clear()
+        return data
 
 
 def exhibit_list_pdf(

@@ -265,6 +265,7 @@ class BundleSpec:
     exported_at: datetime
     redaction: RedactionOptions = field(default_factory=RedactionOptions)
     bundle_id: str = ""
+    print_stills: bool = True  # embed each master still in the PDF exhibit list (doubles the bytes written)
 
     def __post_init__(self) -> None:
         _require_aware("exported_at", self.exported_at)
