@@ -73,7 +73,7 @@ def make_media(folder: Path, stills: int, clips: int) -> tuple[list[Path], list[
     h, w = frames[0].shape[:2]
     for c in range(clips):
         path = folder / f"clip{c:03d}.mp4"
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (w, h))
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 10, (w, h))
         for k in range(50):
             image = frames[(c * 7 + k) % len(frames)].copy()
             cv2.putText(image, f"clip {c} {k}", (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2)
@@ -235,8 +235,8 @@ def worker(folder: Path, stills: int, clips: int) -> dict[str, float]:
     return {"export_s": elapsed, "baseline_rss_mb": baseline, "peak_rss_mb": peak}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print only the JSON object")
     parser.add_argument("--stills", type=int, default=1000)
     parser.add_argument("--clips", type=int, default=20)
     parser.add_argument(
@@ -244,11 +244,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of floor and export (best of)")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)  # media folder, internal
-    args = parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
     if args.worker:
         print(json.dumps(worker(args.worker, args.stills, args.clips)))
         return 0
+    result = measure(args)
+    if not args.json:
+        for key, value in result.items():
+            print(f"{key:>42}: {value}", file=sys.stderr)
+    print(json.dumps(result))
+    return 0
 
+
+def measure(args: argparse.Namespace) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="tipwatch-bench-") as tmp:
         folder = Path(tmp)
         t = time.perf_counter()
@@ -337,8 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"export_s_{args.small}_stills": round(small["export_s"], 3),
         },
     }
-    print(json.dumps(out, indent=2))
-    return 0
+    return out
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ manifest and documents are written, for the people who read them.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO
@@ -209,7 +209,7 @@ class AuditRecord:
     seq: int
     prev_hash: str
     entry_hash: str
-    fields: dict[str, JsonScalar]  # the hashed content other than seq/prev_hash (at, actor, action, ...)
+    fields: Mapping[str, JsonScalar]  # the hashed content other than seq/prev_hash (at, actor, action, ...)
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,7 +75,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Media:
         assert ok, "vtest.avi did not decode"
         if writer is None:
             h, w = frame.shape[:2]
-            writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 10, (w, h))
+            writer = cv2.VideoWriter(str(clip), cv2.VideoWriter.fourcc(*"mp4v"), 10, (w, h))
         writer.write(frame)
         if i % 10 == 0:
             path = root / f"frame{i:03d}.jpg"
