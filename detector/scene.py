@@ -51,6 +51,8 @@ class SceneSettings:
     long_alpha: float = 0.01  # long-term background rate per sample (≈ 50 s at 2 samples/s)
     static_diff: float = 14.0  # grey levels: current within this of the short-term model is "still"
     global_change_frac: float = 0.35  # more of the frame than this differing at once: relearn
+    min_static_samples: int = 3  # samples a pixel must be new and still before it counts
+    confirm_samples: int = 3  # consecutive samples a blob must be seen before it is a region
     missing_samples: int = 4  # samples a candidate may be unseen (and not occluded) before it is gone
     min_area_frac: float = 0.0006
     max_area_frac: float = 0.15
@@ -89,9 +91,11 @@ class SceneModel:
         self._long: F32 | None = None
         self._short: F32 | None = None
         self._known: npt.NDArray[np.bool_] | None = None
+        self._age: npt.NDArray[np.uint8] = np.zeros((1, 1), np.uint8)
         self._scale = (1.0, 1.0)
         self._next_id = 1
         self.regions: dict[int, StaticRegion] = {}
+        self._pending: list[tuple[Box, int, float]] = []  # (box, samples seen, first seen) of young blobs
         self.last_diff: npt.NDArray[np.bool_] | None = None
         self.relearns = 0
         self._open = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
@@ -159,6 +163,7 @@ class SceneModel:
             self._long = cur.copy()
             self._short = cur.copy()
             self._known = ~excl
+            self._age = np.zeros(cur.shape, np.uint8)
             self.regions.clear()
             return []
         assert self._short is not None and self._known is not None
@@ -175,7 +180,11 @@ class SceneModel:
         reveal = ~self._known & ~excl & still
         self._long[reveal] = cur[reveal]
         self._known |= reveal
-        cand = (diff & still & ~excl).astype(np.uint8) * 255
+        # A pixel must be new and still for several samples in a row: this drops fragments that
+        # look "still" by chance while the short-term model is still catching up.
+        steady = diff & still & ~excl
+        self._age = np.where(steady, np.minimum(self._age + 1, 250), 0).astype(np.uint8)
+        cand = (self._age >= self.s.min_static_samples).astype(np.uint8) * 255
         cand = cv2.morphologyEx(cand, cv2.MORPH_OPEN, self._open)
         cand = cv2.morphologyEx(cand, cv2.MORPH_CLOSE, self._close)
         blobs = self._blobs(cand)
@@ -200,6 +209,7 @@ class SceneModel:
     def _associate(self, blobs: list[Box], cur: F32, excl: npt.NDArray[np.bool_], t: float) -> None:
         assert self._long is not None
         matched: set[int] = set()
+        fresh_pending: list[tuple[Box, int, float]] = []
         for box in blobs:
             best, best_iou = None, 0.0
             for rid, region in self.regions.items():
@@ -218,12 +228,23 @@ class SceneModel:
                 region.occluded = False
                 matched.add(best)
                 continue
+            # A blob becomes a region only once it has been seen for a few samples: by then it has
+            # grown to the whole object, so the ghost test looks at the whole of it.
+            pend = next((p for p in self._pending if _box_iou(box, p[0]) >= 0.2), None)
+            if pend is None:
+                fresh_pending.append((box, 1, t))
+                continue
+            if pend in fresh_pending:
+                continue
+            count, since = pend[1] + 1, pend[2]
+            if count < self.s.confirm_samples:
+                fresh_pending.append((box, count, since))
+                continue
+            x1, y1, x2, y2 = box
             if self._looks_like_ghost(box, cur):
-                x1, y1, x2, y2 = box
                 self._long[y1:y2, x1:x2] = cur[y1:y2, x1:x2]
                 logger.debug("scene: ghost at %s (something in the background left), learnt away", box)
                 continue
-            x1, y1, x2, y2 = box
             rid = self._next_id
             self._next_id += 1
             self.regions[rid] = StaticRegion(
@@ -231,12 +252,13 @@ class SceneModel:
                 box=self.to_full(box),
                 small_box=box,
                 area_frac=area,
-                first_seen_s=t,
+                first_seen_s=since,
                 last_seen_s=t,
                 before=self._long[y1:y2, x1:x2].copy(),
             )
             matched.add(rid)
-            logger.debug("scene: new static region %d at %s (t=%.1f)", rid, self.to_full(box), t)
+            logger.debug("scene: new static region %d at %s (t=%.1f)", rid, self.to_full(box), since)
+        self._pending = fresh_pending
         for rid in list(self.regions):
             if rid in matched:
                 continue
@@ -252,26 +274,26 @@ class SceneModel:
                 del self.regions[rid]
 
     def _looks_like_ghost(self, box: Box, cur: F32) -> bool:
-        """A ghost's outline is an edge in the background, not in the current frame."""
+        """Something that *left* the background (a car parked at start-up) leaves a "new" region too:
+        there, the background's patch stood out from its surroundings and the current patch blends
+        in with them.  A deposit is the other way round."""
         assert self._long is not None
+        h, w = cur.shape
         x1, y1, x2, y2 = box
-        pad = 2
-        x1, y1 = max(0, x1 - pad), max(0, y1 - pad)
-        x2, y2 = min(cur.shape[1], x2 + pad), min(cur.shape[0], y2 + pad)
-        if x2 - x1 < 4 or y2 - y1 < 4:
+        m = max(4, (x2 - x1 + y2 - y1) // 6)
+        ox1, oy1, ox2, oy2 = max(0, x1 - m), max(0, y1 - m), min(w, x2 + m), min(h, y2 + m)
+        inner = np.zeros((oy2 - oy1, ox2 - ox1), bool)
+        inner[y1 - oy1 : y2 - oy1, x1 - ox1 : x2 - ox1] = True
+        if inner.all() or not inner.any():
             return False
 
-        def edge(img: F32) -> float:
-            patch = img[y1:y2, x1:x2]
-            gx = cv2.Sobel(patch, cv2.CV_32F, 1, 0, ksize=3)
-            gy = cv2.Sobel(patch, cv2.CV_32F, 0, 1, ksize=3)
-            mag = np.sqrt(gx * gx + gy * gy)
-            ring = np.ones(mag.shape, bool)
-            ring[3:-3, 3:-3] = False
-            return float(mag[ring].mean())
+        def stands_out(img: F32) -> float:
+            patch = img[oy1:oy2, ox1:ox2]
+            a, b = patch[inner], patch[~inner]
+            ma, mb, sa, sb = float(a.mean()), float(b.mean()), float(a.std()), float(b.std())
+            return abs(ma - mb) / (sa + sb + 4.0) + abs(np.log((sa + 2.0) / (sb + 2.0)))
 
-        e_cur, e_bg = edge(cur), edge(self._long)
-        return e_bg > 1.5 * e_cur + 5.0
+        return stands_out(self._long) > 1.5 * stands_out(cur) + 0.1
 
     def _relearn(self, cur: F32, where: npt.NDArray[np.bool_]) -> None:
         """A large part of the frame changed at once (lighting the comparison could not absorb, a

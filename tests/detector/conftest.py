@@ -5,18 +5,16 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from detector_testutil import START
 
 from detector.backends.opencv_ssd import OpenCVSSDDetector
 from detector.composite import VTEST
 from detector.pipeline import configure_threads
 from detector.sources import FileSource
 from detector.types import Frame
-
-START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import cv2
 import numpy as np
+
+START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
 
 def textured(h: int = 240, w: int = 320, seed: int = 0) -> np.ndarray:
@@ -17,3 +21,19 @@ def textured(h: int = 240, w: int = 320, seed: int = 0) -> np.ndarray:
     bgr = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
     bgr[..., 1] = np.clip(bgr[..., 1].astype(np.int16) + 20, 0, 255).astype(np.uint8)
     return bgr
+
+
+def noisy(img: np.ndarray, rng: np.random.Generator, sigma: float = 3.0) -> np.ndarray:
+    return (img.astype(np.float32) + rng.normal(0, sigma, img.shape)).clip(0, 255).astype(np.uint8)
+
+
+def with_bag(img: np.ndarray, cx: int, cy: int, rx: int = 18, ry: int = 14, level: int = 25) -> np.ndarray:
+    """A black bin bag: a dark, nearly flat ellipse with a faint highlight."""
+    out = img.copy()
+    cv2.ellipse(out, (cx, cy), (rx, ry), 0, 0, 360, (level, level, level), -1)
+    cv2.ellipse(out, (cx - rx // 3, cy - ry // 3), (rx // 4, ry // 4), 0, 0, 360, (level + 20,) * 3, -1)
+    return out
+
+
+def shaded(img: np.ndarray, gain_field: np.ndarray) -> np.ndarray:
+    return (img.astype(np.float32) * gain_field[..., None]).clip(0, 255).astype(np.uint8)

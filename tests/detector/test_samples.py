@@ -232,3 +232,17 @@ def test_the_real_detector_sees_the_people_and_the_vehicle(
         )
         wanted += 1
     assert wanted > 0
+
+
+def test_the_detector_still_sees_them_after_mp4_encoding(ssd: OpenCVSSDDetector, tmp_path: Path) -> None:
+    """What the demo feeds the detector is the decoded mp4, not the rendered frame."""
+    (video,) = make_samples(tmp_path, only=["park_and_leave"], end_s=18.1)
+    cap = cv2.VideoCapture(str(video))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, 180)
+    ok, frame = cap.read()
+    cap.release()
+    assert ok
+    dets = ssd.detect(frame)
+    found = {ObjectClass(int(c)) for c in dets.class_id}
+    assert ObjectClass.PERSON in found
+    assert ObjectClass.BUS in found or ObjectClass.VAN_TRUCK in found
