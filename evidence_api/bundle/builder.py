@@ -520,8 +520,9 @@ def _write_exhibit(
     if keep is not None:
         data = keep.getvalue()
         try:
-            width, height = redact.jpeg_dimensions(data)
-            still = documents.StillImage(data, width, height)
+            if spec.print_stills:
+                width, height = redact.jpeg_dimensions(data)
+                still = documents.StillImage(data, width, height)
             image = (
                 redact.decode_jpeg(data)
                 if (spec.redaction.crop_vehicle and ex.vehicle)

@@ -215,9 +215,19 @@ class _Document(FPDF):
         self.cell(0, 5, f"Page {self.page_no()} of {{nb}}", align="C")
 
     def para(self, text: str, size: float = 10, style: str = "") -> None:
+        """A paragraph at the left margin, with page breaks (fpdf2's multi_cell is slow on long text)."""
         self.set_font("Helvetica", style, size)
-        self.multi_cell(0, size * 0.5, latin1(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.ln(1.5)
+        step = size * 0.42
+        width = self.w - self.r_margin - self.l_margin
+        y = self.get_y()
+        for raw_line in latin1(text).split("\n"):
+            for line in self._wrap(raw_line, width):
+                if y + step > self.page_break_trigger:
+                    self.add_page()
+                    y = self.get_y()
+                y += step
+                self.text(self.l_margin, y, line)
+        self.set_xy(self.l_margin, y + step * 0.5 + 1.5)
 
     def text_block(self, x: float, y: float, lines: list[str], size: float, style: str = "") -> float:
         """Lines of text placed directly (fpdf2's ``text``: fast, no cell machinery); long lines are
@@ -234,7 +244,11 @@ class _Document(FPDF):
     def _width(self, text: str) -> float:
         # core fonts: the width table is per character in 1/1000 em; cheaper than get_string_width
         widths: Mapping[str, float] = getattr(self.current_font, "cw", {})
-        return sum(widths.get(c, 600.0) for c in text) * self.font_size_pt / 1000 / self.k
+        try:
+            units = sum(map(widths.__getitem__, text))
+        except KeyError:
+            units = sum(widths.get(c, 600.0) for c in text)
+        return units * self.font_size_pt / 1000 / self.k
 
     def _wrap(self, text: str, width: float) -> list[str]:
         if self._width(text) <= width:
