@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -383,3 +384,40 @@ def test_verifier_imports_only_stdlib_and_cryptography() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_large_case_prints_the_exhibit_list_in_volumes(
+    tmp_path: Path, make_case: MakeCase, signer: SigningKey
+) -> None:
+    import dataclasses
+
+    spec = make_case()
+    template = next(ex for ex in spec.exhibits if ex.role == "arrival")
+    rng = np.random.default_rng(7)
+    for i in range(205):
+        path = tmp_path / f"extra{i:03d}.jpg"
+        cv2.imwrite(str(path), rng.integers(0, 255, (48, 64, 3), dtype=np.uint8))
+        data = path.read_bytes()
+        spec.exhibits.append(
+            dataclasses.replace(
+                template,
+                role="after",
+                sha256=hashlib.sha256(data).hexdigest(),
+                size=len(data),
+                open=lambda p=path: p.open("rb"),
+                annotated=None,
+                vehicle=None,
+            )
+        )
+    out = tmp_path / "large.zip"
+    result = build_bundle(spec, signer, out)
+    assert len(result.exhibit_references) == 211
+    report = verify_bundle(out)
+    assert report.ok, report.problems
+    manifest = read_manifest(out)
+    assert manifest["documents"]["exhibit_list_pdf"] == [
+        f"documents/exhibit_list_vol{i:02d}_of_03.pdf" for i in (1, 2, 3)
+    ]
+    with zipfile.ZipFile(out) as zf:
+        last = zf.read("documents/exhibit_list_vol03_of_03.pdf")
+    assert last.count(b"/Subtype /Image") == 10  # its 11 exhibits: 10 stills, each embedded once, 1 clip
