@@ -291,7 +291,7 @@ class _LinedDict(dict[Any, Any]):
         self.lines = lines
 
 
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)  # type: ignore[arg-type]
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def _line_of(data: Any, loc: tuple[int | str, ...]) -> int | None:

@@ -58,14 +58,16 @@ class MotionGate:
         return cv2.GaussianBlur(small, (5, 5), 0)  # type: ignore[return-value]
 
     def detect(self, image: npt.NDArray[np.uint8]) -> MotionResult:
-        grey = self.small_grey(image)
+        grey: npt.NDArray[np.uint8] = self.small_grey(image)
         h, w = image.shape[:2]
         if self._avg is None or self._avg.shape != grey.shape:
             self._avg = grey.astype(np.float32)
             return MotionResult(np.zeros_like(grey), [], 0.0, False)
         diff = cv2.absdiff(grey, cv2.convertScaleAbs(self._avg))
-        _, mask = cv2.threshold(diff, self.threshold, 255, cv2.THRESH_BINARY)
-        mask = cv2.dilate(mask, self._kernel, iterations=2)
+        _, thresholded = cv2.threshold(diff, self.threshold, 255, cv2.THRESH_BINARY)
+        mask: npt.NDArray[np.uint8] = np.asarray(
+            cv2.dilate(thresholded, self._kernel, iterations=2), np.uint8
+        )
         fraction = float(np.count_nonzero(mask)) / mask.size
         if fraction > self.lighting_frac:
             # A light switching, auto-exposure or a cloud: relearn instead of reporting the whole frame.

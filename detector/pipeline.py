@@ -136,7 +136,11 @@ class _Stills:
                 best = (jpeg, meta)
         if best is None:
             return None
-        image = cv2.imdecode(np.frombuffer(best[0], np.uint8), cv2.IMREAD_COLOR)
+        decoded = cv2.imdecode(np.frombuffer(best[0], np.uint8), cv2.IMREAD_COLOR)
+        if decoded is None:
+            logger.warning("a 'before' snapshot could not be decoded")
+            return None
+        image = np.asarray(decoded, np.uint8)
         m = best[1]
         return Frame(image, m.camera_id, m.index, m.captured_at, m.clock_source, m.video_time_s)
 
@@ -300,7 +304,7 @@ class CameraPipeline:
                     (b[0] - bw * margin, b[1] - bh * margin, b[2] + bw * margin, b[3] + bh * margin)
                 )
                 cv2.rectangle(mask, (max(0, x1), max(0, y1)), (x2, y2), 255, -1)
-        return mask  # type: ignore[no-any-return]
+        return np.asarray(mask, np.uint8)
 
     def _scene_step(self, frame: Frame, motion: MotionResult, update: bool = True) -> list[Event]:
         m = self.metrics

@@ -109,7 +109,7 @@ class SceneModel:
             cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (self.s.width, sh), interpolation=cv2.INTER_AREA
         )
         self._scale = (w / self.s.width, h / sh)
-        return cv2.GaussianBlur(grey, (3, 3), 0).astype(np.float32)  # type: ignore[return-value]
+        return np.asarray(cv2.GaussianBlur(grey, (3, 3), 0), np.float32)
 
     def working_shape(self, image: U8) -> tuple[int, int]:
         """(height, width) of the working image for frames like ``image``; sets the scale."""
@@ -151,7 +151,7 @@ class SceneModel:
             (tex_c | tex_r) & ~both & ((ratio > self.s.texture_ratio**2) | (ratio < self.s.texture_ratio**-2))
         )
         diff = np.where(both, ncc < self.s.ncc_threshold, rel > self.s.flat_ratio)
-        return diff | one_sided  # type: ignore[no-any-return]
+        return np.asarray(diff | one_sided, bool)
 
     # -- main entry -----------------------------------------------------------------------------
     def update(self, image: U8, t: float, exclusion: U8 | None = None) -> list[StaticRegion]:
@@ -184,9 +184,9 @@ class SceneModel:
         # look "still" by chance while the short-term model is still catching up.
         steady = diff & still & ~excl
         self._age = np.where(steady, np.minimum(self._age + 1, 250), 0).astype(np.uint8)
-        cand = (self._age >= self.s.min_static_samples).astype(np.uint8) * 255
-        cand = cv2.morphologyEx(cand, cv2.MORPH_OPEN, self._open)
-        cand = cv2.morphologyEx(cand, cv2.MORPH_CLOSE, self._close)
+        steady_long = (self._age >= self.s.min_static_samples).astype(np.uint8) * 255
+        opened = cv2.morphologyEx(steady_long, cv2.MORPH_OPEN, self._open)
+        cand = np.asarray(cv2.morphologyEx(opened, cv2.MORPH_CLOSE, self._close), np.uint8)
         blobs = self._blobs(cand)
         self._associate(blobs, cur, excl, t)
         # Learn the background slowly, only where nothing new or excluded is.

@@ -67,12 +67,13 @@ class FrameSource(Protocol):
     def frame_count(self) -> int | None: ...
 
 
-def _as_bgr(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
-    if image.ndim == 2:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)  # type: ignore[return-value]
-    if image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)  # type: ignore[return-value]
-    return image
+def _as_bgr(image: object) -> npt.NDArray[np.uint8]:
+    arr = np.asarray(image, dtype=np.uint8)
+    if arr.ndim == 2:
+        return np.asarray(cv2.cvtColor(arr, cv2.COLOR_GRAY2BGR), np.uint8)
+    if arr.shape[2] == 4:
+        return np.asarray(cv2.cvtColor(arr, cv2.COLOR_BGRA2BGR), np.uint8)
+    return arr
 
 
 class FileSource:
