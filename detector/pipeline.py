@@ -395,6 +395,7 @@ class CameraPipeline:
                 "track_id": visit.track_id,
                 "dwell_s": round(visit.ended_s - visit.started_s, 1),
                 "deposits": visit.deposits,
+                "present_at_start": visit.present_at_start,
                 "camera_mode": self.camera.mode,
             },
             **self._base_event(

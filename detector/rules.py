@@ -54,6 +54,7 @@ class VehicleVisit:
     ended_s: float | None = None
     ended_at: datetime | None = None
     event_id: str | None = None  # set by the pipeline when it mints the event id at the start
+    present_at_start: bool = False  # already standing there when the source started: arrival unseen
     deposits: int = 0
 
     @property
@@ -157,12 +158,15 @@ class SiteRules:
         self._next_incident = 1
         self._ignored: set[int] = set()
         self._class_votes: dict[int, dict[int, float]] = {}
+        self._first_t: float | None = None
         self.stats = {"fixture_regions": 0, "out_of_zone_regions": 0, "rejected_before_now": 0}
 
     # -- tracks and vehicle visits --------------------------------------------------------------
     def observe_tracks(self, t: float, at: datetime, tracked: Detections) -> RuleOutput:
         """Update tracks and visits after a detector run (``tracked`` has tracker ids)."""
         out = RuleOutput()
+        if self._first_t is None:
+            self._first_t = t
         seen: set[int] = set()
         ids = tracked.tracker_id if tracked.tracker_id is not None else np.zeros(len(tracked), np.int64)
         for box_arr, conf, cls_id, tid in zip(
@@ -253,6 +257,7 @@ class SiteRules:
             box=track.last_seen.xyxy,
             last_seen_s=t,
             last_seen_at=at,
+            present_at_start=self._first_t is not None and since - self._first_t < 1.0,
         )
         self._next_visit += 1
         self.visits[visit.visit_id] = visit
@@ -391,7 +396,7 @@ class SiteRules:
                     vehicles={tr.track_id for tr in near if tr.object_class.is_vehicle},
                 )
                 self.deposits[rid] = state
-                logger.info(
+                logger.debug(
                     "deposit %d: new static region in zone %s at t=%.1f, box %s", rid, zone, t, region.box
                 )
             state.box = region.box

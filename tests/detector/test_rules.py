@@ -74,6 +74,7 @@ def test_vehicle_stopping_in_a_zone_is_a_visit_that_ends_when_it_leaves() -> Non
     assert 1.5 <= visit.started_s <= 2.5  # when it stopped, not when the stop was confirmed
     assert 19.0 <= visit.ended_s <= 20.0
     assert visit.started_at == _at(visit.started_s)
+    assert not visit.present_at_start
 
 
 def test_driving_through_is_not_a_visit() -> None:
@@ -116,6 +117,7 @@ def test_end_of_file_closes_an_active_visit() -> None:
     rules = _rules()
     out = _drive(rules, lambda t: _dets((1, ObjectClass.CAR, CAR_PARKED)), until=10)
     assert len(out.visits_started) == 1 and out.visits_ended == []
+    assert out.visits_started[0].present_at_start  # parked before the source started
     closed = rules.finish(10.0, _at(10.0))
     assert len(closed.visits_ended) == 1 and closed.visits_ended[0].ended_s == 10.0
 
