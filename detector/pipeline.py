@@ -462,7 +462,9 @@ class CameraPipeline:
         if self.rules is None or self._last_frame is None:
             return []
         frame = self._last_frame
-        return self._handle(self.rules.finish(frame.video_time_s, frame.captured_at), frame)
+        ids = self._tracked.tracker_id
+        still = set() if ids is None else {int(i) for i in ids}
+        return self._handle(self.rules.finish(frame.video_time_s, frame.captured_at, still), frame)
 
     def run(self, frames: Iterable[Frame], on_frame: Callable[[Frame], None] | None = None) -> list[Event]:
         """Process every frame of a source, then :meth:`finish`; returns all events."""

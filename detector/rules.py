@@ -489,12 +489,19 @@ class SiteRules:
         return None
 
     # -- end of a file --------------------------------------------------------------------------
-    def finish(self, t: float, at: datetime) -> RuleOutput:
+    def finish(
+        self, t: float, at: datetime, still_tracked: set[int] | frozenset[int] = frozenset()
+    ) -> RuleOutput:
         """End of a finite source: close visits honestly; no deposit is confirmed here unless it has
-        already met its persistence time (the caller runs a last scene step for that)."""
+        already met its persistence time (the caller runs a last scene step for that).
+
+        A visit whose vehicle is still tracked (nothing moved it since it was last looked at) lasts
+        to the end of the source; otherwise it ended when the vehicle was last seen."""
         out = RuleOutput()
         for visit in self.visits.values():
             if visit.active:
+                if visit.track_id in still_tracked:
+                    visit.last_seen_s, visit.last_seen_at = t, at
                 visit.ended_s, visit.ended_at = visit.last_seen_s, visit.last_seen_at
                 self._closing[visit.visit_id] = t
         for vid in list(self._closing):

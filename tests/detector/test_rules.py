@@ -118,8 +118,15 @@ def test_end_of_file_closes_an_active_visit() -> None:
     out = _drive(rules, lambda t: _dets((1, ObjectClass.CAR, CAR_PARKED)), until=10)
     assert len(out.visits_started) == 1 and out.visits_ended == []
     assert out.visits_started[0].present_at_start  # parked before the source started
-    closed = rules.finish(10.0, _at(10.0))
-    assert len(closed.visits_ended) == 1 and closed.visits_ended[0].ended_s == 10.0
+    closed = rules.finish(12.0, _at(12.0), still_tracked={1})  # still there when the file ends
+    assert len(closed.visits_ended) == 1 and closed.visits_ended[0].ended_s == 12.0
+
+
+def test_end_of_file_ends_a_visit_when_its_vehicle_was_last_seen_if_it_is_gone() -> None:
+    rules = _rules()
+    _drive(rules, lambda t: _dets((1, ObjectClass.CAR, CAR_PARKED)) if t < 10 else _dets(), until=11)
+    closed = rules.finish(11.0, _at(11.0), still_tracked=set())
+    assert len(closed.visits_ended) == 1 and closed.visits_ended[0].ended_s == 9.5
 
 
 # ---------------------------------------------------------------------------------- deposits
