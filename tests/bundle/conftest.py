@@ -87,6 +87,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Media:
     bus = ASSETS / "bus.jpg"
     annotated = root / "bus_annotated.jpg"
     image = cv2.imread(str(bus))
+    assert image is not None, f"cannot read {bus}"
     cv2.rectangle(image, (50, 230), (800, 750), (0, 0, 255), 4)
     cv2.putText(image, "bus 0.91", (55, 225), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (0, 0, 255), 3)
     cv2.imwrite(str(annotated), image)

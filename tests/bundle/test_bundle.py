@@ -10,7 +10,7 @@ import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import cv2
 import numpy as np
@@ -30,6 +30,16 @@ def bundle(tmp_path: Path, make_case: MakeCase, signer: SigningKey) -> Path:
     out = tmp_path / "case.zip"
     build_bundle(make_case(), signer, out)
     return out
+
+
+def opener(path: Path) -> Callable[[], BinaryIO]:
+    return lambda: path.open("rb")
+
+
+def decode(data: bytes) -> np.ndarray:
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None, "not a decodable JPEG"
+    return np.asarray(image, np.uint8)
 
 
 def read_manifest(path: Path) -> dict:
@@ -313,8 +323,8 @@ def test_people_are_really_blurred_in_the_disclosure_copy(
     act = next(ex for ex in manifest["exhibits"] if ex["master"].endswith("SG-5_act.jpg"))  # zidane.jpg
     blurred_path = next(wc["path"] for wc in act["working_copies"] if "blurred" in wc["path"])
     with zipfile.ZipFile(out) as zf:
-        original = cv2.imdecode(np.frombuffer(zf.read(act["master"]), np.uint8), cv2.IMREAD_COLOR)
-        blurred = cv2.imdecode(np.frombuffer(zf.read(blurred_path), np.uint8), cv2.IMREAD_COLOR)
+        original = decode(zf.read(act["master"]))
+        blurred = decode(zf.read(blurred_path))
     people = SSDPersonFinder()(original)
     assert len(people) >= 2  # the two men in zidane.jpg
     for x1, y1, x2, y2 in people:
@@ -331,7 +341,7 @@ def test_vehicle_crop_working_copy(bundle: Path) -> None:
     act = next(ex for ex in manifest["exhibits"] if ex["role"] == "act" and ex["event_id"].endswith("1"))
     crop_path = next(wc["path"] for wc in act["working_copies"] if "crop" in wc["path"])
     with zipfile.ZipFile(bundle) as zf:
-        crop = cv2.imdecode(np.frombuffer(zf.read(crop_path), np.uint8), cv2.IMREAD_COLOR)
+        crop = decode(zf.read(crop_path))
     # union box (50,230)-(800,750) plus 15% margin (112, 78 px), clipped to the 810x1080 frame
     assert crop.shape[:2] == (828 - 152, 810)
 
@@ -404,7 +414,7 @@ def test_large_case_prints_the_exhibit_list_in_volumes(
                 role="after",
                 sha256=hashlib.sha256(data).hexdigest(),
                 size=len(data),
-                open=lambda p=path: p.open("rb"),
+                open=opener(path),
                 annotated=None,
                 vehicle=None,
             )
