@@ -1,0 +1,474 @@
+"""Evidence on the edge box: a ring of recent frames, stills (master + annotated copy), crops and clips.
+
+Every file is written write-once and atomically: bytes go to a hidden temporary file in the same
+directory, are fsynced, and only then renamed to their final name (and the directory fsynced), so a
+crash or a full disk never leaves a partial file under a name that looks complete.  The SHA-256 in
+each :class:`~detector.types.EvidenceFile` is computed from the bytes actually written.
+
+The master ("original") of a still is the frame exactly as captured, JPEG-encoded with no overlay;
+the "annotated" working copy adds boxes, labels and a timestamp burn-in (UTC and Europe/London).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import logging
+import os
+import re
+import secrets
+import shutil
+import threading
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import NoReturn
+from zoneinfo import ZoneInfo
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from detector.types import ClockSource, EvidenceFile, FileKind, Frame, StillRole
+
+logger = logging.getLogger(__name__)
+
+LONDON = ZoneInfo("Europe/London")
+DEFAULT_MIN_FREE_BYTES = 200 * 1024 * 1024
+_SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+Box = tuple[float, float, float, float]
+
+
+class StorageError(Exception):
+    """Evidence or the spool could not be stored safely; the message says what to do."""
+
+
+class DiskFullError(StorageError):
+    """Not enough free space to write evidence without risking what is already stored."""
+
+
+# --- durable file writing (shared with detector.spool) ---------------------------------------
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new entry in ``path`` durable (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def check_free_space(directory: Path, needed_bytes: int, min_free_bytes: int) -> None:
+    """Raise :class:`DiskFullError` unless ``needed_bytes`` fit and ``min_free_bytes`` stay free."""
+    probe = directory
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    if free - needed_bytes < min_free_bytes:
+        raise DiskFullError(
+            f"disk almost full at {directory}: {free / 1e6:.1f} MB free, {needed_bytes / 1e6:.1f} MB "
+            f"needed and {min_free_bytes / 1e6:.1f} MB must stay free; free space (prune sent events, "
+            f"check the uploader is reaching the API) or lower min_free_bytes"
+        )
+
+
+def _raise_storage(exc: OSError, path: Path) -> NoReturn:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        raise DiskFullError(f"disk full while writing {path}: {exc.strerror}; free space on the box") from exc
+    raise StorageError(f"could not write {path}: {exc}") from exc
+
+
+def temp_path_for(path: Path, suffix: str = "") -> Path:
+    """A hidden sibling of ``path`` for writing before the atomic rename."""
+    return path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}{suffix}")
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that ``path`` either does not exist or is complete and durable."""
+    tmp = temp_path_for(path)
+    try:
+        with open(tmp, "xb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except OSError as exc:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        _raise_storage(exc, path)
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> tuple[str, int]:
+    """(hex SHA-256, size in bytes) of a file, read in chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size
+
+
+# --- the frame ring ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RingFrame:
+    """One frame held in the ring, JPEG-encoded; :meth:`decode` gives the :class:`Frame` back."""
+
+    video_time_s: float
+    captured_at: datetime
+    jpeg: bytes
+    camera_id: str
+    index: int
+    clock_source: ClockSource
+
+    def decode(self) -> Frame:
+        image = cv2.imdecode(np.frombuffer(self.jpeg, np.uint8), cv2.IMREAD_COLOR)
+        if image is None:
+            raise StorageError(f"frame {self.index} in the ring is not a decodable JPEG")
+        return Frame(
+            image=np.asarray(image, dtype=np.uint8),
+            camera_id=self.camera_id,
+            index=self.index,
+            captured_at=self.captured_at,
+            clock_source=self.clock_source,
+            video_time_s=self.video_time_s,
+        )
+
+
+class FrameRing:
+    """The last ``seconds`` of video (by video time), JPEG-encoded to keep memory low.
+
+    A 720p JPEG is about 100 KB, so 60 s at 10 fps is about 60 MB.  Thread-safe: the pipeline
+    pushes while an evidence writer may read a span.
+    """
+
+    def __init__(self, seconds: float, jpeg_quality: int = 90) -> None:
+        if seconds <= 0:
+            raise ValueError(f"FrameRing needs a positive length in seconds, got {seconds}")
+        if not 1 <= jpeg_quality <= 100:
+            raise ValueError(f"jpeg_quality must be 1..100, got {jpeg_quality}")
+        self.seconds = float(seconds)
+        self.jpeg_quality = int(jpeg_quality)
+        self._frames: deque[RingFrame] = deque()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def push(self, frame: Frame) -> None:
+        ok, buf = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
+        if not ok:
+            logger.warning("frame %d of %s could not be JPEG-encoded; not kept", frame.index, frame.camera_id)
+            return
+        item = RingFrame(
+            video_time_s=float(frame.video_time_s),
+            captured_at=frame.captured_at,
+            jpeg=buf.tobytes(),
+            camera_id=frame.camera_id,
+            index=frame.index,
+            clock_source=frame.clock_source,
+        )
+        with self._lock:
+            if self._frames and item.video_time_s < self._frames[-1].video_time_s:
+                # The source restarted (a file looped, a stream reconnected with a new clock):
+                # older frames belong to another timeline.
+                logger.info("video time went back on %s; frame ring restarted", frame.camera_id)
+                self._frames.clear()
+                self._bytes = 0
+            self._frames.append(item)
+            self._bytes += len(item.jpeg)
+            horizon = item.video_time_s - self.seconds
+            while self._frames and self._frames[0].video_time_s < horizon:
+                self._bytes -= len(self._frames.popleft().jpeg)
+
+    def frames_between(self, start_s: float, end_s: float) -> list[RingFrame]:
+        """The frames whose video time lies in ``[start_s, end_s]``, oldest first."""
+        with self._lock:
+            return [f for f in self._frames if start_s <= f.video_time_s <= end_s]
+
+    def latest(self) -> RingFrame | None:
+        with self._lock:
+            return self._frames[-1] if self._frames else None
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._frames)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the JPEG payloads."""
+        return self._bytes
+
+
+# --- drawing -------------------------------------------------------------------------------------
+
+
+def timestamp_text(captured_at: datetime) -> str:
+    """'2026-11-24 16:00:00.123 UTC | 16:00:00 GMT Europe/London' for the burn-in."""
+    utc = captured_at.astimezone(ZoneInfo("UTC"))
+    local = captured_at.astimezone(LONDON)
+    return (
+        f"{utc:%Y-%m-%d %H:%M:%S}.{utc.microsecond // 1000:03d} UTC | "
+        f"{local:%H:%M:%S} {local.tzname()} Europe/London"
+    )
+
+
+def _label(
+    img: npt.NDArray[np.uint8], text: str, x: int, y: int, scale: float, colour: tuple[int, int, int]
+) -> None:
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    thickness = max(1, round(scale * 2))
+    (tw, th), base = cv2.getTextSize(text, font, scale, thickness)
+    h, w = img.shape[:2]
+    x = int(min(max(0, x), max(0, w - tw - 4)))
+    y = int(min(max(th + base + 4, y), h))
+    cv2.rectangle(img, (x, y - th - base - 4), (x + tw + 4, y), colour, -1)
+    cv2.putText(img, text, (x + 2, y - base - 2), font, scale, (0, 0, 0), thickness, cv2.LINE_AA)
+
+
+def annotate(
+    image: npt.NDArray[np.uint8],
+    captured_at: datetime,
+    camera_id: str,
+    boxes: Sequence[tuple[Box, str]] = (),
+    offset: tuple[float, float] = (0.0, 0.0),
+    scale: float = 1.0,
+) -> npt.NDArray[np.uint8]:
+    """A copy of ``image`` with boxes, labels and the timestamp burn-in (OpenCV drawing only).
+
+    ``offset``/``scale`` map frame coordinates onto ``image`` (for crops).
+    """
+    out = np.ascontiguousarray(image.copy())
+    h, w = out.shape[:2]
+    font_scale = max(0.4, min(w, h) / 900.0)
+    line = max(1, round(min(w, h) / 300.0))
+    for (x1, y1, x2, y2), text in boxes:
+        p1 = (int((x1 - offset[0]) * scale), int((y1 - offset[1]) * scale))
+        p2 = (int((x2 - offset[0]) * scale), int((y2 - offset[1]) * scale))
+        cv2.rectangle(out, p1, p2, (0, 255, 255), line + 1, cv2.LINE_AA)
+        if text:
+            _label(out, text, p1[0], p1[1], font_scale, (0, 255, 255))
+    stamp = f"{camera_id}  {timestamp_text(captured_at)}"
+    _label(out, stamp, 0, h, font_scale, (255, 255, 255))
+    return out
+
+
+def encode_jpeg(image: npt.NDArray[np.uint8], quality: int) -> bytes:
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise StorageError(f"OpenCV could not JPEG-encode an image of shape {image.shape}")
+    return bytes(buf.tobytes())
+
+
+# --- the writer ----------------------------------------------------------------------------------
+
+
+class EvidenceWriter:
+    """Writes an event's stills, crops and clip under ``staging_dir/<event_key>/``.
+
+    The spool copies the files in when the event is complete; :meth:`discard` then frees the staging.
+    """
+
+    def __init__(
+        self,
+        staging_dir: Path,
+        *,
+        jpeg_quality: int = 95,
+        min_free_bytes: int = DEFAULT_MIN_FREE_BYTES,
+        annotated_min_width: int = 480,
+    ) -> None:
+        if not 1 <= jpeg_quality <= 100:
+            raise ValueError(f"jpeg_quality must be 1..100, got {jpeg_quality}")
+        self.staging_dir = Path(staging_dir)
+        self.jpeg_quality = jpeg_quality
+        self.min_free_bytes = min_free_bytes
+        self.annotated_min_width = annotated_min_width
+        self._files: dict[str, list[EvidenceFile]] = {}
+        self._lock = threading.Lock()
+
+    # -- paths and bookkeeping
+
+    def _event_dir(self, event_key: str) -> Path:
+        if not _SAFE_KEY.match(event_key):
+            raise ValueError(
+                f"event key {event_key!r} is not a safe directory name (letters, digits, '.', '_', '-')"
+            )
+        directory = self.staging_dir / event_key
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            _raise_storage(exc, directory)
+        return directory
+
+    def _free_name(self, directory: Path, stem: str, suffix: str) -> Path:
+        """``stem.suffix``, or ``stem-2.suffix`` ... when an earlier still took the name."""
+        candidate = directory / f"{stem}{suffix}"
+        n = 2
+        while candidate.exists():
+            candidate = directory / f"{stem}-{n}{suffix}"
+            n += 1
+        return candidate
+
+    def _record(self, event_key: str, files: list[EvidenceFile]) -> list[EvidenceFile]:
+        with self._lock:
+            self._files.setdefault(event_key, []).extend(files)
+        return files
+
+    def _write_jpeg(
+        self, path: Path, data: bytes, role: str, kind: FileKind, captured_at: datetime
+    ) -> EvidenceFile:
+        write_atomic(path, data)
+        return EvidenceFile(
+            path=path,
+            role=role,
+            kind=kind,
+            media_type="image/jpeg",
+            sha256=hashlib.sha256(data).hexdigest(),
+            size=len(data),
+            captured_at=captured_at,
+        )
+
+    def _pair(
+        self,
+        event_key: str,
+        stem: str,
+        role: str,
+        master: npt.NDArray[np.uint8],
+        annotated: npt.NDArray[np.uint8],
+        captured_at: datetime,
+    ) -> list[EvidenceFile]:
+        directory = self._event_dir(event_key)
+        original_bytes = encode_jpeg(master, self.jpeg_quality)
+        annotated_bytes = encode_jpeg(annotated, self.jpeg_quality)
+        check_free_space(directory, len(original_bytes) + len(annotated_bytes), self.min_free_bytes)
+        with self._lock:  # two threads writing the same role must not pick the same name
+            original_path = self._free_name(directory, stem, ".jpg")
+            annotated_path = original_path.with_name(original_path.stem + ".annotated.jpg")
+            files = [
+                self._write_jpeg(original_path, original_bytes, role, FileKind.ORIGINAL, captured_at),
+                self._write_jpeg(annotated_path, annotated_bytes, role, FileKind.ANNOTATED, captured_at),
+            ]
+        return self._record(event_key, files)
+
+    # -- public API
+
+    def still(
+        self,
+        event_key: str,
+        role: StillRole,
+        frame: Frame | RingFrame,
+        boxes: Sequence[tuple[Box, str]] = (),
+    ) -> list[EvidenceFile]:
+        """The whole frame: the original master (no overlay) and an annotated working copy."""
+        if isinstance(frame, RingFrame):
+            frame = frame.decode()
+        annotated = annotate(frame.image, frame.captured_at, frame.camera_id, boxes)
+        return self._pair(event_key, str(role), str(role), frame.image, annotated, frame.captured_at)
+
+    def crop(
+        self,
+        event_key: str,
+        role: StillRole,
+        frame: Frame | RingFrame,
+        xyxy: Box,
+        margin: float = 0.15,
+    ) -> list[EvidenceFile]:
+        """A region (vehicle, plate): original pixels as master, an enlarged annotated copy."""
+        if isinstance(frame, RingFrame):
+            frame = frame.decode()
+        x1, y1, x2, y2 = (float(v) for v in xyxy)
+        if not (x2 > x1 and y2 > y1):
+            raise ValueError(f"crop box {xyxy} is empty (need x2 > x1 and y2 > y1)")
+        mx, my = (x2 - x1) * margin, (y2 - y1) * margin
+        cx1, cy1 = max(0, int(x1 - mx)), max(0, int(y1 - my))
+        cx2, cy2 = min(frame.width, int(np.ceil(x2 + mx))), min(frame.height, int(np.ceil(y2 + my)))
+        if cx2 <= cx1 or cy2 <= cy1:
+            raise ValueError(f"crop box {xyxy} lies outside the {frame.width}x{frame.height} frame")
+        master = np.ascontiguousarray(frame.image[cy1:cy2, cx1:cx2])
+        scale = max(1.0, self.annotated_min_width / master.shape[1])
+        enlarged = cv2.resize(master, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+        annotated = annotate(
+            np.asarray(enlarged, np.uint8),
+            frame.captured_at,
+            frame.camera_id,
+            [((x1, y1, x2, y2), str(role))],
+            offset=(cx1, cy1),
+            scale=scale,
+        )
+        return self._pair(event_key, f"{role}-crop", str(role), master, annotated, frame.captured_at)
+
+    def clip(self, event_key: str, ring: FrameRing, start_s: float, end_s: float) -> EvidenceFile:
+        """An mp4 of the ring's frames in ``[start_s, end_s]`` at the frame rate they were kept at."""
+        frames = ring.frames_between(start_s, end_s)
+        if not frames:
+            raise ValueError(f"no frames in the ring between {start_s:.2f} s and {end_s:.2f} s")
+        directory = self._event_dir(event_key)
+        # mp4v at this quality is roughly the size of the JPEGs; keep a margin.
+        check_free_space(directory, 2 * sum(len(f.jpeg) for f in frames), self.min_free_bytes)
+        span = frames[-1].video_time_s - frames[0].video_time_s
+        fps = (len(frames) - 1) / span if len(frames) > 1 and span > 0 else 1.0
+        fps = round(fps, 3)
+        first = frames[0].decode().image
+        size = (first.shape[1], first.shape[0])
+        with self._lock:
+            path = self._free_name(directory, "clip", ".mp4")
+            tmp = temp_path_for(path, ".mp4")  # VideoWriter picks the container from the suffix
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*"mp4v"), fps, size)
+        try:
+            if not writer.isOpened():
+                raise StorageError(f"OpenCV could not open an mp4v writer at {tmp}")
+            for item in frames:
+                image = item.decode().image
+                if (image.shape[1], image.shape[0]) != size:
+                    image = np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), np.uint8)
+                writer.write(image)
+            writer.release()
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            digest, nbytes = sha256_file(tmp)
+            if nbytes == 0:
+                raise StorageError(f"the clip writer produced an empty file at {tmp}")
+            os.replace(tmp, path)
+            fsync_dir(directory)
+        except OSError as exc:
+            writer.release()
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            _raise_storage(exc, path)
+        except BaseException:
+            writer.release()
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            raise
+        logger.debug("clip %s: %d frames at %.2f fps", path, len(frames), fps)
+        clip = EvidenceFile(
+            path=path,
+            role="clip",
+            kind=FileKind.ORIGINAL,
+            media_type="video/mp4",
+            sha256=digest,
+            size=nbytes,
+            captured_at=frames[0].captured_at,
+        )
+        return self._record(event_key, [clip])[0]
+
+    def files_for(self, event_key: str) -> list[EvidenceFile]:
+        with self._lock:
+            return list(self._files.get(event_key, []))
+
+    def discard(self, event_key: str) -> None:
+        """Forget an event's staged files and delete them (after spooling, or for a dropped event)."""
+        with self._lock:
+            self._files.pop(event_key, None)
+        directory = self.staging_dir / event_key
+        if _SAFE_KEY.match(event_key) and directory.is_dir():
+            shutil.rmtree(directory)

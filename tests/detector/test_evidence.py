@@ -1,0 +1,149 @@
+"""Evidence files: masters without overlay, annotated copies, clips, atomic writes, full disk."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from edge_fixtures import T0, bus_image, frame_of, small_frames
+
+from detector.evidence import DiskFullError, EvidenceWriter, FrameRing, StorageError, timestamp_text
+from detector.types import FileKind, StillRole
+
+
+def _decode(path: Path) -> np.ndarray:
+    img = cv2.imread(str(path))
+    assert img is not None, f"{path} is not a decodable image"
+    return img
+
+
+def test_still_master_has_no_overlay_and_annotated_copy_does(tmp_path: Path) -> None:
+    frame = frame_of(bus_image())
+    writer = EvidenceWriter(tmp_path, min_free_bytes=0)
+    files = writer.still("evt-1", StillRole.VEHICLE, frame, [((50.0, 230.0, 810.0, 740.0), "bus")])
+    original, annotated = files
+    assert (original.kind, annotated.kind) == (FileKind.ORIGINAL, FileKind.ANNOTATED)
+    for f in files:
+        data = f.path.read_bytes()
+        assert data[:3] == b"\xff\xd8\xff"
+        assert hashlib.sha256(data).hexdigest() == f.sha256
+        assert len(data) == f.size
+        assert f.captured_at == frame.captured_at and f.role == "vehicle"
+    master = _decode(original.path).astype(np.int16)
+    # The master is the frame itself, up to JPEG loss at quality 95.
+    diff = np.abs(master - frame.image.astype(np.int16))
+    assert diff.mean() < 2.0 and np.percentile(diff, 99.9) < 40
+    drawn = np.abs(_decode(annotated.path).astype(np.int16) - frame.image.astype(np.int16))
+    # Box edges and the timestamp band change many pixels strongly.
+    assert (drawn.max(axis=2) > 80).sum() > 5000
+    assert writer.files_for("evt-1") == files
+
+
+def test_second_still_of_a_role_does_not_overwrite_the_first(tmp_path: Path) -> None:
+    writer = EvidenceWriter(tmp_path, min_free_bytes=0)
+    frames = small_frames(2)
+    a = writer.still("evt", StillRole.ACT, frames[0])
+    b = writer.still("evt", StillRole.ACT, frames[1])
+    assert a[0].path != b[0].path and a[0].sha256 != b[0].sha256
+    assert all(f.path.is_file() for f in a + b)
+    assert len(writer.files_for("evt")) == 4
+
+
+def test_crop_master_is_original_pixels_and_annotated_is_enlarged(tmp_path: Path) -> None:
+    frame = frame_of(bus_image())
+    writer = EvidenceWriter(tmp_path, min_free_bytes=0)
+    original, annotated = writer.crop("evt", StillRole.PLATE, frame, (300.0, 600.0, 420.0, 660.0), margin=0.1)
+    master = _decode(original.path)
+    assert master.shape[:2] == (72, 144)  # 120x60 plus 10 % each side
+    ref = frame.image[594:666, 288:432].astype(np.int16)
+    assert np.abs(master.astype(np.int16) - ref).mean() < 3.0
+    assert _decode(annotated.path).shape[1] >= 480
+
+
+def test_timestamp_burn_in_shows_utc_and_london_time() -> None:
+    summer = T0.replace(month=7)
+    assert timestamp_text(T0) == "2026-11-24 16:00:00.000 UTC | 16:00:00 GMT Europe/London"
+    assert timestamp_text(summer).endswith("17:00:00 BST Europe/London")
+
+
+def test_clip_has_the_ring_frames_at_their_rate(tmp_path: Path) -> None:
+    ring = FrameRing(seconds=60)
+    for f in small_frames(50, fps=10.0):
+        ring.push(f)
+    writer = EvidenceWriter(tmp_path, min_free_bytes=0)
+    clip = writer.clip("evt", ring, 1.0, 3.0)  # frames 10..30 inclusive
+    assert clip.media_type == "video/mp4" and clip.role == "clip"
+    data = clip.path.read_bytes()
+    assert data[4:8] == b"ftyp" and hashlib.sha256(data).hexdigest() == clip.sha256
+    cap = cv2.VideoCapture(str(clip.path))
+    assert cap.isOpened()
+    assert cap.get(cv2.CAP_PROP_FPS) == pytest.approx(10.0, abs=0.01)
+    count = 0
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        assert img.shape == (120, 160, 3)
+        count += 1
+    assert count == 21
+    assert clip.captured_at == ring.frames_between(1.0, 1.0)[0].captured_at
+    assert not list(tmp_path.glob("evt/.*"))  # no temporary file left behind
+
+
+def test_clip_of_an_empty_span_is_refused(tmp_path: Path) -> None:
+    ring = FrameRing(seconds=10)
+    with pytest.raises(ValueError, match="no frames"):
+        EvidenceWriter(tmp_path, min_free_bytes=0).clip("evt", ring, 0.0, 5.0)
+
+
+def test_ring_keeps_only_its_window_and_restarts_when_time_goes_back() -> None:
+    ring = FrameRing(seconds=2.0)
+    frames = small_frames(40, fps=10.0)
+    for f in frames:
+        ring.push(f)
+    kept = ring.frames_between(-1, 100)
+    assert [k.index for k in kept] == list(range(19, 40))  # 1.9 s .. 3.9 s
+    latest = ring.latest()
+    assert latest is not None and latest.index == 39
+    decoded = latest.decode()
+    assert decoded.image.shape == frames[39].image.shape and decoded.captured_at == frames[39].captured_at
+    ring.push(frames[0])
+    assert len(ring) == 1
+
+
+def test_full_disk_is_refused_before_writing(tmp_path: Path) -> None:
+    free = shutil.disk_usage(tmp_path).free
+    writer = EvidenceWriter(tmp_path, min_free_bytes=free + 10**9)
+    with pytest.raises(DiskFullError, match="disk almost full") as info:
+        writer.still("evt", StillRole.ACT, frame_of(bus_image()))
+    assert isinstance(info.value, StorageError)
+    assert not any(p.is_file() for p in tmp_path.rglob("*"))
+
+
+def test_failed_write_leaves_no_file_that_looks_complete(tmp_path: Path) -> None:
+    writer = EvidenceWriter(tmp_path, min_free_bytes=0)
+    frame = frame_of(bus_image())
+    event_dir = tmp_path / "evt"
+    event_dir.mkdir()
+    # A directory where the annotated copy must go makes the rename fail with a real OSError.
+    (event_dir / "act.annotated.jpg").mkdir()
+    with pytest.raises(StorageError):
+        writer.still("evt", StillRole.ACT, frame)
+    assert not list(event_dir.glob(".*"))  # the temporary file was removed
+    assert not (event_dir / "act.annotated.jpg").is_file()
+
+
+def test_unsafe_event_key_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="safe directory name"):
+        EvidenceWriter(tmp_path).still("../escape", StillRole.ACT, frame_of(bus_image()))
+
+
+def test_discard_removes_staged_files(tmp_path: Path) -> None:
+    writer = EvidenceWriter(tmp_path, min_free_bytes=0)
+    writer.still("evt", StillRole.ACT, small_frames(1)[0])
+    writer.discard("evt")
+    assert writer.files_for("evt") == [] and not (tmp_path / "evt").exists()
