@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import multiprocessing
 import os
 import resource
 import sys
@@ -39,6 +40,7 @@ import numpy as np
 from detector.backends import create_detector
 from detector.composite import VTEST, with_deposit
 from detector.config import default_site
+from detector.eval import measure_camera
 from detector.pipeline import CameraPipeline, GateSettings, configure_threads
 from detector.sources import FileSource
 
@@ -113,21 +115,11 @@ def make_720p(out: Path) -> Path:
     return out
 
 
-def _camera_worker(path: str) -> dict[str, float]:
-    configure_threads(1)
-    site = default_site("bench")
-    pipeline = CameraPipeline(site, site.camera(), create_detector())
-    t0 = time.perf_counter()
-    pipeline.run(_frames(path, None))
-    wall = time.perf_counter() - t0
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
-    return {"video_s": pipeline.metrics.video_seconds, "wall_s": wall, "peak_rss_mb": rss_mb}
-
-
 def four_cameras(path: Path, cams: int = 4) -> dict[str, Any]:
     t0 = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=cams) as pool:
-        results = list(pool.map(_camera_worker, [str(path)] * cams))
+    # Spawned, not forked: each camera's peak RSS is its own, not the parent's inherited pages.
+    with ProcessPoolExecutor(max_workers=cams, mp_context=multiprocessing.get_context("spawn")) as pool:
+        results = list(pool.map(measure_camera, [str(path)] * cams))
     wall = time.perf_counter() - t0
     slowest = max(r["wall_s"] for r in results)
     video = results[0]["video_s"]

@@ -191,3 +191,34 @@ def summarise(results: Sequence[ClipResult], wall_seconds: float) -> dict[str, A
         "wall_seconds": round(wall_seconds, 2),
         "realtime_factor": round(video / wall_seconds, 2) if wall_seconds > 0 else None,
     }
+
+
+def measure_camera(path: str, threads: int = 1) -> dict[str, float]:
+    """Run one camera's pipeline over a file and report its speed and peak memory (for benchmarks).
+
+    Meant to run in a fresh (spawned) process, so the peak RSS is this camera's alone: OpenCV's
+    and the model's native memory included, which tracemalloc would not see.
+    """
+    import resource
+
+    from detector.backends import create_detector
+    from detector.pipeline import CameraPipeline, configure_threads
+    from detector.sources import FileSource
+
+    configure_threads(threads)
+    site = default_site("bench")
+    camera = site.camera()
+    source = FileSource(path, camera.id, start_time=datetime(2026, 1, 1, tzinfo=UTC))
+    pipeline = CameraPipeline(site, camera, create_detector())
+    t0 = time.perf_counter()
+    try:
+        pipeline.run(source.frames())
+    finally:
+        source.close()
+    wall = time.perf_counter() - t0
+    return {
+        "video_s": pipeline.metrics.video_seconds,
+        "wall_s": wall,
+        "frames": pipeline.metrics.frames,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,  # Linux: KiB
+    }

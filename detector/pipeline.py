@@ -10,6 +10,7 @@ them.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
@@ -466,6 +467,11 @@ class CameraPipeline:
         still = set() if ids is None else {int(i) for i in ids}
         return self._handle(self.rules.finish(frame.video_time_s, frame.captured_at, still), frame)
 
+    def discard_staging(self, event_id: str) -> None:
+        """Free an event's staged evidence once the spool holds its own copy."""
+        if self._evidence is not None:
+            self._evidence.discard(event_id)
+
     def run(self, frames: Iterable[Frame], on_frame: Callable[[Frame], None] | None = None) -> list[Event]:
         """Process every frame of a source, then :meth:`finish`; returns all events."""
         for frame in frames:
@@ -478,12 +484,14 @@ class CameraPipeline:
 
 class _EvidenceBuilder:
     """Thin adapter over ``detector.evidence`` (owned by the edge-I/O engineer): decides which
-    stills to take and the clip span, and calls their writer."""
+    stills to take and the clip span, and calls their writer.  A storage failure on one file is
+    logged and marked on the event (``details.evidence_incomplete``) rather than stopping the camera."""
 
     def __init__(self, staging_dir: Path, perf: Any, read_plates: bool) -> None:
-        from detector.evidence import EvidenceWriter, FrameRing
+        from detector.evidence import EvidenceWriter, FrameRing, StorageError
 
         self.perf = perf
+        self._storage_error = StorageError
         seconds = perf.max_clip_s + perf.pre_roll_s + perf.post_roll_s + 60.0
         self.ring = FrameRing(seconds)
         self.writer = EvidenceWriter(staging_dir)
@@ -500,26 +508,42 @@ class _EvidenceBuilder:
             self._last_push = frame.video_time_s
             self.ring.push(frame)
 
+    def _attach(self, event: Event, what: str, make: Callable[[], Any]) -> None:
+        try:
+            made = make()
+        except (self._storage_error, ValueError) as exc:
+            logger.error("event %s: %s not written: %s", event.event_id, what, exc)
+            event.details["evidence_incomplete"] = True
+            return
+        event.files += made if isinstance(made, list) else [made]
+
     def _clip(self, event: Event, start_s: float, end_s: float) -> None:
         start_s = max(start_s, end_s - self.perf.max_clip_s)
-        try:
-            event.files.append(self.writer.clip(event.event_id, self.ring, start_s, end_s))
-        except (OSError, ValueError, RuntimeError) as exc:
-            logger.warning("event %s: no clip for %.1f–%.1f s: %s", event.event_id, start_s, end_s, exc)
+        self._attach(event, "clip", lambda: self.writer.clip(event.event_id, self.ring, start_s, end_s))
 
     def visit_files(self, event: Event, views: dict[str, Any]) -> None:
         from detector.types import StillRole
 
+        key = event.event_id
         label = str(event.details.get("vehicle_class", "vehicle"))
-        for role, key in ((StillRole.ARRIVAL, "arrival"), (StillRole.DEPARTURE, "departure")):
-            if key in views:
-                frame, box = views[key]
-                event.files += self.writer.still(event.event_id, role, frame, [(box, label)])
+        for role, name in ((StillRole.ARRIVAL, "arrival"), (StillRole.DEPARTURE, "departure")):
+            if name in views:
+                self._attach(
+                    event,
+                    name,
+                    functools.partial(
+                        self.writer.still, key, role, views[name][0], [(views[name][1], label)]
+                    ),
+                )
         if "vehicle" in views:
             frame, box = views["vehicle"]
-            event.files += self.writer.still(event.event_id, StillRole.VEHICLE, frame, [(box, label)])
+            self._attach(
+                event, "vehicle", lambda: self.writer.still(key, StillRole.VEHICLE, frame, [(box, label)])
+            )
+            self._attach(event, "vehicle crop", lambda: self.writer.crop(key, StillRole.VEHICLE, frame, box))
             if self._plates is not None:
                 event.plate = self._plates.read(frame.image, box)
+        # post-roll: the visit is final only after its cooldown, so the ring already holds it
         self._clip(
             event, event.start_video_s - self.perf.pre_roll_s, event.end_video_s + self.perf.post_roll_s
         )
@@ -529,18 +553,18 @@ class _EvidenceBuilder:
     ) -> None:
         from detector.types import StillRole
 
-        boxes = [(tuple(float(v) for v in d.box), "deposit") for d in incident.deposits]
+        key = event.event_id
+        boxes: list[tuple[tuple[float, float, float, float], str]] = [
+            ((float(d.box[0]), float(d.box[1]), float(d.box[2]), float(d.box[3])), "deposit")
+            for d in incident.deposits
+        ]
         if before is not None:
-            event.files += self.writer.still(event.event_id, StillRole.BEFORE, before, boxes)
+            self._attach(event, "before", lambda: self.writer.still(key, StillRole.BEFORE, before, boxes))
         act = self.ring.frames_between(incident.started_s, incident.started_s + 2.0)
         if act:
-            event.files += self.writer.still(event.event_id, StillRole.ACT, _as_frame(act[0], now), boxes)
-        event.files += self.writer.still(event.event_id, StillRole.AFTER, now, boxes)
+            self._attach(event, "act", lambda: self.writer.still(key, StillRole.ACT, act[0], boxes))
+        self._attach(event, "after", lambda: self.writer.still(key, StillRole.AFTER, now, boxes))
         self._clip(event, incident.started_s - self.perf.pre_roll_s, incident.confirmed_s)
 
-
-def _as_frame(item: Any, like: Frame) -> Frame:
-    """FrameRing.frames_between may give Frames or (time, jpeg) pairs; normalise to a Frame."""
-    if isinstance(item, Frame):
-        return item
-    raise TypeError(f"unexpected FrameRing item {type(item).__name__}; update the adapter in pipeline.py")
+    def discard(self, event_id: str) -> None:
+        self.writer.discard(event_id)

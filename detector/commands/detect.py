@@ -106,8 +106,22 @@ def run(args: argparse.Namespace) -> int:
         uploader = Uploader(spool, args.api, args.token)
         uploader.start()
 
+    from detector.evidence import StorageError
+
     def sink(event: Any) -> None:
-        path = spool.put(event)
+        try:
+            path = spool.put(event)
+        except StorageError as exc:
+            # The camera keeps running; the staged files stay in place for an operator to recover.
+            logger.error(
+                "event %s (%s) NOT spooled: %s; staged files kept in %s",
+                event.event_id,
+                event.type,
+                exc,
+                staging,
+            )
+            return
+        pipeline.discard_staging(event.event_id)
         logger.info("event %s (%s) spooled at %s", event.event_id, event.type, path)
 
     pipeline = CameraPipeline(

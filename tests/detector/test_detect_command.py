@@ -1,0 +1,71 @@
+"""`tipwatch detect` end to end on sample clips: events with stills and a clip land in the spool."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from detector.backends.registry import ssd_model_info
+from detector.spool import Spool
+
+pytestmark = pytest.mark.slow
+
+
+def _detect(clip: Path, spool: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "detector",
+            "detect",
+            "--source",
+            str(clip),
+            "--spool",
+            str(spool),
+            "--start-time",
+            "2026-11-24T09:00:00+00:00",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+
+
+def test_dumping_is_spooled_with_before_act_after_stills_and_a_clip(
+    samples_dir: Path, tmp_path: Path
+) -> None:
+    _detect(samples_dir / "dumping_no_vehicle.mp4", tmp_path / "spool")
+    pending = Spool(tmp_path / "spool").pending()
+    assert len(pending) == 1
+    event = pending[0]
+    payload = event.payload
+    assert payload["type"] == "dumping"
+    assert payload["model"]["sha256"] == ssd_model_info().sha256
+    assert payload["rule_version"] == "rules/1"
+    assert payload["clock_source"] == "stream"
+    assert payload["started_at"].startswith("2026-11-24T09:00")
+    roles = {(f["role"], f["kind"]) for f in payload["files"]}
+    for role in ("before", "act", "after"):
+        assert (role, "original") in roles and (role, "annotated") in roles
+    assert ("clip", "original") in roles
+    assert event.verify() == []  # every file on disk matches its declared SHA-256 and size
+    clip = next(f for f in event.files if f.media_type == "video/mp4")
+    assert clip.size > 10_000
+
+
+def test_vehicle_visit_is_spooled_with_arrival_vehicle_and_departure(
+    samples_dir: Path, tmp_path: Path
+) -> None:
+    _detect(samples_dir / "park_and_leave.mp4", tmp_path / "spool")
+    pending = Spool(tmp_path / "spool").pending()
+    assert [e.payload["type"] for e in pending] == ["vehicle_visit"]
+    payload = pending[0].payload
+    roles = {f["role"] for f in payload["files"]}
+    assert {"arrival", "vehicle", "departure", "clip"} <= roles
+    assert payload["details"]["present_at_start"] is False
+    assert pending[0].verify() == []
