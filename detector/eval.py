@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import os
 import time
 from collections.abc import Sequence
@@ -171,7 +172,8 @@ def evaluate(directory: Path, jobs: int | None = None) -> tuple[list[ClipResult]
         results = [run_clip(c) for c in clips]
     else:
         # One process per clip, one OpenCV thread each: the cores are shared, not oversubscribed.
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        # Spawned, not forked: a fork of a process whose OpenCV thread pool is running can hang.
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             results = list(pool.map(run_clip, clips, [1] * len(clips)))
     wall = time.perf_counter() - t0
     return results, summarise(results, wall)
