@@ -374,22 +374,52 @@ class Spool:
 
     # -- reading
 
-    def _list(self, directory: Path) -> list[SpooledEvent]:
+    def _list(self, directory: Path, *, quarantine: bool = False) -> list[SpooledEvent]:
         out = []
         for entry in sorted(directory.iterdir(), key=lambda p: p.name):
             if not entry.is_dir() or entry.name.startswith("."):
                 continue
             try:
                 out.append(_load(entry))
+            except FileNotFoundError:
+                if entry.is_dir() and quarantine:
+                    self._quarantine(entry, "event.json is missing")
+                # else: moved to sent/ or dead/ by another thread while we listed
             except (OSError, ValueError, KeyError, TypeError, SpoolError) as exc:
-                logger.error(
-                    "spool entry %s is unreadable (%s); leaving it for a person to inspect", entry, exc
-                )
+                if quarantine:
+                    self._quarantine(entry, f"event.json is unreadable: {exc}")
+                else:
+                    logger.error(
+                        "spool entry %s is unreadable (%s); left for a person to inspect", entry, exc
+                    )
         return out
 
+    def _quarantine(self, entry: Path, reason: str) -> None:
+        """Move a pending entry that cannot be read to dead/, so it stops blocking every round."""
+        with self._lock:
+            if not entry.is_dir():
+                return  # another thread moved it meanwhile
+            try:
+                _load(entry)
+                return  # it was mid-move after all and reads fine now
+            except (OSError, ValueError, KeyError, TypeError, SpoolError):
+                pass
+            target = self.dead_dir / entry.name
+            if target.exists():
+                target = self.dead_dir / f"{entry.name}.unreadable-{int(datetime.now(UTC).timestamp())}"
+            write_atomic(entry / DEAD_REASON, f"{_iso(datetime.now(UTC))} {reason}\n".encode())
+            os.rename(entry, target)
+            fsync_dir(self.dead_dir)
+            fsync_dir(self.pending_dir)
+        logger.error("pending spool entry %s moved to %s: %s", entry.name, target, reason)
+
     def pending(self) -> list[SpooledEvent]:
-        """Events waiting for upload, oldest first (UUIDv7 ids sort by creation time)."""
-        return self._list(self.pending_dir)
+        """Events waiting for upload, oldest first (UUIDv7 ids sort by creation time).
+
+        A pending entry whose event.json cannot be read (a disk fault) is moved to dead/ with the
+        reason, rather than being skipped with an error on every round.
+        """
+        return self._list(self.pending_dir, quarantine=True)
 
     def sent(self) -> list[SpooledEvent]:
         return self._list(self.sent_dir)

@@ -200,3 +200,15 @@ def test_unsafe_ids_are_refused(tmp_path: Path) -> None:
     with pytest.raises(SpoolError, match="safe directory name"):
         Spool(tmp_path / "spool", min_free_bytes=0).put(event)
     assert os.listdir(tmp_path / "spool" / "pending") == []
+
+
+def test_unreadable_pending_entry_is_moved_to_dead(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool", min_free_bytes=0)
+    broken, fine = (make_event(tmp_path / "staging", with_clip=False) for _ in range(2))
+    spool.put(broken)
+    spool.put(fine)
+    (spool.pending_dir / broken.event_id / "event.json").write_bytes(b'{"id": "trunc')
+    assert [p.event_id for p in spool.pending()] == [fine.event_id]
+    reason = (spool.dead_dir / broken.event_id / "dead_reason.txt").read_text()
+    assert "event.json is unreadable" in reason
+    assert [p.event_id for p in spool.pending()] == [fine.event_id]
