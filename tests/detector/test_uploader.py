@@ -252,3 +252,25 @@ def test_backoff_grows_with_jitter_and_is_capped(spool: Spool) -> None:
         assert all(ceiling / 2 <= d <= ceiling for d in delays)
         assert len(set(delays)) > 1  # jittered
     uploader.close()
+
+
+def test_wrong_token_keeps_events_pending(tmp_path: Path, server: IngestServer, spool: Spool) -> None:
+    event = make_event(tmp_path / "staging")
+    spool.put(event)
+    uploader = Uploader(spool, server.url, "not-the-token", base_backoff=0.05, max_backoff=0.2)
+    report = uploader.run_once()
+    assert not report.ok and "401" in (report.error or "") and report.dead == []
+    assert [p.event_id for p in spool.pending()] == [event.event_id]
+    uploader.close()
+
+
+def test_invalid_metadata_goes_to_dead_with_the_field_named(
+    tmp_path: Path, server: IngestServer, spool: Spool
+) -> None:
+    event = make_event(tmp_path / "staging")
+    event.rule_version = None  # type: ignore[assignment]  # a bug upstream: the server must say which field
+    spool.put(event)
+    report = _uploader(spool, server.url).run_once()
+    assert report.dead == [event.event_id]
+    reason = spool.dead_reason(event.event_id)
+    assert "422" in reason and "rule_version" in reason
