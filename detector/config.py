@@ -196,7 +196,7 @@ class PerformanceConfig(_Strict):
         description="How often the scene (deposit) model samples",
     )
     clip_fps: float = Field(
-        default=5.0, gt=0, title="Clip frame rate", description="Frames per second kept for evidence clips"
+        default=4.0, gt=0, title="Clip frame rate", description="Frames per second kept for evidence clips"
     )
     pre_roll_s: float = Field(
         default=10.0, ge=0, title="Pre-roll (s)", description="Clip time before an event"
@@ -204,7 +204,19 @@ class PerformanceConfig(_Strict):
     post_roll_s: float = Field(
         default=5.0, ge=0, title="Post-roll (s)", description="Clip time after an event"
     )
-    max_clip_s: float = Field(default=120.0, gt=0, title="Max clip (s)", description="Cap on a clip's length")
+    max_clip_s: float = Field(
+        default=90.0,
+        gt=0,
+        title="Max clip (s)",
+        description="Cap on a clip's length; the frame ring holds this plus the visit cooldown in memory",
+    )
+    ring_jpeg_quality: int = Field(
+        default=85,
+        ge=50,
+        le=100,
+        title="Ring JPEG quality",
+        description="Quality of frames held in memory for clips (stills of the moment are full quality)",
+    )
 
 
 class SiteConfig(_Strict):

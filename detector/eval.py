@@ -13,6 +13,7 @@ import json
 import logging
 import multiprocessing
 import os
+import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -223,4 +224,66 @@ def measure_camera(path: str, threads: int = 1) -> dict[str, float]:
         "wall_s": wall,
         "frames": pipeline.metrics.frames,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,  # Linux: KiB
+    }
+
+
+def measure_cameras_in_threads(path: str, cameras: int = 4, evidence: bool = True) -> dict[str, float]:
+    """Run ``cameras`` pipelines over the same file concurrently, one thread each, in this process
+    (how an edge box runs: one process, one pipeline per camera).  Meant for a fresh spawned
+    process so the peak RSS is only theirs; OpenCV gets one thread per pipeline."""
+    import resource
+    import threading
+
+    from detector.backends import create_detector
+    from detector.pipeline import CameraPipeline, configure_threads
+    from detector.sources import FileSource
+
+    configure_threads(1)
+    site = default_site("bench")
+    results: dict[int, dict[str, float]] = {}
+    errors: list[BaseException] = []
+    staging = tempfile.TemporaryDirectory(prefix="tipwatch-bench-")
+    pipelines = [
+        CameraPipeline(
+            site,
+            site.camera(),
+            create_detector(),
+            evidence_dir=Path(staging.name) / f"cam-{i + 1}" if evidence else None,
+        )
+        for i in range(cameras)
+    ]
+    baseline_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+    def one(i: int) -> None:
+        try:
+            source = FileSource(path, f"cam-{i + 1}", start_time=datetime(2026, 1, 1, tzinfo=UTC))
+            t0 = time.perf_counter()
+            pipelines[i].run(source.frames())
+            source.close()
+            results[i] = {"wall_s": time.perf_counter() - t0, "video_s": pipelines[i].metrics.video_seconds}
+        except BaseException as exc:  # reported to the caller below, never swallowed
+            errors.append(exc)
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=one, args=(i,), name=f"cam-{i + 1}") for i in range(cameras)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    wall = time.perf_counter() - t0
+    ring_mb = sum(p.ring_nbytes for p in pipelines) / 1e6
+    staging.cleanup()
+    if errors:
+        raise errors[0]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    slowest = max(r["wall_s"] for r in results.values())
+    return {
+        "cameras": cameras,
+        "video_s": results[0]["video_s"],
+        "slowest_wall_s": slowest,
+        "wall_s": wall,
+        "peak_rss_mb_process": peak,
+        "rss_mb_with_models_loaded": baseline_mb,
+        "peak_rss_mb_per_camera": peak / cameras,
+        "evidence_ring_mb_total": ring_mb,
     }

@@ -188,7 +188,11 @@ class CameraPipeline:
         self._raw = Detections.empty()
         self._last_frame: Frame | None = None
         self._visit_views: dict[int, dict[str, Any]] = {}
-        self._evidence = _EvidenceBuilder(evidence_dir, self.perf, read_plates) if evidence_dir else None
+        self._evidence = (
+            _EvidenceBuilder(evidence_dir, self.perf, self.thresholds.visit_cooldown_s, read_plates)
+            if evidence_dir
+            else None
+        )
         self._stills = _Stills() if evidence_dir else None
         self._clock_source: ClockSource | None = None
 
@@ -467,6 +471,11 @@ class CameraPipeline:
         still = set() if ids is None else {int(i) for i in ids}
         return self._handle(self.rules.finish(frame.video_time_s, frame.captured_at, still), frame)
 
+    @property
+    def ring_nbytes(self) -> int:
+        """Memory held by the evidence frame ring (0 without evidence)."""
+        return self._evidence.ring.nbytes if self._evidence is not None else 0
+
     def discard_staging(self, event_id: str) -> None:
         """Free an event's staged evidence once the spool holds its own copy."""
         if self._evidence is not None:
@@ -487,13 +496,15 @@ class _EvidenceBuilder:
     stills to take and the clip span, and calls their writer.  A storage failure on one file is
     logged and marked on the event (``details.evidence_incomplete``) rather than stopping the camera."""
 
-    def __init__(self, staging_dir: Path, perf: Any, read_plates: bool) -> None:
+    def __init__(self, staging_dir: Path, perf: Any, cooldown_s: float, read_plates: bool) -> None:
         from detector.evidence import EvidenceWriter, FrameRing, StorageError
 
         self.perf = perf
         self._storage_error = StorageError
-        seconds = perf.max_clip_s + perf.pre_roll_s + perf.post_roll_s + 60.0
-        self.ring = FrameRing(seconds)
+        # A visit is final (and its clip cut) only after its cooldown, so the ring must reach back
+        # over the longest clip plus that cooldown; nothing older is ever needed.
+        seconds = perf.max_clip_s + perf.post_roll_s + cooldown_s + 5.0
+        self.ring = FrameRing(seconds, jpeg_quality=perf.ring_jpeg_quality)
         self.writer = EvidenceWriter(staging_dir)
         self._push_every = 1.0 / perf.clip_fps
         self._last_push = -1e9
