@@ -434,9 +434,17 @@ class EvidenceWriter:
             writer.release()
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
+            # VideoWriter does not report write errors (a full disk gives a truncated file), so
+            # check that the container opens and holds every frame before it gets its final name.
+            check = cv2.VideoCapture(str(tmp))
+            written = int(check.get(cv2.CAP_PROP_FRAME_COUNT)) if check.isOpened() else 0
+            check.release()
+            if written != len(frames):
+                raise StorageError(
+                    f"the clip at {path} came out with {written} of {len(frames)} frames "
+                    f"(disk full or write error?); not kept"
+                )
             digest, nbytes = sha256_file(tmp)
-            if nbytes == 0:
-                raise StorageError(f"the clip writer produced an empty file at {tmp}")
             os.replace(tmp, path)
             fsync_dir(directory)
         except OSError as exc:

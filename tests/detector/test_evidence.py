@@ -147,3 +147,60 @@ def test_discard_removes_staged_files(tmp_path: Path) -> None:
     writer.still("evt", StillRole.ACT, small_frames(1)[0])
     writer.discard("evt")
     assert writer.files_for("evt") == [] and not (tmp_path / "evt").exists()
+
+
+WRITE_PAST_FILE_LIMIT = """
+import resource, signal, sys
+from pathlib import Path
+sys.path.insert(0, TESTS_DIR)
+from edge_fixtures import bus_image, frame_of, make_event, small_frames
+from detector.evidence import EvidenceWriter, FrameRing, StorageError
+from detector.spool import Spool
+from detector.types import StillRole
+
+root = Path(ROOT)
+event = make_event(root / "staging")  # written before the limit
+spool = Spool(root / "spool", min_free_bytes=0)
+spool.put(make_event(root / "staging"))  # an event already spooled must survive
+# From here on no file may grow past 4 KB: writes fail part-way with a real OSError (EFBIG),
+# as they would with ENOSPC.
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+try:
+    EvidenceWriter(root / "staging", min_free_bytes=0).still("big", StillRole.ACT, frame_of(bus_image()))
+except StorageError as exc:
+    print("still refused:", exc)
+try:
+    spool.put(event)
+except StorageError as exc:
+    print("put refused:", exc)
+ring = FrameRing(60)
+for f in small_frames(100):
+    ring.push(f)
+try:
+    EvidenceWriter(root / "staging", min_free_bytes=0).clip("big", ring, 0.0, 10.0)
+except StorageError as exc:
+    print("clip refused:", exc)
+"""
+
+
+def test_write_failing_part_way_leaves_no_partial_file(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = WRITE_PAST_FILE_LIMIT.replace("TESTS_DIR", repr(str(Path(__file__).parent))).replace(
+        "ROOT", repr(str(tmp_path))
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "still refused: could not write" in proc.stdout
+    assert "put refused: could not spool event" in proc.stdout
+    assert "clip refused: the clip at" in proc.stdout and "of 100 frames" in proc.stdout
+    big = tmp_path / "staging" / "big"
+    assert not list(big.iterdir())  # neither a complete-looking act.jpg nor a temporary file
+    from detector.spool import Spool
+
+    spool = Spool(tmp_path / "spool", min_free_bytes=0)
+    [survivor] = spool.pending()
+    assert survivor.verify() == []
+    assert not list(spool.tmp_dir.iterdir())
