@@ -20,6 +20,7 @@ import errno
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -28,6 +29,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from detector.evidence import (
     DEFAULT_MIN_FREE_BYTES,
@@ -88,14 +91,36 @@ def _file_names(files: list[EvidenceFile]) -> list[str]:
     return names
 
 
+def _detail_value(key: str, value: Any) -> str | int | float | bool:
+    """A flat JSON value for ``details`` (numpy scalars unwrapped; NaN and anything else as text)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    logger.warning("event detail %r has a %s value; sent as text", key, type(value).__name__)
+    return str(value)
+
+
+def _confidence(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
 def event_to_payload(event: Event) -> dict[str, Any]:
-    """The ``POST /api/v1/events`` body for an event (``docs/ingest-contract.md``)."""
+    """The ``POST /api/v1/events`` body for an event (``docs/ingest-contract.md``).
+
+    Values are plain JSON: numpy scalars from the pipeline are unwrapped, non-finite numbers dropped.
+    """
     plate = (
         None
         if event.plate is None
         else {
             "text": event.plate.text,
-            "confidence": event.plate.confidence,
+            "confidence": _confidence(event.plate.confidence),
             "valid_uk_format": event.plate.valid_uk_format,
         }
     )
@@ -106,7 +131,7 @@ def event_to_payload(event: Event) -> dict[str, Any]:
             "kind": str(f.kind),
             "media_type": f.media_type,
             "sha256": f.sha256,
-            "size": f.size,
+            "size": int(f.size),
             "captured_at": _iso(f.captured_at),
         }
         for f, name in zip(event.files, _file_names(event.files), strict=True)
@@ -124,7 +149,7 @@ def event_to_payload(event: Event) -> dict[str, Any]:
         "zone": event.zone,
         "linked_event_ids": list(event.linked_event_ids),
         "plate": plate,
-        "details": dict(event.details),
+        "details": {str(k): _detail_value(str(k), v) for k, v in event.details.items()},
         "files": files,
     }
 
@@ -313,7 +338,10 @@ class Spool:
         event_id = event.event_id
         if not _SAFE_ID.match(event_id):
             raise SpoolError(f"event id {event_id!r} is not a safe directory name")
-        payload = event_to_payload(event)
+        try:
+            payload = event_to_payload(event)
+        except (TypeError, ValueError) as exc:
+            raise SpoolError(f"event {event_id} cannot be described for the API: {exc}") from exc
         with self._lock:
             existing = self._existing(event_id)
             if existing is not None:

@@ -212,3 +212,35 @@ def test_unreadable_pending_entry_is_moved_to_dead(tmp_path: Path) -> None:
     reason = (spool.dead_dir / broken.event_id / "dead_reason.txt").read_text()
     assert "event.json is unreadable" in reason
     assert [p.event_id for p in spool.pending()] == [fine.event_id]
+
+
+def test_numpy_and_odd_detail_values_become_plain_json(tmp_path: Path) -> None:
+    import numpy as np
+
+    from detector.types import PlateRead
+
+    event = make_event(tmp_path / "staging", with_clip=False)
+    event.details = {
+        "area": np.int64(5120),
+        "ratio": np.float32(0.5),
+        "flag": np.bool_(True),
+        "bad": float("nan"),
+    }  # type: ignore[dict-item]
+    event.plate = PlateRead(text="AB12CDE", confidence=np.float32(0.875), valid_uk_format=True)  # type: ignore[arg-type]
+    spool = Spool(tmp_path / "spool", min_free_bytes=0)
+    path = spool.put(event)
+    payload = json.loads((path / "event.json").read_text())
+    assert payload["details"] == {"area": 5120, "ratio": 0.5, "flag": True, "bad": "nan"}
+    assert payload["plate"] == {"text": "AB12CDE", "confidence": 0.875, "valid_uk_format": True}
+
+
+def test_naive_time_is_a_spool_error_not_a_crash(tmp_path: Path) -> None:
+    import dataclasses
+    from datetime import datetime
+
+    event = make_event(tmp_path / "staging", with_clip=False)
+    event.files[0] = dataclasses.replace(event.files[0], captured_at=datetime(2026, 1, 1))
+    spool = Spool(tmp_path / "spool", min_free_bytes=0)
+    with pytest.raises(SpoolError, match="cannot be described for the API: naive datetime"):
+        spool.put(event)
+    assert spool.pending() == []
