@@ -289,8 +289,9 @@ class PlateReader:
         """The plate text (normalised, no spaces), the OCR confidence and whether it is a UK format."""
         try:
             found = self.candidates(image_bgr, vehicle_xyxy)
-        except (cv2.error, ValueError, RuntimeError) as exc:
-            logger.warning("plate read failed for vehicle box %s: %s", vehicle_xyxy, exc)
+        except Exception:
+            # Called from the camera's hot loop: a failed read costs the plate, never the camera.
+            logger.warning("plate read failed for vehicle box %s", vehicle_xyxy, exc_info=True)
             return PlateRead(text=None, confidence=None, valid_uk_format=False)
         if not found:
             return PlateRead(text=None, confidence=None, valid_uk_format=False)

@@ -165,3 +165,14 @@ def test_ocr_engine_loads_and_reads_without_any_network() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().splitlines()[-1] == "AB12CDE"
+
+
+@pytest.mark.parametrize(
+    "box",
+    [(900.0, 900.0, 1000.0, 1000.0), (100.0, 100.0, 100.0, 100.0), (-50.0, -50.0, -10.0, -10.0)],
+)
+def test_degenerate_vehicle_boxes_read_nothing(
+    reader: PlateReader, box: tuple[float, float, float, float]
+) -> None:
+    read = reader.read(bus_image(), box)
+    assert read.text is None and not read.valid_uk_format
