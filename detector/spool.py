@@ -455,6 +455,26 @@ class Spool:
     def dead(self) -> list[SpooledEvent]:
         return self._list(self.dead_dir)
 
+    def stats(self) -> dict[str, int | float | None]:
+        """Counts per state, bytes waiting, and the age in seconds of the oldest pending event."""
+        from detector.uuid7 import is_uuid7, uuid7_time
+
+        def names(d: Path) -> list[str]:
+            return [p.name for p in d.iterdir() if p.is_dir()]
+
+        pending = names(self.pending_dir)
+        waiting = sum(
+            p.stat().st_size for n in pending for p in (self.pending_dir / n).iterdir() if p.is_file()
+        )
+        oldest = min((uuid7_time(n) for n in pending if is_uuid7(n)), default=None)
+        return {
+            "pending": len(pending),
+            "pending_bytes": waiting,
+            "oldest_pending_age_s": None if oldest is None else (datetime.now(UTC) - oldest).total_seconds(),
+            "sent": len(names(self.sent_dir)),
+            "dead": len(names(self.dead_dir)),
+        }
+
     def get(self, event_id: str) -> SpooledEvent:
         path = self._existing(event_id) if _SAFE_ID.match(event_id) else None
         if path is None:

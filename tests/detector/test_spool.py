@@ -70,6 +70,13 @@ def test_pending_oldest_first_and_state_moves(tmp_path: Path) -> None:
     spool.mark_dead(events[1].event_id, "409 Conflict: id already stored with different content")
     assert [s.event_id for s in spool.pending()] == [events[2].event_id]
     assert "409 Conflict" in spool.dead_reason(events[1].event_id)
+    stats = spool.stats()
+    assert (stats["pending"], stats["sent"], stats["dead"]) == (1, 1, 1)
+    assert stats["pending_bytes"] == sum(f.size for f in events[2].files) + sum(
+        p.stat().st_size for p in (spool.pending_dir / events[2].event_id).glob("*.json")
+    )
+    age = stats["oldest_pending_age_s"]
+    assert age is not None and 0 <= age < 60
     with pytest.raises(SpoolError, match="not pending"):
         spool.mark_sent(events[0].event_id)
 
