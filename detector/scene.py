@@ -16,9 +16,10 @@ How it stays honest on real CCTV (see "Known pitfalls of the scene model" in ARC
 - **Selective learning.**  The long-term background learns slowly, and never where something new
   is, so a deposit is not absorbed before it is decided; pixels hidden at start-up stay
   "unknown" until first seen, so a van present at start leaves no ghost when it drives off.
-- **Ghosts and before/now.**  A region whose outline has strong edges in the background but not
-  now is a ghost (something that was in the background left) and is learnt away; a candidate is
-  only confirmed if its saved "before" patch still differs from "now" at decision time.
+- **Ghosts and before/now.**  A region that stood out from its surroundings in the background but
+  blends in with them now is a ghost (something that was in the background left) and is learnt
+  away; a blob must be seen for a few samples before it is a candidate, and a candidate is only
+  confirmed if its saved "before" patch still differs from "now" at decision time.
 - **Sampled.**  The pipeline calls :meth:`SceneModel.update` a few times a second, not per frame.
 """
 
@@ -56,7 +57,7 @@ class SceneSettings:
     missing_samples: int = 4  # samples a candidate may be unseen (and not occluded) before it is gone
     min_area_frac: float = 0.0006
     max_area_frac: float = 0.15
-    confirm_fraction: float = 0.35  # share of a candidate's pixels that must still differ from "before"
+    confirm_fraction: float = 0.18  # share of a candidate's box that must still differ from "before"
 
 
 @dataclass(slots=True)
@@ -331,7 +332,7 @@ class SceneModel:
         ref[y1 - ctx_y1 : y2 - ctx_y1, x1 - ctx_x1 : x2 - ctx_x1] = before
         diff = self.dissimilar(cur[ctx_y1:ctx_y2, ctx_x1:ctx_x2], ref)
         inner = diff[y1 - ctx_y1 : y2 - ctx_y1, x1 - ctx_x1 : x2 - ctx_x1]
-        return bool(inner.mean() >= self.s.confirm_fraction * 0.5)
+        return bool(inner.mean() >= self.s.confirm_fraction)
 
     def absorb(self, region_id: int, image: U8 | None = None) -> None:
         """Make a region part of the background (after it was reported, or if it is a fixture)."""
