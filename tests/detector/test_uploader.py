@@ -274,3 +274,28 @@ def test_invalid_metadata_goes_to_dead_with_the_field_named(
     assert report.dead == [event.event_id]
     reason = spool.dead_reason(event.event_id)
     assert "422" in reason and "rule_version" in reason
+
+
+def test_killed_after_last_file_but_before_marking_sent(
+    tmp_path: Path, server: IngestServer, spool: Spool
+) -> None:
+    """Everything reached the server, the box died before moving the event to sent/: no re-upload."""
+    event = make_event(tmp_path / "staging")
+    spool.put(event)
+    import httpx
+
+    [spooled] = spool.pending()
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    httpx.post(f"{server.url}/api/v1/events", json=spooled.payload, headers=auth)
+    for f in spooled.files:
+        r = httpx.put(
+            f"{server.url}/api/v1/events/{event.event_id}/files/{f.sha256}",
+            content=f.path.read_bytes(),
+            headers={**auth, "Content-Type": f.media_type},
+        )
+        assert r.status_code == 201
+    puts = server.count("PUT")
+    report = _uploader(spool, server.url).run_once()
+    assert report.sent == [event.event_id] and report.files_uploaded == 0
+    assert server.count("PUT") == puts
+    _assert_stored_intact(server, spool, [event.event_id])
