@@ -553,11 +553,27 @@ class _EvidenceBuilder:
             )
             self._attach(event, "vehicle crop", lambda: self.writer.crop(key, StillRole.VEHICLE, frame, box))
             if self._plates is not None:
-                event.plate = self._plates.read(frame.image, box)
+                self._read_plate(event, frame, box)
         # post-roll: the visit is final only after its cooldown, so the ring already holds it
         self._clip(
             event, event.start_video_s - self.perf.pre_roll_s, event.end_video_s + self.perf.post_roll_s
         )
+
+    def _read_plate(self, event: Event, frame: Frame, box: Any) -> None:
+        from detector.types import StillRole
+
+        try:
+            plate, plate_box = self._plates.read_with_box(frame.image, box)
+        except Exception:  # OCR is best effort: a failed read costs the plate, never the event
+            logger.warning("event %s: plate read failed", event.event_id, exc_info=True)
+            return
+        event.plate = plate
+        if plate_box is not None:
+            self._attach(
+                event,
+                "plate crop",
+                lambda: self.writer.crop(event.event_id, StillRole.PLATE, frame, plate_box),
+            )
 
     def dumping_files(
         self, event: Event, incident: DumpingIncident, now: Frame, before: Frame | None

@@ -53,7 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--start-time", type=_utc, default=None, help="capture time of a file's first frame (ISO)"
     )
     parser.add_argument("--folder-fps", type=float, default=1.0, help="frame rate of an image folder")
-    parser.add_argument("--read-plates", action="store_true", help="read number plates on vehicle stills")
+    parser.add_argument(
+        "--no-plates", action="store_true", help="do not read number plates on vehicle stills"
+    )
     parser.add_argument(
         "--status-every", type=float, default=60.0, help="seconds between stream status lines"
     )
@@ -125,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         logger.info("event %s (%s) spooled at %s", event.event_id, event.type, path)
 
     pipeline = CameraPipeline(
-        site, camera, detector, evidence_dir=staging, sink=sink, read_plates=args.read_plates
+        site, camera, detector, evidence_dir=staging, sink=sink, read_plates=not args.no_plates
     )
     logger.info(
         "site %s camera %s (%s): source %s, model %s sha256 %s",

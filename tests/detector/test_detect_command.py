@@ -68,4 +68,5 @@ def test_vehicle_visit_is_spooled_with_arrival_vehicle_and_departure(
     roles = {f["role"] for f in payload["files"]}
     assert {"arrival", "vehicle", "departure", "clip"} <= roles
     assert payload["details"]["present_at_start"] is False
+    assert "plate" in payload  # read (OCR) on the best vehicle view; may be null on this sprite
     assert pending[0].verify() == []
