@@ -215,6 +215,14 @@ class CameraPipeline:
         if self.rules is None:
             self.rules = SiteRules(self.thresholds, self.zones, self.fixtures, (frame.width, frame.height))
             self._clock_source = frame.clock_source
+        elif (self.rules.width, self.rules.height) != (frame.width, frame.height):
+            # A stream reconnected at another resolution: zones are normalised, so they follow.
+            logger.warning(
+                "camera %s: frame size changed to %dx%d", self.camera.id, frame.width, frame.height
+            )
+            self.rules.width, self.rules.height = frame.width, frame.height
+            self._tracked = self._raw = Detections.empty()
+            self._last_full_s = -1e9  # look at the whole new frame at once
         if self._evidence is not None:
             t0 = time.perf_counter()
             self._evidence.push(frame)
