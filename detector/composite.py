@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -40,6 +41,24 @@ def bin_bag(
     return img, alpha
 
 
+def photo_cutout(
+    width: int = 64, height: int = 32
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """A board-sized cut-out of a real photo (the side panel of the bus in ultralytics' bus.jpg),
+    with a soft-cornered alpha mask: real texture and colour, not a rendered blob."""
+    import ultralytics
+
+    path = Path(ultralytics.__file__).parent / "assets" / "bus.jpg"
+    photo = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if photo is None:
+        raise FileNotFoundError(f"cannot read {path}")
+    panel = cv2.resize(photo[520:640, 380:620], (width, height), interpolation=cv2.INTER_AREA)
+    alpha = np.zeros((height, width), np.float32)
+    cv2.rectangle(alpha, (2, 2), (width - 3, height - 3), 1.0, -1)
+    alpha = cv2.GaussianBlur(alpha, (5, 5), 0)
+    return panel.astype(np.float32), alpha
+
+
 def paste(
     image: npt.NDArray[np.uint8],
     patch: npt.NDArray[np.float32],
@@ -57,11 +76,21 @@ def paste(
 
 
 def with_deposit(
-    frames: Iterable[Frame], from_index: int, at: tuple[int, int] = VTEST_QUIET_SPOT, scale: float = 1.0
+    frames: Iterable[Frame],
+    from_index: int,
+    at: tuple[int, int] = VTEST_QUIET_SPOT,
+    scale: float = 1.0,
+    kind: str = "bag",
 ) -> Iterator[Frame]:
-    """``frames`` with a bin bag composited at ``at`` (pixels of the original size, scaled with
-    ``scale`` for resized footage) from frame ``from_index`` to the end."""
-    patch, alpha = bin_bag(round(44 * scale), round(56 * scale))
+    """``frames`` with a deposit composited at ``at`` (pixels of the original size, scaled with
+    ``scale`` for resized footage) from frame ``from_index`` to the end; ``kind`` is ``bag`` (a
+    black bin bag) or ``photo`` (a cut-out of a real photo)."""
+    if kind == "photo":
+        patch, alpha = photo_cutout(round(64 * scale), round(32 * scale))
+    elif kind == "bag":
+        patch, alpha = bin_bag(round(44 * scale), round(56 * scale))
+    else:
+        raise ValueError(f"deposit kind must be 'bag' or 'photo', got {kind!r}")
     x, y = round(at[0] * scale), round(at[1] * scale)
     for frame in frames:
         if frame.index >= from_index:
