@@ -373,12 +373,15 @@ class SiteRules:
                     continue
                 lookback = region.first_seen_s - self.t.link_lookback_s
                 near = self._near_tracks(region.box, lookback)
+                # The act: when the people who were at it first got there (a vehicle that merely
+                # drove past earlier is not the act); vehicles only when no person was seen.
+                people_near = [tr for tr in near if tr.object_class is ObjectClass.PERSON]
                 act_s = min(
                     (
                         p.video_time_s
-                        for tr in near
+                        for tr in people_near or near
                         for p in tr.history
-                        if _overlaps(_expand(p.xyxy, 0.3, 8.0), region.box)
+                        if p.video_time_s >= lookback and _overlaps(_expand(p.xyxy, 0.3, 8.0), region.box)
                     ),
                     default=region.first_seen_s,
                 )
