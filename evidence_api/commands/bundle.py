@@ -79,7 +79,15 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from evidence_api.services import bundles
+    try:
+        from evidence_api.services import bundles
+    except ModuleNotFoundError as exc:
+        print(
+            f"error: bundle export needs the evidence API's database layer, which this checkout lacks ({exc}); "
+            "`tipwatch bundle verify` works without it",
+            file=sys.stderr,
+        )
+        return 2
 
     try:
         result = bundles.export_case_cli(
