@@ -83,7 +83,7 @@ def _export(args: argparse.Namespace) -> int:
         from evidence_api.services import bundles
     except ModuleNotFoundError as exc:
         print(
-            f"error: bundle export needs the evidence API's database layer, which this checkout lacks ({exc}); "
+            f"error: bundle export needs the evidence API database layer, missing here ({exc}); "
             "`tipwatch bundle verify` works without it",
             file=sys.stderr,
         )
