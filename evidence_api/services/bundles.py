@@ -1,0 +1,392 @@
+"""Case export: database rows -> :class:`~evidence_api.bundle.spec.BundleSpec` -> signed bundle.
+
+The export writes its own audit entries: ``bundle.export_started`` (committed first, so the bundle's
+audit extract ends at it and every exhibit's continuity includes the export), then ``bundle.exported``
+with the bundle's SHA-256 once the zip is written.  The long part (copying masters) runs outside any
+write transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+from pathlib import Path
+from typing import Any, BinaryIO
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from evidence_api import models
+from evidence_api.bundle import spec as bs
+from evidence_api.bundle.builder import BundleBuildError, BundleResult, build_bundle
+from evidence_api.bundle.signing import KeyStore, SigningKeyError
+from evidence_api.services import audit
+from evidence_api.storage import BlobError, BlobStore
+
+logger = logging.getLogger(__name__)
+
+LONDON = ZoneInfo("Europe/London")
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+CONFIRMED = models.ReviewStatus.confirmed.value
+
+
+class BundleExportError(Exception):
+    """The case cannot be exported; the message says what to fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExportOptions:
+    crop_vehicle: bool = True
+    blur_people: bool = False
+    producer_role: str = "Enforcement Officer"
+    organisation: str = "the Council"
+    system_description: str = (
+        "Tipwatch cameras at fly-tipping hotspots run a detector on an edge box beside the camera; it flags "
+        "vehicle visits and deposits, keeps the frames and clip as captured, hashes them and uploads them "
+        "to the council's evidence system, where an officer reviews each event."
+    )
+    clock_statement: str = (
+        "Each edge box keeps its clock with NTP; each event records whether its times come from the "
+        "camera's stream clock or the box's own clock when the frame arrived."
+    )
+    storage_statement: str = (
+        "Originals are stored write-once in a content-addressed store, under their SHA-256, read-only; "
+        "every access and change is recorded in a hash-chained audit log."
+    )
+
+
+def officer_initials(name: str) -> str:
+    letters = "".join(part[0] for part in name.replace("-", " ").split() if part[:1].isalpha()).upper()
+    if not letters:
+        raise BundleExportError(
+            "the case has no officer in charge; set one: exhibit references use their initials"
+        )
+    return letters
+
+
+def _find_case(session: Session, case: str) -> models.Case:
+    try:
+        found = session.get(models.Case, uuid.UUID(case))
+    except ValueError:
+        found = None
+    if found is None:
+        found = session.execute(select(models.Case).where(models.Case.reference == case)).scalar_one_or_none()
+    if found is None:
+        raise BundleExportError(f"no case with id or reference {case!r}")
+    return found
+
+
+def _day_start(day: Any) -> datetime:
+    return datetime.combine(day, time(0, 0), tzinfo=LONDON).astimezone(UTC)
+
+
+def _authorisation(row: models.Authorisation) -> bs.Authorisation | None:
+    """The record as the builder sees it; None when it was cancelled or expired before it began."""
+    ripa = row.kind == models.AuthorisationKind.ripa_directed_surveillance.value
+    approved = ripa and row.magistrate_decision == "approved" and row.approved_at is not None
+    if ripa:
+        start = row.approved_at or (_day_start(row.granted_on) if row.granted_on else row.created_at)
+    else:
+        start = _day_start(row.granted_on) if row.granted_on else row.created_at
+    ends = [t for t in (row.expires_at, row.cancelled_at) if t is not None]
+    until = min(ends) if ends else FAR_FUTURE
+    if until <= start:
+        return None
+    summary = row.title
+    if not ripa and (row.signage_description or row.dpia_reference):
+        summary = f"{row.title}. Signage: {row.signage_description}. DPIA {row.dpia_reference}".strip()
+    return bs.Authorisation(
+        authorisation_id=str(row.id),
+        kind=bs.AuthorisationKind.RIPA_DIRECTED if ripa else bs.AuthorisationKind.OVERT_DPIA,
+        reference=row.urn,
+        # a record naming cameras only covers those cameras' sites
+        site_ids=tuple(sorted({s.key for s in row.sites} | {c.site.key for c in row.cameras})),
+        camera_ids=tuple(c.key for c in row.cameras),
+        valid_from=start,
+        valid_until=until,
+        granted_by=" ".join(x for x in (row.authorising_officer_name, row.authorising_officer_grade) if x)
+        or row.created_by
+        or "not recorded",
+        approved_by=(f"magistrate, {row.magistrate_court}" if approved else None),
+        approved_at=row.approved_at if approved else None,
+        summary=summary,
+    )
+
+
+_STAGES = (
+    ("bundle", "export"),
+    ("override", "legal override"),
+    ("case", "case"),
+    ("review", "review"),
+    ("confirm", "review"),
+    ("dismiss", "review"),
+    ("file", "storage"),
+    ("blob", "storage"),
+    ("stored", "storage"),
+    ("ingest", "upload"),
+    ("event", "upload"),
+)
+
+
+def custody_stage(action: str) -> str:
+    lowered = action.lower()
+    return next((stage for key, stage in _STAGES if key in lowered), action)
+
+
+def _opener(store: BlobStore, sha256: str) -> Callable[[], BinaryIO]:
+    return lambda: store.open(sha256)
+
+
+def build_spec(
+    session: Session,
+    case: models.Case,
+    *,
+    store: BlobStore,
+    exported_by: str,
+    exported_at: datetime,
+    options: ExportOptions,
+    bundle_id: str,
+) -> bs.BundleSpec:
+    """Everything the builder needs, read from the database (the export's own audit entry included)."""
+    events = [e for e in case.events if e.review_status == CONFIRMED]
+    if not events:
+        raise BundleExportError(f"case {case.reference} has no confirmed events to export")
+    initials = officer_initials(case.officer_in_charge)
+    event_ids = {str(e.id) for e in events}
+    files = [f for e in events for f in e.files if f.kind == "original" and f.received_at is not None]
+    shas = {f.sha256 for f in files}
+    targets = event_ids | shas | {str(case.id)}
+
+    first = session.execute(
+        select(func.min(models.AuditEntry.seq)).where(models.AuditEntry.target_id.in_(targets))
+    ).scalar_one()
+    if first is None:
+        raise BundleExportError(f"no audit entries for case {case.reference}: the audit log is incomplete")
+    rows = session.execute(
+        select(models.AuditEntry).where(models.AuditEntry.seq >= first).order_by(models.AuditEntry.seq)
+    ).scalars()
+    records: list[bs.AuditRecord] = []
+    by_target: dict[str, list[models.AuditEntry]] = {}
+    for row in rows:
+        records.append(bs.AuditRecord(row.seq, row.prev_hash, row.entry_hash, audit.entry_fields(row)))
+        if row.target_id in targets:
+            by_target.setdefault(row.target_id, []).append(row)
+    extract = bs.AuditExtract(tuple(records), records[-1].entry_hash, audit.SCHEME)
+    case_entries = by_target.get(str(case.id), [])
+
+    def custody(entries: Iterable[models.AuditEntry]) -> tuple[bs.CustodyStep, ...]:
+        return tuple(
+            bs.CustodyStep(custody_stage(e.action), e.at, e.actor, f"{e.action} ({e.target_type})", e.seq)
+            for e in sorted(entries, key=lambda e: e.seq)
+        )
+
+    annotated = {
+        (f.event_id, f.role): f for e in events for f in e.files if f.kind == "annotated" and f.received_at
+    }
+    exhibits: list[bs.ExhibitSource] = []
+    for event in events:
+        for f in event.files:
+            if f.kind != "original" or f.received_at is None:
+                continue
+            ann = annotated.get((event.id, f.role))
+            entries = [*by_target.get(str(event.id), []), *by_target.get(f.sha256, []), *case_entries]
+            exhibits.append(
+                bs.ExhibitSource(
+                    event_id=str(event.id),
+                    role=f.role,
+                    media_type=f.media_type,
+                    sha256=f.sha256,
+                    size=f.size,
+                    captured_at=f.captured_at or event.started_at,
+                    camera_id=event.camera.key,
+                    site_id=event.site.key,
+                    model_name=event.model_name,
+                    model_sha256=event.model_sha256,
+                    rule_version=event.rule_version,
+                    open=_opener(store, f.sha256),
+                    received_at=f.received_at,
+                    annotated=bs.ExhibitAnnotated(ann.sha256, ann.size, _opener(store, ann.sha256))
+                    if ann
+                    else None,
+                    custody=custody(entries),
+                )
+            )
+    site_ids = {e.site_id for e in events}
+    camera_ids = {e.camera_id for e in events}
+    auth_rows = session.execute(select(models.Authorisation)).scalars().all()
+    relevant = (
+        a for a in auth_rows if {s.id for s in a.sites} & site_ids or {c.id for c in a.cameras} & camera_ids
+    )
+    authorisations = [auth for auth in map(_authorisation, relevant) if auth is not None]
+    overrides = [
+        bs.LegalOverride(str(o.id) + ":" + f.sha256[:12], f.sha256, o.decided_by, o.created_at, o.reasons)
+        for e in events
+        for o in e.overrides
+        for f in e.files
+        if f.kind == "original"
+    ]
+    return bs.BundleSpec(
+        case=bs.CaseInfo(
+            case_id=str(case.id),
+            reference=case.reference,
+            title=case.title,
+            offence="s.33 Environmental Protection Act 1990 (unauthorised deposit of waste)",
+            officer_name=case.officer_in_charge,
+            officer_initials=initials,
+            opened_at=case.created_at,
+            notes=case.notes,
+        ),
+        events=[
+            bs.EventRecord(
+                event_id=str(e.id),
+                type=e.type,
+                site_id=e.site.key,
+                site_name=e.site.name,
+                camera_id=e.camera.key,
+                started_at=e.started_at,
+                ended_at=e.ended_at,
+                clock_source=e.clock_source,
+                model_name=e.model_name,
+                model_sha256=e.model_sha256,
+                rule_version=e.rule_version,
+                zone=e.zone,
+                plate_text=e.plate_text,
+                linked_event_ids=tuple(str(x) for x in e.linked_event_ids),
+                details={k: v for k, v in e.details.items() if isinstance(v, str | int | float | bool)},
+            )
+            for e in events
+        ],
+        decisions=[
+            bs.ReviewDecision(
+                str(e.id), e.review_status, e.reviewed_by or "not recorded", e.reviewed_at, e.review_reason
+            )
+            for e in events
+            if e.reviewed_at is not None
+        ],
+        exhibits=exhibits,
+        authorisations=authorisations,
+        overrides=overrides,
+        audit=extract,
+        producer=bs.Producer(
+            name=case.officer_in_charge,
+            role=options.producer_role,
+            organisation=options.organisation,
+            system_description=options.system_description,
+            clock_statement=options.clock_statement,
+            storage_statement=options.storage_statement,
+        ),
+        exported_by=exported_by,
+        exported_at=exported_at,
+        redaction=bs.RedactionOptions(crop_vehicle=options.crop_vehicle, blur_people=options.blur_people),
+        bundle_id=bundle_id,
+    )
+
+
+def export_case(
+    session: Session,
+    case: str,
+    *,
+    store: BlobStore,
+    keys: KeyStore,
+    out_path: Path,
+    exported_by: str,
+    options: ExportOptions | None = None,
+) -> BundleResult:
+    """Export a case to ``out_path``; commits the two audit entries that record the export."""
+    options = options or ExportOptions()
+    row = _find_case(session, case)
+    try:
+        signer = keys.load_active()
+    except SigningKeyError as exc:
+        raise BundleExportError(str(exc)) from exc
+    bundle_id = str(uuid.uuid4())
+    started = audit.append(
+        session,
+        actor=exported_by,
+        action="bundle.export_started",
+        target_type="case",
+        target_id=str(row.id),
+        details={"bundle_id": bundle_id, "signing_key": signer.key_id},
+    )
+    session.commit()
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        spec = build_spec(
+            session,
+            row,
+            store=store,
+            exported_by=exported_by,
+            exported_at=started.at,
+            options=options,
+            bundle_id=bundle_id,
+        )
+        result = build_bundle(spec, signer, out_path)
+    except (BundleExportError, BundleBuildError, bs.BundleSpecError, BlobError) as exc:
+        audit.append(
+            session,
+            actor=exported_by,
+            action="bundle.export_failed",
+            target_type="case",
+            target_id=str(row.id),
+            details={"bundle_id": bundle_id, "error": str(exc)},
+        )
+        session.commit()
+        raise BundleExportError(str(exc)) from exc
+    audit.append(
+        session,
+        actor=exported_by,
+        action="bundle.exported",
+        target_type="case",
+        target_id=str(row.id),
+        after_hash=result.sha256,
+        details={
+            "bundle_id": bundle_id,
+            "manifest_sha256": result.manifest_sha256,
+            "exhibits": result.exhibit_references,
+            "excluded": [x["sha256"] for x in result.excluded],
+            "signing_key": result.key_id,
+        },
+    )
+    session.commit()
+    return result
+
+
+def export_case_cli(
+    *,
+    case: str,
+    out: Path,
+    db_url: str | None,
+    data_dir: str | None,
+    exported_by: str,
+    blur_people: bool,
+    crop_vehicle: bool,
+) -> BundleResult:
+    """``tipwatch bundle export``: settings from the environment, overridden by --db / --data."""
+    from evidence_api.db import make_engine, make_sessionmaker
+    from evidence_api.settings import Settings
+    from evidence_api.storage import FilesystemBlobStore
+
+    overrides: dict[str, Any] = {}
+    if data_dir:
+        overrides["data_dir"] = Path(data_dir)
+    if db_url:
+        overrides["database_url"] = db_url
+    settings = Settings(**overrides)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            return export_case(
+                session,
+                case,
+                store=FilesystemBlobStore(settings.resolved_blob_dir),
+                keys=KeyStore(settings.data_dir),
+                out_path=out,
+                exported_by=exported_by,
+                options=ExportOptions(crop_vehicle=crop_vehicle, blur_people=blur_people),
+            )
+    finally:
+        engine.dispose()

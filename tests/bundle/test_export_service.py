@@ -1,0 +1,266 @@
+"""A case in the real database (SQLite and PostgreSQL) exports to a bundle that verifies."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+import zipfile
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy
+from sqlalchemy.orm import Session
+
+from evidence_api import models
+from evidence_api.bundle.signing import KeyStore
+from evidence_api.bundle.verify import verify_bundle
+from evidence_api.db import Base, make_engine, make_sessionmaker
+from evidence_api.services import audit
+from evidence_api.services.bundles import BundleExportError, export_case, officer_initials
+from evidence_api.storage import FilesystemBlobStore
+
+PG_URL = os.environ.get("TIPWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+T0 = datetime(2026, 7, 14, 21, 5, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def session(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Session]:
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite+pysqlite:///{tmp_path / 'tipwatch.db'}")
+        schema = None
+    else:
+        schema = f"bundle_test_{uuid.uuid4().hex[:10]}"
+        admin = sqlalchemy.create_engine(PG_URL)
+        try:
+            with admin.begin() as conn:
+                conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        except sqlalchemy.exc.OperationalError as exc:
+            pytest.fail(f"PostgreSQL at {PG_URL} is not reachable: {exc}")
+        engine = make_engine(PG_URL, schema=schema)
+    Base.metadata.create_all(engine)
+    with make_sessionmaker(engine)() as s:
+        yield s
+    engine.dispose()
+    if schema:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+def add_event(
+    session: Session,
+    store: FilesystemBlobStore,
+    *,
+    case: models.Case,
+    site: models.Site,
+    camera: models.Camera,
+    start: datetime,
+    files: list[tuple[str, str, Path]],
+) -> models.Event:
+    event = models.Event(
+        id=uuid.uuid4(),
+        type="dumping",
+        site_id=site.id,
+        camera_id=camera.id,
+        started_at=start,
+        ended_at=start + timedelta(minutes=2),
+        clock_source="stream",
+        model_name="ssd_mobilenet_v2_coco_2018_03_29",
+        model_sha256="ab" * 32,
+        rule_version="rules/1",
+        metadata_sha256="cd" * 32,
+        upload_status="complete",
+        authorised_at_capture=True,
+        received_at=start + timedelta(minutes=3),
+    )
+    session.add(event)
+    session.flush()
+    audit.append(
+        session, actor="device:edge-1", action="event.ingested", target_type="event", target_id=str(event.id)
+    )
+    for position, (role, media_type, path) in enumerate(files):
+        data = path.read_bytes()
+        sha = hashlib.sha256(data).hexdigest()
+        store.put(data, sha256=sha)
+        session.add(
+            models.EventFile(
+                event_id=event.id,
+                position=position,
+                name=path.name,
+                role=role,
+                kind="original",
+                media_type=media_type,
+                sha256=sha,
+                size=len(data),
+                captured_at=start + timedelta(seconds=10 * position),
+                received_at=start + timedelta(minutes=3),
+            )
+        )
+        audit.append(session, actor="device:edge-1", action="file.stored", target_type="blob", target_id=sha)
+    event.review_status = models.ReviewStatus.confirmed.value
+    event.reviewed_by = "officer:sgreen"
+    event.reviewed_at = start + timedelta(hours=20)
+    event.review_reason = "van and act clearly visible"
+    event.case_id = case.id
+    audit.append(
+        session,
+        actor="officer:sgreen",
+        action="event.confirmed",
+        target_type="event",
+        target_id=str(event.id),
+    )
+    audit.append(
+        session, actor="officer:sgreen", action="case.event_added", target_type="case", target_id=str(case.id)
+    )
+    return event
+
+
+@pytest.fixture
+def world(session: Session, tmp_path: Path, media: object) -> dict[str, object]:
+    store = FilesystemBlobStore(tmp_path / "blobs")
+    site = models.Site(key="lay-by-a123", name="A123 lay-by", land_type="highway")
+    camera = models.Camera(key="cam-1", site=site)
+    session.add_all([site, camera])
+    session.flush()
+    session.add(
+        models.Authorisation(
+            kind=models.AuthorisationKind.overt.value,
+            urn="OVERT-2026-01",
+            title="Overt camera, A123 lay-by",
+            granted_on=date(2026, 6, 1),
+            signage_description="Two signs at the entrances",
+            dpia_reference="DPIA-2026-07",
+            created_by="dpo",
+            sites=[site],
+        )
+    )
+    case = models.Case(reference="FT/2026/0142", title="A123 lay-by fly-tip", officer_in_charge="Sam Green")
+    session.add(case)
+    session.flush()
+    m = media
+    covered = add_event(
+        session,
+        store,
+        case=case,
+        site=site,
+        camera=camera,
+        start=T0,
+        files=[
+            ("act", "image/jpeg", m.bus),  # type: ignore[attr-defined]
+            ("departure", "image/jpeg", m.frames[0]),  # type: ignore[attr-defined]
+            ("clip", "video/mp4", m.clip),  # type: ignore[attr-defined]
+        ],
+    )
+    before_authorisation = add_event(
+        session,
+        store,
+        case=case,
+        site=site,
+        camera=camera,
+        start=datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
+        files=[("act", "image/jpeg", m.zidane)],  # type: ignore[attr-defined]
+    )
+    session.commit()
+    keys = KeyStore(tmp_path / "data")
+    keys.generate()
+    return {"store": store, "keys": keys, "case": case, "covered": covered, "early": before_authorisation}
+
+
+def test_export_verifies_and_leaves_out_what_was_not_authorised(
+    session: Session, world: dict, tmp_path: Path
+) -> None:
+    out = tmp_path / "bundles" / "case.zip"
+    result = export_case(
+        session,
+        "FT/2026/0142",
+        store=world["store"],
+        keys=world["keys"],
+        out_path=out,
+        exported_by="legal:solicitor",
+    )
+    report = verify_bundle(out, fingerprint=world["keys"].active().fingerprint)
+    assert report.ok, report.problems
+    assert result.exhibit_references == ["SG/1", "SG/2", "SG/3"]
+    assert [x["event_id"] for x in result.excluded] == [str(world["early"].id)]
+    with zipfile.ZipFile(out) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+    act = manifest["exhibits"][0]
+    assert act["authorisation_id"] and act["site_id"] == "lay-by-a123" and act["camera_id"] == "cam-1"
+    stages = [s["stage"] for s in act["custody"]]
+    assert stages[0] == "capture" and {"upload", "storage", "review", "case", "export"} <= set(stages)
+    # the export itself is in the chain, and the chain is intact after it
+    entries = (
+        session.execute(sqlalchemy.select(models.AuditEntry).order_by(models.AuditEntry.seq)).scalars().all()
+    )
+    assert [e.action for e in entries[-2:]] == ["bundle.export_started", "bundle.exported"]
+    assert entries[-1].after_hash == result.sha256 == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert manifest["continuity"]["head_hash"] == entries[-2].entry_hash
+    audit.verify_chain(session)
+
+
+def test_legal_override_includes_the_unauthorised_event(
+    session: Session, world: dict, tmp_path: Path
+) -> None:
+    session.add(
+        models.LegalOverride(
+            event_id=world["early"].id,
+            decided_by="Council Solicitor",
+            reasons="Disclosure under CPIA 1996 s.3",
+        )
+    )
+    audit.append(
+        session,
+        actor="legal:solicitor",
+        action="override.granted",
+        target_type="event",
+        target_id=str(world["early"].id),
+    )
+    session.commit()
+    out = tmp_path / "override.zip"
+    result = export_case(
+        session,
+        str(world["case"].id),
+        store=world["store"],
+        keys=world["keys"],
+        out_path=out,
+        exported_by="legal:x",
+    )
+    assert verify_bundle(out).ok
+    assert len(result.exhibit_references) == 4 and not result.excluded
+    with zipfile.ZipFile(out) as zf:
+        overrides = json.loads(zf.read("authorisations/overrides.json"))
+    assert overrides[0]["reasons"] == "Disclosure under CPIA 1996 s.3"
+
+
+def test_export_refuses_without_a_signing_key_or_a_case(
+    session: Session, world: dict, tmp_path: Path
+) -> None:
+    with pytest.raises(BundleExportError, match="no case"):
+        export_case(
+            session,
+            "FT/none",
+            store=world["store"],
+            keys=world["keys"],
+            out_path=tmp_path / "x.zip",
+            exported_by="x",
+        )
+    with pytest.raises(BundleExportError, match="admin keys generate"):
+        export_case(
+            session,
+            "FT/2026/0142",
+            store=world["store"],
+            keys=KeyStore(tmp_path / "empty"),
+            out_path=tmp_path / "x.zip",
+            exported_by="x",
+        )
+
+
+@pytest.mark.parametrize(
+    ("name", "initials"), [("Sam Green", "SG"), ("Anne-Marie O'Neil", "AMO"), ("prince", "P")]
+)
+def test_officer_initials(name: str, initials: str) -> None:
+    assert officer_initials(name) == initials
