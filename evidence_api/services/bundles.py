@@ -38,6 +38,10 @@ class BundleExportError(Exception):
     """The case cannot be exported; the message says what to fix."""
 
 
+class CaseNotFound(BundleExportError):
+    pass
+
+
 @dataclass(frozen=True, slots=True)
 class ExportOptions:
     crop_vehicle: bool = True
@@ -68,7 +72,7 @@ def officer_initials(name: str) -> str:
     return letters
 
 
-def _find_case(session: Session, case: str) -> models.Case:
+def find_case(session: Session, case: str) -> models.Case:
     try:
         found = session.get(models.Case, uuid.UUID(case))
     except ValueError:
@@ -76,7 +80,7 @@ def _find_case(session: Session, case: str) -> models.Case:
     if found is None:
         found = session.execute(select(models.Case).where(models.Case.reference == case)).scalar_one_or_none()
     if found is None:
-        raise BundleExportError(f"no case with id or reference {case!r}")
+        raise CaseNotFound(f"no case with id or reference {case!r}")
     return found
 
 
@@ -295,15 +299,16 @@ def export_case(
     out_path: Path,
     exported_by: str,
     options: ExportOptions | None = None,
+    bundle_id: str | None = None,
 ) -> BundleResult:
     """Export a case to ``out_path``; commits the two audit entries that record the export."""
     options = options or ExportOptions()
-    row = _find_case(session, case)
+    row = find_case(session, case)
     try:
         signer = keys.load_active()
     except SigningKeyError as exc:
         raise BundleExportError(str(exc)) from exc
-    bundle_id = str(uuid.uuid4())
+    bundle_id = bundle_id or str(uuid.uuid4())
     started = audit.append(
         session,
         actor=exported_by,
@@ -353,6 +358,11 @@ def export_case(
     )
     session.commit()
     return result
+
+
+def bundle_path(data_dir: Path, case_id: uuid.UUID, bundle_id: uuid.UUID) -> Path:
+    """Where the API keeps an exported bundle: ``<data dir>/bundles/<case id>/<bundle id>.zip``."""
+    return Path(data_dir) / "bundles" / str(case_id) / f"{bundle_id}.zip"
 
 
 def export_case_cli(

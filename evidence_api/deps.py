@@ -1,0 +1,139 @@
+"""FastAPI dependencies: settings, session (commit on success), blob store, current principal, roles."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from evidence_api.models import ApiToken, Device, Role, User
+from evidence_api.security import hash_token
+from evidence_api.settings import Settings
+from evidence_api.storage import BlobStore
+
+logger = logging.getLogger(__name__)
+
+SESSION_COOKIE = "tipwatch_session"
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One transaction per request: committed if the route returns, rolled back if it raises."""
+    with request.app.state.sessionmaker() as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def get_store(request: Request) -> BlobStore:
+    store: BlobStore = request.app.state.store
+    return store
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]  # commit before the answer is sent
+StoreDep = Annotated[BlobStore, Depends(get_store)]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a user (with a role) or a device (role ``device``)."""
+
+    role: Role
+    user: User | None
+    device: Device | None
+    token_id: object
+
+    @property
+    def actor(self) -> str:
+        if self.user is not None:
+            return f"user:{self.user.username}"
+        assert self.device is not None
+        return f"device:{self.device.name}"
+
+    @property
+    def name(self) -> str:
+        return self.user.username if self.user else self.device.name if self.device else ""
+
+
+def principal_from_token(session: Session, token: str, *, pepper: str) -> Principal | None:
+    row = session.execute(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(token, pepper=pepper))
+    ).scalar_one_or_none()
+    now = datetime.now(UTC)
+    if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+        return None
+    if row.user_id is not None:
+        user = session.get(User, row.user_id)
+        if user is None or not user.active:
+            return None
+        return Principal(Role(user.role), user, None, row.id)
+    if row.device_id is not None:
+        device = session.get(Device, row.device_id)
+        if device is None:
+            return None
+        return Principal(Role.device, None, device, row.id)
+    return None
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def get_principal(request: Request, session: SessionDep, settings: SettingsDep) -> Principal:
+    token = bearer_token(request) or request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "not signed in: send Authorization: Bearer <token>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    principal = principal_from_token(session, token, pepper=settings.secret_key)
+    if principal is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "token unknown, expired or revoked",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency that lets only the given roles through (403 otherwise)."""
+    allowed = set(roles)
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in allowed:
+            names = ", ".join(sorted(r.value for r in allowed))
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs one of the roles: {names}")
+        return principal
+
+    return check
+
+
+DeviceOnly = Annotated[Principal, Depends(require_roles(Role.device))]
+Staff = Annotated[Principal, Depends(require_roles(Role.officer, Role.legal, Role.admin))]
+OfficerUser = Annotated[Principal, Depends(require_roles(Role.officer, Role.admin))]
+LegalUser = Annotated[Principal, Depends(require_roles(Role.legal, Role.admin))]
+AdminUser = Annotated[Principal, Depends(require_roles(Role.admin))]
+AuditReader = Annotated[Principal, Depends(require_roles(Role.legal, Role.admin))]

@@ -1,0 +1,76 @@
+"""``create_app(settings)``: routers under /api/v1, domain errors as 4xx, migrations at start-up."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from evidence_api import __version__
+from evidence_api.db import make_engine, make_sessionmaker
+from evidence_api.routes import audit, auth, authorisations, cases, events, sites
+from evidence_api.services.errors import DomainError
+from evidence_api.settings import Settings
+from evidence_api.storage import FilesystemBlobStore
+
+logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+
+
+def run_migrations(engine_url: str, *, engine: object | None = None) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    here = Path(__file__).parent
+    cfg = Config(str(here / "alembic.ini"))
+    cfg.set_main_option("script_location", str(here / "alembic"))
+    cfg.set_main_option("sqlalchemy.url", engine_url.replace("%", "%%"))
+    if engine is not None:
+        with engine.begin() as conn:  # type: ignore[attr-defined]
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    else:
+        command.upgrade(cfg, "head")
+
+
+def create_app(settings: Settings | None = None, *, schema: str | None = None) -> FastAPI:
+    settings = settings or Settings()
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url, schema=schema)
+    if settings.run_migrations:
+        run_migrations(settings.resolved_database_url, engine=engine)
+    app = FastAPI(
+        title="Tipwatch evidence API",
+        version=__version__,
+        description="Fly-tipping evidence: ingest, review, cases, authorisations, audit.",
+        license_info={"name": "AGPL-3.0-or-later", "identifier": "AGPL-3.0-or-later"},
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.store = FilesystemBlobStore(settings.resolved_blob_dir)
+
+    @app.exception_handler(DomainError)
+    async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
+
+    for module in (auth, events, sites, authorisations, cases, audit):
+        app.include_router(module.router, prefix=API_PREFIX)
+    for optional in (
+        "evidence_api.routes.bundles",
+        "evidence_api.routes.returns",
+        "evidence_api.routes.admin",
+    ):
+        if importlib.util.find_spec(optional) is not None:
+            app.include_router(importlib.import_module(optional).router, prefix=API_PREFIX)
+    if importlib.util.find_spec("evidence_api.web.pages") is not None:
+        from evidence_api.web import pages
+
+        pages.mount(app)
+    return app

@@ -1,0 +1,1 @@
+"""Thin routers: parse, check roles, call a service, shape the answer."""

@@ -1,0 +1,370 @@
+"""Request/response models; the ingest contract (docs/ingest-contract.md) lives here."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from evidence_api.models import AuthorisationKind, LandType, Outcome, ReviewStatus, Role, SizeBand, WasteType
+
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
+ShortText = Annotated[str, StringConstraints(max_length=300)]
+LongText = Annotated[str, StringConstraints(max_length=20000)]
+
+
+class EventType(StrEnum):
+    dumping = "dumping"
+    vehicle_visit = "vehicle_visit"
+
+
+class FileRole(StrEnum):
+    arrival = "arrival"
+    vehicle = "vehicle"
+    plate = "plate"
+    act = "act"
+    departure = "departure"
+    before = "before"
+    after = "after"
+    clip = "clip"
+
+
+class FileKind(StrEnum):
+    original = "original"
+    annotated = "annotated"
+
+
+class MediaType(StrEnum):
+    jpeg = "image/jpeg"
+    mp4 = "video/mp4"
+
+
+class ModelInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    sha256: Sha256
+
+
+class PlateRead(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: Annotated[str, StringConstraints(min_length=1, max_length=20)]
+    confidence: float = Field(ge=0, le=1)
+    valid_uk_format: bool
+
+
+class FileDecl(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")]
+    role: FileRole
+    kind: FileKind
+    media_type: MediaType
+    sha256: Sha256
+    size: int = Field(ge=1, le=2**40)
+    captured_at: AwareDatetime | None = None
+
+
+class EventIn(BaseModel):
+    """``POST /api/v1/events`` body, exactly as the detector uploads it."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: uuid.UUID
+    type: EventType
+    site_id: Key
+    camera_id: Key
+    started_at: AwareDatetime
+    ended_at: AwareDatetime
+    clock_source: Literal["stream", "receive"]
+    model: ModelInfo
+    rule_version: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    zone: Annotated[str, StringConstraints(max_length=200)] | None = None
+    linked_event_ids: list[uuid.UUID] = Field(default_factory=list, max_length=100)
+    plate: PlateRead | None = None
+    details: dict[Annotated[str, StringConstraints(max_length=100)], str | int | float | bool] = Field(
+        default_factory=dict, max_length=100
+    )
+    files: list[FileDecl] = Field(max_length=64)
+
+    @model_validator(mode="after")
+    def _check(self) -> EventIn:
+        if self.ended_at < self.started_at:
+            raise ValueError("ended_at is before started_at")
+        names = [f.name for f in self.files]
+        if len(names) != len(set(names)):
+            raise ValueError("files: two files share a name")
+        return self
+
+
+class IngestResult(BaseModel):
+    id: uuid.UUID
+    status: Literal["awaiting_files", "complete"]
+    missing_files: list[str]
+
+
+class FileStored(BaseModel):
+    id: uuid.UUID
+    sha256: str
+    stored: bool
+    status: Literal["awaiting_files", "complete"]
+    missing_files: list[str]
+
+
+class EventFileOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    name: str
+    role: str
+    kind: str
+    media_type: str
+    sha256: str
+    size: int
+    captured_at: datetime | None
+    received_at: datetime | None
+
+
+class EventOut(BaseModel):
+    id: uuid.UUID
+    type: str
+    site_key: str
+    camera_key: str
+    started_at: datetime
+    ended_at: datetime
+    clock_source: str
+    model_name: str
+    model_sha256: str
+    rule_version: str
+    zone: str | None
+    plate_text: str | None
+    plate_confidence: float | None
+    plate_valid_uk_format: bool | None
+    details: dict[str, str | int | float | bool]
+    linked_event_ids: list[str]
+    upload_status: str
+    review_status: str
+    review_reason: str
+    reviewed_by: str | None
+    reviewed_at: datetime | None
+    authorised_at_capture: bool
+    authorisation_urn: str | None
+    authorisation_note: str
+    legal_override: bool
+    case_id: uuid.UUID | None
+    received_at: datetime
+    files: list[EventFileOut]
+
+
+class EventPage(BaseModel):
+    items: list[EventOut]
+    total: int
+
+
+class LoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: Annotated[str, StringConstraints(min_length=1, max_length=120)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    role: Role
+    expires_at: datetime | None
+
+
+class Me(BaseModel):
+    name: str
+    role: Role
+    kind: Literal["user", "device"]
+
+
+class SiteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    key: Key
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+    location_description: LongText = ""
+    land_type: LandType
+    parish_ward: ShortText = ""
+
+
+class SiteOut(SiteIn):
+    model_config = ConfigDict(from_attributes=True, extra="ignore")
+    id: uuid.UUID
+    created_at: datetime
+
+
+class CameraIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    key: Key
+    site_key: Key
+    covert: bool = False
+    device_identity: ShortText = ""
+    clock_source: Literal["stream", "receive", "ntp", "gps"] = "stream"
+
+
+class CameraOut(BaseModel):
+    id: uuid.UUID
+    key: str
+    site_key: str
+    covert: bool
+    device_name: str | None
+    device_identity: str
+    clock_source: str
+    status: str
+    last_seen_at: datetime | None
+
+
+class AuthorisationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: AuthorisationKind
+    urn: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    title: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    subjects: LongText = ""
+    authorising_officer_name: ShortText = ""
+    authorising_officer_grade: ShortText = ""
+    grounds: LongText = ""
+    offence_min_months: int | None = Field(None, ge=0, le=1200)
+    necessity: LongText = ""
+    proportionality: LongText = ""
+    collateral_intrusion: LongText = ""
+    granted_on: date | None = None
+    magistrate_court: ShortText = ""
+    magistrate_date: date | None = None
+    magistrate_decision: Literal["pending", "approved", "refused"] = "pending"
+    signage_description: LongText = ""
+    dpia_reference: ShortText = ""
+    review_date: date | None = None
+    camera_keys: list[Key] = Field(default_factory=list, max_length=200)
+    site_keys: list[Key] = Field(default_factory=list, max_length=200)
+
+
+class AuthorisationReviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    notes: LongText = ""
+
+
+class AuthorisationRenewalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    magistrate_court: ShortText = ""
+    magistrate_date: date
+    notes: LongText = ""
+
+
+class CancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=20000)]
+
+
+class AuthorisationOut(BaseModel):
+    id: uuid.UUID
+    kind: str
+    urn: str
+    title: str
+    subjects: str
+    authorising_officer_name: str
+    authorising_officer_grade: str
+    grounds: str
+    offence_min_months: int | None
+    necessity: str
+    proportionality: str
+    collateral_intrusion: str
+    granted_on: date | None
+    magistrate_court: str
+    magistrate_date: date | None
+    magistrate_decision: str
+    approved_at: datetime | None
+    expires_at: datetime | None
+    cancelled_at: datetime | None
+    cancellation_reason: str
+    signage_description: str
+    dpia_reference: str
+    review_date: date | None
+    camera_keys: list[str]
+    site_keys: list[str]
+    reviews: list[dict[str, str]]
+    renewals: list[dict[str, str | None]]
+    state: str
+    days_to_expiry: int | None
+
+
+class ReviewAction(StrEnum):
+    start = "start"
+    confirm = "confirm"
+    dismiss = "dismiss"
+
+
+class ReviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    action: ReviewAction
+    reason: LongText = ""
+
+
+class OverrideIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reasons: Annotated[str, StringConstraints(min_length=10, max_length=20000)]
+
+
+class CaseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    officer_in_charge: ShortText = ""
+    notes: LongText = ""
+    suspect_vehicle: ShortText = ""
+    size_band: SizeBand | None = None
+    waste_type: WasteType | None = None
+    land_type: LandType | None = None
+    event_ids: list[uuid.UUID] = Field(default_factory=list, max_length=500)
+
+
+class CaseUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: Annotated[str, StringConstraints(min_length=1, max_length=300)] | None = None
+    officer_in_charge: ShortText | None = None
+    notes: LongText | None = None
+    suspect_vehicle: ShortText | None = None
+    outcome: Outcome | None = None
+    size_band: SizeBand | None = None
+    waste_type: WasteType | None = None
+    land_type: LandType | None = None
+    status: Literal["open", "closed"] | None = None
+
+
+class CaseEventsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    event_ids: list[uuid.UUID] = Field(min_length=1, max_length=500)
+
+
+class CaseOut(BaseModel):
+    id: uuid.UUID
+    reference: str
+    title: str
+    status: str
+    officer_in_charge: str
+    notes: str
+    suspect_vehicle: str
+    outcome: str | None
+    size_band: str | None
+    waste_type: str | None
+    land_type: str | None
+    created_at: datetime
+    created_by: str
+    closed_at: datetime | None
+    event_ids: list[uuid.UUID]
+
+
+class AuditVerifyOut(BaseModel):
+    ok: bool
+    entries: int
+    head_hash: str | None
+    error: str | None
+
+
+class PurgeOut(BaseModel):
+    events_purged: int
+    blobs_deleted: int
+
+
+__all__ = ["ReviewStatus"]

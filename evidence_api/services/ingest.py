@@ -1,0 +1,220 @@
+"""The ingest contract: event metadata first, then each file's bytes, verified and stored once."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from evidence_api.models import Blob, Camera, Device, Event, EventFile, Site, UploadStatus
+from evidence_api.schemas import EventIn
+from evidence_api.services import audit, authorisations
+from evidence_api.services.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
+from evidence_api.storage import BlobHashMismatch, BlobStore
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    event: Event
+    created: bool
+    missing: list[str]
+
+
+def metadata_hash(data: EventIn) -> str:
+    """Canonical hash of the uploaded metadata: the same id must always carry the same content."""
+    return audit.hash_state(data.model_dump(mode="json"))
+
+
+def missing_files(event: Event) -> list[str]:
+    seen: set[str] = set()
+    out = []
+    for f in event.files:
+        if f.received_at is None and f.sha256 not in seen:
+            seen.add(f.sha256)
+            out.append(f.sha256)
+    return out
+
+
+def receive_event(
+    *, session: Session, data: EventIn, device: Device | None, actor: str, max_files: int = 64
+) -> IngestOutcome:
+    """Store the metadata (idempotent on the id); 409 if the id was stored with different content."""
+    digest = metadata_hash(data)
+    existing = session.get(Event, data.id)
+    if existing is not None:
+        if existing.metadata_sha256 != digest:
+            raise Conflict(f"event {data.id} was already stored with different content")
+        if device is not None and existing.device_id not in (None, device.id):
+            raise Forbidden(f"event {data.id} belongs to another device")
+        return IngestOutcome(existing, False, missing_files(existing))
+    if len(data.files) > max_files:
+        raise Invalid(f"files: at most {max_files} files per event")
+    camera = session.execute(select(Camera).where(Camera.key == data.camera_id)).scalar_one_or_none()
+    if camera is None:
+        if device is not None:
+            raise Forbidden(f"camera {data.camera_id!r} is not registered to this device")
+        raise NotFound(f"camera {data.camera_id!r} is not registered")
+    if device is not None and camera.device_id != device.id:
+        raise Forbidden(f"camera {data.camera_id!r} is not registered to this device")
+    site = session.get(Site, camera.site_id)
+    assert site is not None
+    if site.key != data.site_id:
+        raise Invalid(f"site_id: camera {camera.key!r} is at site {site.key!r}, not {data.site_id!r}")
+    decision = authorisations.decide_at_capture(session=session, camera=camera, at=data.started_at)
+    event = Event(
+        id=data.id,
+        type=data.type.value,
+        site_id=site.id,
+        camera_id=camera.id,
+        device_id=device.id if device else None,
+        started_at=data.started_at,
+        ended_at=data.ended_at,
+        clock_source=data.clock_source,
+        model_name=data.model.name,
+        model_sha256=data.model.sha256,
+        rule_version=data.rule_version,
+        zone=data.zone,
+        plate_text=data.plate.text if data.plate else None,
+        plate_confidence=data.plate.confidence if data.plate else None,
+        plate_valid_uk_format=data.plate.valid_uk_format if data.plate else None,
+        details=dict(data.details),
+        linked_event_ids=[str(i) for i in data.linked_event_ids],
+        metadata_sha256=digest,
+        authorised_at_capture=decision.authorised,
+        authorisation_id=decision.authorisation.id if decision.authorisation else None,
+        authorisation_note=decision.note,
+    )
+    session.add(event)
+    for pos, f in enumerate(data.files):
+        blob = session.get(Blob, f.sha256)
+        session.add(
+            EventFile(
+                event_id=event.id,
+                position=pos,
+                name=f.name,
+                role=f.role.value,
+                kind=f.kind.value,
+                media_type=f.media_type.value,
+                sha256=f.sha256,
+                size=f.size,
+                captured_at=f.captured_at,
+                received_at=datetime.now(UTC) if blob is not None and blob.size == f.size else None,
+            )
+        )
+    camera.last_seen_at = datetime.now(UTC)
+    session.flush()
+    session.refresh(event)
+    if not missing_files(event):
+        event.upload_status = UploadStatus.complete.value
+        event.completed_at = datetime.now(UTC)
+    audit.append(
+        session,
+        actor=actor,
+        action="event.create",
+        target_type="event",
+        target_id=str(event.id),
+        after_hash=digest,
+        details={
+            "type": event.type,
+            "site": site.key,
+            "camera": camera.key,
+            "authorised_at_capture": event.authorised_at_capture,
+        },
+    )
+    return IngestOutcome(event, True, missing_files(event))
+
+
+def check_magic(media_type: str, data: bytes) -> None:
+    if media_type == "image/jpeg":
+        if not data.startswith(b"\xff\xd8\xff"):
+            raise Invalid("the file is declared image/jpeg but is not a JPEG (it does not start FF D8 FF)")
+    elif media_type == "video/mp4":
+        if len(data) < 12 or data[4:8] != b"ftyp":
+            raise Invalid("the file is declared video/mp4 but has no ftyp box: not an MP4")
+    else:
+        raise Invalid(f"unsupported media type {media_type!r}")
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    event: Event
+    stored: bool
+    missing: list[str]
+
+
+def receive_file(
+    *,
+    session: Session,
+    store: BlobStore,
+    event_id: uuid.UUID,
+    sha256: str,
+    data: bytes,
+    content_type: str | None,
+    device: Device | None,
+    actor: str,
+    max_image_bytes: int,
+    max_clip_bytes: int,
+) -> FileOutcome:
+    event = session.get(Event, event_id)
+    if event is None:
+        raise NotFound(f"event {event_id} not found: POST its metadata first")
+    if device is not None and event.device_id != device.id:
+        raise Forbidden(f"event {event_id} belongs to another device")
+    decls = [f for f in event.files if f.sha256 == sha256]
+    if not decls:
+        raise Invalid(f"file {sha256} is not declared in event {event_id}'s metadata")
+    decl = decls[0]
+    limit = max_clip_bytes if decl.media_type == "video/mp4" else max_image_bytes
+    if len(data) > limit:
+        raise TooLarge(f"file is {len(data)} bytes; the limit for {decl.media_type} is {limit}")
+    if all(d.received_at is not None for d in decls):
+        return FileOutcome(event, False, missing_files(event))
+    base_ct = (content_type or "").split(";")[0].strip().lower()
+    if base_ct and base_ct != decl.media_type:
+        raise Invalid(f"Content-Type {base_ct!r} does not match the declared media type {decl.media_type!r}")
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != sha256:
+        raise Invalid(f"the body hashes to {actual}, not {sha256}: upload corrupted, send it again")
+    if len(data) != decl.size:
+        raise Invalid(f"the body is {len(data)} bytes; the metadata declared {decl.size}")
+    check_magic(decl.media_type, data)
+    try:
+        written = store.put(data, sha256=sha256)
+    except BlobHashMismatch as exc:  # the hash was checked above; a mismatch here means a broken store
+        raise Invalid(str(exc)) from exc
+    if session.get(Blob, sha256) is None:
+        session.add(Blob(sha256=sha256, size=len(data), media_type=decl.media_type))
+    now = datetime.now(UTC)
+    for d in decls:
+        d.received_at = now
+    session.flush()
+    audit.append(
+        session,
+        actor=actor,
+        action="event.file.store",
+        target_type="event",
+        target_id=str(event.id),
+        after_hash=sha256,
+        details={"name": decl.name, "role": decl.role, "size": len(data), "new_blob": written},
+    )
+    missing = missing_files(event)
+    if not missing and event.upload_status != UploadStatus.complete.value:
+        event.upload_status = UploadStatus.complete.value
+        event.completed_at = now
+        audit.append(
+            session,
+            actor=actor,
+            action="event.complete",
+            target_type="event",
+            target_id=str(event.id),
+            after_hash=event.metadata_sha256,
+        )
+    session.flush()
+    return FileOutcome(event, True, missing)

@@ -1,0 +1,148 @@
+"""Review: new → under review → confirmed / dismissed (with reason); reads of evidence are audited."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from evidence_api.models import Camera, Event, LegalOverride, ReviewStatus, Site
+from evidence_api.services import audit
+from evidence_api.services.errors import Conflict, Invalid, NotFound
+
+logger = logging.getLogger(__name__)
+
+TRANSITIONS = {
+    ReviewStatus.new.value: {
+        ReviewStatus.under_review.value,
+        ReviewStatus.confirmed.value,
+        ReviewStatus.dismissed.value,
+    },
+    ReviewStatus.under_review.value: {ReviewStatus.confirmed.value, ReviewStatus.dismissed.value},
+    ReviewStatus.confirmed.value: set(),
+    ReviewStatus.dismissed.value: set(),
+}
+
+
+def get_event(*, session: Session, event_id: uuid.UUID) -> Event:
+    event = session.get(Event, event_id)
+    if event is None:
+        raise NotFound(f"event {event_id} not found")
+    return event
+
+
+def _filtered(
+    stmt: Select[tuple[Event]],
+    *,
+    site: str | None,
+    status: str | None,
+    type_: str | None,
+    authorised: bool | None,
+) -> Select[tuple[Event]]:
+    if site:
+        stmt = stmt.join(Site, Event.site_id == Site.id).where(Site.key == site)
+    if status:
+        stmt = stmt.where(Event.review_status == status)
+    if type_:
+        stmt = stmt.where(Event.type == type_)
+    if authorised is not None:
+        stmt = stmt.where(Event.authorised_at_capture == authorised)
+    return stmt
+
+
+def list_events(
+    *,
+    session: Session,
+    site: str | None = None,
+    status: str | None = None,
+    type_: str | None = None,
+    authorised: bool | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Event], int]:
+    """Events newest first, with the total matching the filters."""
+    base = _filtered(select(Event), site=site, status=status, type_=type_, authorised=authorised)
+    total = session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
+    stmt = (
+        base.options(
+            selectinload(Event.files),
+            selectinload(Event.site),
+            selectinload(Event.camera),
+            selectinload(Event.authorisation),
+            selectinload(Event.overrides),
+        )
+        .order_by(Event.started_at.desc(), Event.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(session.execute(stmt).scalars()), total
+
+
+def set_status(*, session: Session, event_id: uuid.UUID, status: str, reason: str, actor: str) -> Event:
+    event = get_event(session=session, event_id=event_id)
+    if status not in TRANSITIONS.get(event.review_status, set()):
+        raise Conflict(f"event {event_id} is {event.review_status}; it cannot become {status}")
+    if status == ReviewStatus.dismissed.value and not reason.strip():
+        raise Invalid("reason: a dismissal needs a reason")
+    before = {"review_status": event.review_status, "reason": event.review_reason}
+    event.review_status = status
+    if reason:
+        event.review_reason = reason
+    event.reviewed_by = actor
+    event.reviewed_at = datetime.now(UTC)
+    session.flush()
+    audit.append(
+        session,
+        actor=actor,
+        action=f"event.review.{status}",
+        target_type="event",
+        target_id=str(event.id),
+        before_hash=audit.hash_state(before),
+        after_hash=audit.hash_state({"review_status": status, "reason": event.review_reason}),
+        details={"reason": reason} if reason else {},
+    )
+    return event
+
+
+def record_override(*, session: Session, event_id: uuid.UUID, reasons: str, actor: str) -> LegalOverride:
+    """A lawyer's reasons for exporting an event captured outside an authorisation."""
+    event = get_event(session=session, event_id=event_id)
+    if event.authorised_at_capture:
+        raise Conflict(f"event {event_id} was authorised at capture; no override is needed")
+    override = LegalOverride(event_id=event.id, decided_by=actor, reasons=reasons)
+    session.add(override)
+    session.flush()
+    audit.append(
+        session,
+        actor=actor,
+        action="event.legal_override",
+        target_type="event",
+        target_id=str(event.id),
+        after_hash=audit.hash_state({"reasons": reasons}),
+        details={"override_id": str(override.id)},
+    )
+    return override
+
+
+def exportable(event: Event) -> bool:
+    """An event may be an exhibit if it was authorised at capture or a lawyer recorded an override."""
+    return event.authorised_at_capture or bool(event.overrides)
+
+
+def audit_read(*, session: Session, event: Event, actor: str, what: str, sha256: str | None = None) -> None:
+    audit.append(
+        session,
+        actor=actor,
+        action=f"evidence.read.{what}",
+        target_type="event",
+        target_id=str(event.id),
+        after_hash=sha256,
+    )
+
+
+def camera_key(session: Session, camera_id: uuid.UUID) -> str:
+    cam = session.get(Camera, camera_id)
+    return cam.key if cam else ""

@@ -1,0 +1,63 @@
+"""Shared fixtures: ``db_url`` runs a test on SQLite AND on the real PostgreSQL server.
+
+PostgreSQL tests get a fresh schema each (``CREATE SCHEMA test_<random>``), selected through the URL's
+``options=-csearch_path=...`` so any engine, Alembic included, lands in it; it is dropped afterwards.
+If PostgreSQL is unreachable the PostgreSQL variant is skipped locally, but fails when ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def pg_base_url() -> str:
+    return os.environ.get("TIPWATCH_TEST_PG_URL", DEFAULT_PG_URL)
+
+
+def _pg_unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"PostgreSQL is required in CI but unreachable at {pg_base_url()}: {reason}")
+    pytest.skip(f"PostgreSQL unreachable at {pg_base_url()} ({reason}); set TIPWATCH_TEST_PG_URL")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh, empty schema (dropped after the test)."""
+    import sqlalchemy as sa
+
+    base = pg_base_url()
+    schema = f"test_{secrets.token_hex(6)}"
+    try:
+        admin = sa.create_engine(base, connect_args={"connect_timeout": 3})
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    except Exception as exc:
+        _pg_unavailable(f"{type(exc).__name__}: {exc}".splitlines()[0])
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+pysqlite:///{tmp_path / 'tipwatch.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """An empty database: SQLite file in tmp_path, or a fresh PostgreSQL schema."""
+    name = "sqlite_url" if request.param == "sqlite" else "pg_url"
+    url: str = request.getfixturevalue(name)
+    return url
