@@ -264,3 +264,36 @@ def test_export_refuses_without_a_signing_key_or_a_case(
 )
 def test_officer_initials(name: str, initials: str) -> None:
     assert officer_initials(name) == initials
+
+
+def test_cli_export_then_verify(
+    session: Session,
+    world: dict,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from detector.cli import main as tipwatch
+
+    url = session.get_bind().engine.url.render_as_string(hide_password=False)
+    if not url.startswith("sqlite"):
+        pytest.skip("the CLI takes a URL; the PostgreSQL fixture uses a per-test schema search_path")
+    monkeypatch.setenv("TIPWATCH_BLOB_DIR", str(tmp_path / "blobs"))
+    out = tmp_path / "cli.zip"
+    rc = tipwatch(
+        [
+            "bundle",
+            "export",
+            "--case",
+            "FT/2026/0142",
+            "--out",
+            str(out),
+            "--db",
+            url,
+            "--data",
+            str(tmp_path / "data"),
+        ]
+    )
+    assert rc == 0, capsys.readouterr().err
+    assert "3 exhibits, 1 left out" in capsys.readouterr().out
+    assert tipwatch(["bundle", "verify", str(out)]) == 0
