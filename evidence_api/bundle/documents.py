@@ -327,6 +327,12 @@ def exhibit_list_pdf(
 
 
 def statement_pdf(manifest: Mapping[str, Any], producer: Producer) -> bytes:
+    """Laid out twice: the declaration states the page count, known only after the first layout."""
+    pages = _statement_document(manifest, producer, "...").page_no()
+    return _statement_document(manifest, producer, str(pages)).output_bytes()
+
+
+def _statement_document(manifest: Mapping[str, Any], producer: Producer, pages: str) -> _Document:
     case = manifest["case"]
     pdf = _Document(f"Draft witness statement (s.9 CJA 1967) - case {case['reference']}")
     pdf.add_page()
@@ -341,7 +347,7 @@ def statement_pdf(manifest: Mapping[str, Any], producer: Producer) -> bytes:
         f"Statement of: {producer.name}\nAge if under 18: Over 18\n"
         f"Occupation: {producer.role}, {producer.organisation}"
     )
-    pdf.para(S9_DECLARATION.format(pages="{nb}"), 9, "I")
+    pdf.para(S9_DECLARATION.format(pages=pages), 9, "I")
     pdf.para("Signature: ............................................   Date: ....................")
     for paragraph in statement_paragraphs(manifest, producer):
         pdf.para(paragraph)
@@ -356,4 +362,4 @@ def statement_pdf(manifest: Mapping[str, Any], producer: Producer) -> bytes:
         pdf.set_y(y)
     pdf.ln(4)
     pdf.para("Signature: ............................................   Signature witnessed by: ..........")
-    return pdf.output_bytes()
+    return pdf

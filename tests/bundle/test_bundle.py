@@ -86,6 +86,16 @@ def test_documents_show_the_stills_and_the_s9_declaration(bundle: Path) -> None:
     assert "NTP" in statement
     assert pdf.startswith(b"%PDF") and pdf.count(b"/Subtype /Image") >= 5  # one thumbnail per still
     assert s9_pdf.startswith(b"%PDF")
+    pages = s9_pdf.count(b"/Type /Page\n")
+    assert pages >= 1 and f"consisting of {pages} page(s)".encode() in _page_text(s9_pdf).replace(b"\\", b"")
+
+
+def _page_text(pdf: bytes) -> bytes:
+    import re
+    import zlib
+
+    streams = re.findall(rb"/Filter /FlateDecode[^>]*>>\s*stream\r?\n(.*?)endstream", pdf, re.S)
+    return b"".join(zlib.decompress(s) for s in streams if not s.startswith(b"\xff\xd8"))
 
 
 def test_unauthorised_exhibit_is_left_out_and_named(bundle: Path) -> None:
