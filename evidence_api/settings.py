@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 logger = logging.getLogger(__name__)
 
-DEVELOPMENT_SECRET = "tipwatch-development-secret-change-me"
+DEVELOPMENT_SECRET = "tipwatch-development-secret-change-me"  # noqa: S105 - refused outside development
 
 
 class Settings(BaseSettings):

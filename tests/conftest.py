@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+
+# pytest puts tests/ first on sys.path; tests/evidence_api/ would then shadow the real package (installed
+# through an editable-install finder that runs after the path finder), so put the repository root first.
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+import evidence_api  # noqa: E402, F401  - bind the real package before any test module imports it
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

@@ -48,6 +48,7 @@ def export_bundle(
     store: StoreDep,
     blur_people: Annotated[bool, Query(description="add working copies with people blurred")] = False,
     crop_vehicle: Annotated[bool, Query(description="add working copies cropped to the vehicle")] = True,
+    print_stills: Annotated[bool, Query(description="embed the stills in the PDF exhibit list")] = True,
 ) -> BundleOut:
     """Export a case's confirmed events to a signed evidence bundle (legal or admin)."""
     try:
@@ -60,7 +61,9 @@ def export_bundle(
             keys=KeyStore(settings.data_dir),
             out_path=bundles.bundle_path(settings.data_dir, case.id, bundle_id),
             exported_by=principal.actor,
-            options=bundles.ExportOptions(crop_vehicle=crop_vehicle, blur_people=blur_people),
+            options=bundles.ExportOptions(
+                crop_vehicle=crop_vehicle, blur_people=blur_people, print_stills=print_stills
+            ),
             bundle_id=str(bundle_id),
         )
     except bundles.CaseNotFound as exc:

@@ -46,6 +46,7 @@ class CaseNotFound(BundleExportError):
 class ExportOptions:
     crop_vehicle: bool = True
     blur_people: bool = False
+    print_stills: bool = True  # embed each still in the PDF exhibit list (the HTML list always shows them)
     producer_role: str = "Enforcement Officer"
     organisation: str = "the Council"
     system_description: str = (
@@ -287,6 +288,7 @@ def build_spec(
         exported_at=exported_at,
         redaction=bs.RedactionOptions(crop_vehicle=options.crop_vehicle, blur_people=options.blur_people),
         bundle_id=bundle_id,
+        print_stills=options.print_stills,
     )
 
 
@@ -374,6 +376,7 @@ def export_case_cli(
     exported_by: str,
     blur_people: bool,
     crop_vehicle: bool,
+    print_stills: bool = True,
 ) -> BundleResult:
     """``tipwatch bundle export``: settings from the environment, overridden by --db / --data."""
     from evidence_api.db import make_engine, make_sessionmaker
@@ -396,7 +399,9 @@ def export_case_cli(
                 keys=KeyStore(settings.data_dir),
                 out_path=out,
                 exported_by=exported_by,
-                options=ExportOptions(crop_vehicle=crop_vehicle, blur_people=blur_people),
+                options=ExportOptions(
+                    crop_vehicle=crop_vehicle, blur_people=blur_people, print_stills=print_stills
+                ),
             )
     finally:
         engine.dispose()

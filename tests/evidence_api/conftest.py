@@ -1,0 +1,77 @@
+"""API fixtures: an app on ``db_url`` with one user per role, a device owning cam-1, real media."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import pytest
+import ultralytics
+from evidence_testutil import Api
+from fastapi.testclient import TestClient
+
+from evidence_api.main import create_app
+from evidence_api.models import Role
+from evidence_api.services import bootstrap, users
+from evidence_api.settings import Settings
+
+ASSETS = Path(ultralytics.__file__).parent / "assets"
+VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """Real stills (photographs) and a real mp4 cut from OpenCV's CCTV sample."""
+    out = tmp_path_factory.mktemp("media")
+    clip = out / "clip.mp4"
+    cap = cv2.VideoCapture(str(VTEST))
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter.fourcc(*"mp4v"), 10, (384, 288))
+    for _ in range(10):
+        ok, frame = cap.read()
+        assert ok
+        writer.write(cv2.resize(frame, (384, 288)))
+    writer.release()
+    cap.release()
+    return {
+        "bus": (ASSETS / "bus.jpg").read_bytes(),
+        "zidane": (ASSETS / "zidane.jpg").read_bytes(),
+        "clip": clip.read_bytes(),
+    }
+
+
+@pytest.fixture
+def api(db_url: str, tmp_path: Path) -> Iterator[Api]:
+    settings = Settings(
+        env="test",
+        secret_key="test-secret-0123456789abcdef",
+        data_dir=tmp_path / "data",
+        database_url=db_url,
+        max_image_bytes=2_000_000,
+        max_clip_bytes=5_000_000,
+    )
+    app = create_app(settings)
+    tokens: dict[str, str] = {}
+    with app.state.sessionmaker() as session:
+        staff = bootstrap.ensure_staff(session=session, password=PASSWORD)
+        for name, user in staff.items():
+            tokens[name], _ = users.issue_user_token(
+                session=session, user=user, pepper=settings.secret_key, hours=1
+            )
+        cred = bootstrap.ensure_site_camera_device(
+            session=session, site_key="lay-by-a123", camera_key="cam-1", pepper=settings.secret_key
+        )
+        other = bootstrap.ensure_site_camera_device(
+            session=session,
+            site_key="back-lane",
+            camera_key="cam-9",
+            pepper=settings.secret_key,
+            covert=True,
+            device_name="edge-other",
+        )
+        session.commit()
+    tokens[Role.device.value] = cred.token
+    with TestClient(app) as client:
+        yield Api(client, settings, tokens, other.token)
+    app.state.engine.dispose()

@@ -1,0 +1,141 @@
+"""The ingest contract on SQLite and PostgreSQL: idempotent, verified, audited."""
+
+from __future__ import annotations
+
+import uuid
+
+from evidence_testutil import Api, event_body, sha, upload
+from sqlalchemy import select, text
+
+from evidence_api.models import AuditEntry, Event
+from evidence_api.services import audit
+
+
+def test_event_with_still_and_clip_completes_and_is_downloadable(api: Api, media: dict[str, bytes]) -> None:
+    files = {"act.jpg": ("act", media["bus"]), "clip.mp4": ("clip", media["clip"])}
+    body = event_body(files)
+    r = api.client.post("/api/v1/events", json=body, headers=api.h("device"))
+    assert r.status_code == 201
+    assert r.json()["status"] == "awaiting_files"
+    assert sorted(r.json()["missing_files"]) == sorted([sha(media["bus"]), sha(media["clip"])])
+    r = api.client.put(
+        f"/api/v1/events/{body['id']}/files/{sha(media['bus'])}",
+        content=media["bus"],
+        headers={**api.h("device"), "Content-Type": "image/jpeg"},
+    )
+    assert r.status_code == 201 and r.json()["missing_files"] == [sha(media["clip"])]
+    r = api.client.put(
+        f"/api/v1/events/{body['id']}/files/{sha(media['clip'])}",
+        content=media["clip"],
+        headers={**api.h("device"), "Content-Type": "video/mp4"},
+    )
+    assert r.status_code == 201 and r.json()["status"] == "complete"
+    # the same file again: 200, stored once
+    r = api.client.put(
+        f"/api/v1/events/{body['id']}/files/{sha(media['clip'])}",
+        content=media["clip"],
+        headers={**api.h("device"), "Content-Type": "video/mp4"},
+    )
+    assert r.status_code == 200 and r.json()["stored"] is False
+    r = api.client.get(f"/api/v1/blobs/{sha(media['bus'])}", headers=api.h("officer"))
+    assert r.status_code == 200 and r.content == media["bus"]
+    path = api.client.app.state.store.path(sha(media["bus"]))  # type: ignore[attr-defined]
+    assert path.read_bytes() == media["bus"]
+    with api.sessionmaker() as s:
+        actions = [e.action for e in s.execute(select(AuditEntry).order_by(AuditEntry.seq)).scalars()]
+        assert "event.create" in actions and "event.complete" in actions and "evidence.read.blob" in actions
+        audit.verify_chain(s)
+
+
+def test_same_event_twice_is_stored_once_and_different_content_is_409(
+    api: Api, media: dict[str, bytes]
+) -> None:
+    body = event_body({"act.jpg": ("act", media["bus"])})
+    assert api.client.post("/api/v1/events", json=body, headers=api.h("device")).status_code == 201
+    again = api.client.post("/api/v1/events", json=body, headers=api.h("device"))
+    assert again.status_code == 200 and again.json()["missing_files"] == [sha(media["bus"])]
+    changed = {**body, "zone": "lay-by"}
+    r = api.client.post("/api/v1/events", json=changed, headers=api.h("device"))
+    assert r.status_code == 409 and "different content" in r.json()["detail"]
+    with api.sessionmaker() as s:
+        assert s.execute(select(Event).where(Event.id == uuid.UUID(body["id"]))).scalars().all()
+
+
+def test_device_may_only_ingest_for_its_own_camera(api: Api, media: dict[str, bytes]) -> None:
+    body = event_body({"act.jpg": ("act", media["bus"])}, camera="cam-9", site="back-lane")
+    r = api.client.post("/api/v1/events", json=body, headers=api.h("device"))
+    assert r.status_code == 403 and "cam-9" in r.json()["detail"]
+
+
+def test_a_jpeg_that_is_not_a_jpeg_is_refused_with_a_clear_message(api: Api, media: dict[str, bytes]) -> None:
+    fake = b"GIF89a" + media["bus"][6:]
+    body = event_body({"act.jpg": ("act", fake)})
+    assert api.client.post("/api/v1/events", json=body, headers=api.h("device")).status_code == 201
+    r = api.client.put(
+        f"/api/v1/events/{body['id']}/files/{sha(fake)}",
+        content=fake,
+        headers={**api.h("device"), "Content-Type": "image/jpeg"},
+    )
+    assert r.status_code == 422 and "not a JPEG" in r.json()["detail"]
+
+
+def test_hash_mismatch_undeclared_and_too_large_are_refused(api: Api, media: dict[str, bytes]) -> None:
+    body = event_body({"act.jpg": ("act", media["bus"])})
+    api.client.post("/api/v1/events", json=body, headers=api.h("device"))
+    url = f"/api/v1/events/{body['id']}/files/{sha(media['bus'])}"
+    r = api.client.put(
+        url, content=media["zidane"], headers={**api.h("device"), "Content-Type": "image/jpeg"}
+    )
+    assert r.status_code == 422 and "hashes to" in r.json()["detail"]
+    r = api.client.put(
+        f"/api/v1/events/{body['id']}/files/{sha(media['zidane'])}",
+        content=media["zidane"],
+        headers={**api.h("device"), "Content-Type": "image/jpeg"},
+    )
+    assert r.status_code == 422 and "not declared" in r.json()["detail"]
+    big = b"\xff\xd8\xff" + b"\0" * 6_000_000
+    r = api.client.put(url, content=big, headers={**api.h("device"), "Content-Type": "image/jpeg"})
+    assert r.status_code == 413
+    assert not api.client.app.state.store.exists(sha(media["bus"]))  # type: ignore[attr-defined]
+
+
+def test_invalid_body_names_the_field(api: Api, media: dict[str, bytes]) -> None:
+    body = event_body({"act.jpg": ("act", media["bus"])})
+    body["files"][0]["sha256"] = "xyz"
+    r = api.client.post("/api/v1/events", json=body, headers=api.h("device"))
+    assert r.status_code == 422 and "sha256" in r.text
+
+
+def test_covert_camera_without_authorisation_is_marked_not_authorised(
+    api: Api, media: dict[str, bytes]
+) -> None:
+    files = {"act.jpg": ("act", media["bus"])}
+    body = event_body(files, camera="cam-9", site="back-lane")
+    r = api.client.post(
+        "/api/v1/events", json=body, headers={"Authorization": f"Bearer {api.other_device_token}"}
+    )
+    assert r.status_code == 201
+    r = api.client.get("/api/v1/events", params={"authorised": "false"}, headers=api.h("officer"))
+    items = r.json()["items"]
+    assert [i["id"] for i in items] == [body["id"]]
+    assert items[0]["authorised_at_capture"] is False
+    assert "no directed-surveillance authorisation" in items[0]["authorisation_note"]
+
+
+def test_audit_chain_detects_an_edited_and_a_removed_entry(api: Api, media: dict[str, bytes]) -> None:
+    upload(api, event_body({"act.jpg": ("act", media["bus"])}), {"a": media["bus"]})
+    r = api.client.get("/api/v1/audit/verify", headers=api.h("legal"))
+    assert r.json()["ok"] is True and r.json()["entries"] > 5
+    with api.sessionmaker() as s:
+        s.execute(text("UPDATE audit_entries SET actor = 'user:mallory' WHERE seq = 3"))
+        s.commit()
+    r = api.client.get("/api/v1/audit/verify", headers=api.h("admin"))
+    assert r.json()["ok"] is False and "entry 3 was altered" in r.json()["error"]
+    with api.sessionmaker() as s:
+        last = s.execute(select(AuditEntry).order_by(AuditEntry.seq.desc())).scalars().first()
+        assert last is not None
+        s.execute(text("DELETE FROM audit_entries WHERE seq = :n"), {"n": last.seq})
+        s.execute(text("UPDATE audit_entries SET actor = 'system:bootstrap' WHERE seq = 3"))
+        s.commit()
+    r = api.client.get("/api/v1/audit/verify", headers=api.h("admin"))
+    assert r.json()["ok"] is False and "removed" in r.json()["error"]
