@@ -46,6 +46,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     exp.add_argument(
         "--no-crop", action="store_true", help="do not add working copies cropped to the vehicle"
     )
+    exp.add_argument(
+        "--no-print-stills",
+        action="store_true",
+        help="PDF exhibit list without the stills (the HTML list has them)",
+    )
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -98,6 +103,7 @@ def _export(args: argparse.Namespace) -> int:
             exported_by=args.by,
             blur_people=args.blur_people,
             crop_vehicle=not args.no_crop,
+            print_stills=not args.no_print_stills,
         )
     except bundles.BundleExportError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -297,3 +297,24 @@ def test_cli_export_then_verify(
     assert rc == 0, capsys.readouterr().err
     assert "3 exhibits, 1 left out" in capsys.readouterr().out
     assert tipwatch(["bundle", "verify", str(out)]) == 0
+    with zipfile.ZipFile(out) as zf:
+        assert (
+            zf.read("documents/exhibit_list.pdf").count(b"/Subtype /Image") == 2
+        )  # the stills, not the clip
+    lean = tmp_path / "lean.zip"
+    args = [
+        "bundle",
+        "export",
+        "--case",
+        "FT/2026/0142",
+        "--out",
+        str(lean),
+        "--db",
+        url,
+        "--data",
+        str(tmp_path / "data"),
+    ]
+    assert tipwatch([*args, "--no-print-stills"]) == 0
+    with zipfile.ZipFile(lean) as zf:
+        assert b"/Subtype /Image" not in zf.read("documents/exhibit_list.pdf")
+    assert tipwatch(["bundle", "verify", str(lean)]) == 0
