@@ -242,7 +242,7 @@ def test_the_detector_still_sees_them_after_mp4_encoding(ssd: OpenCVSSDDetector,
     ok, frame = cap.read()
     cap.release()
     assert ok
-    dets = ssd.detect(frame)
+    dets = ssd.detect(np.asarray(frame, np.uint8))
     found = {ObjectClass(int(c)) for c in dets.class_id}
     assert ObjectClass.PERSON in found
     assert ObjectClass.BUS in found or ObjectClass.VAN_TRUCK in found
