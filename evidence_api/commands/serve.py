@@ -1,0 +1,38 @@
+"""``tipwatch serve``: run the evidence API (and review pages) with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument(
+        "--db", help="database URL (default: $TIPWATCH_DATABASE_URL or SQLite in the data dir)"
+    )
+    parser.add_argument(
+        "--data", type=Path, help="data directory (default: $TIPWATCH_DATA_DIR or var/tipwatch)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from evidence_api.main import create_app
+    from evidence_api.settings import Settings
+
+    overrides: dict[str, object] = {}
+    if args.db:
+        overrides["database_url"] = args.db
+    if args.data:
+        overrides["data_dir"] = args.data
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    app = create_app(settings)
+    logger.info("serving on http://%s:%d/api/v1 (database %s)", args.host, args.port, app.state.engine.url)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0

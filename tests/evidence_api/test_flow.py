@@ -1,0 +1,135 @@
+"""Review → case, authorisations at capture, retention purge, and the admin CLI (both databases)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+
+from evidence_testutil import Api, event_body, sha, upload
+
+from evidence_api.services import audit, retention
+
+
+def test_confirm_dismiss_and_case(api: Api, media: dict[str, bytes]) -> None:
+    a = event_body({"act.jpg": ("act", media["bus"])})
+    b = event_body({"act.jpg": ("act", media["zidane"])})
+    upload(api, a, {"x": media["bus"]})
+    upload(api, b, {"x": media["zidane"]})
+    off = api.h("officer")
+    r = api.client.post(f"/api/v1/events/{b['id']}/review", json={"action": "dismiss"}, headers=off)
+    assert r.status_code == 422 and "reason" in r.json()["detail"]
+    r = api.client.post(
+        f"/api/v1/events/{b['id']}/review", json={"action": "dismiss", "reason": "fox"}, headers=off
+    )
+    assert r.json()["review_status"] == "dismissed"
+    r = api.client.post("/api/v1/cases", json={"title": "A123", "event_ids": [b["id"]]}, headers=off)
+    assert r.status_code == 409
+    assert (
+        api.client.post(f"/api/v1/events/{a['id']}/review", json={"action": "start"}, headers=off).status_code
+        == 200
+    )
+    assert (
+        api.client.post(
+            f"/api/v1/events/{a['id']}/review", json={"action": "confirm"}, headers=off
+        ).status_code
+        == 200
+    )
+    r = api.client.post(
+        "/api/v1/cases",
+        json={
+            "title": "A123 lay-by",
+            "event_ids": [a["id"]],
+            "size_band": "small_van_load",
+            "land_type": "highway",
+        },
+        headers=off,
+    )
+    assert r.status_code == 201 and r.json()["event_ids"] == [a["id"]]
+    case_id = r.json()["id"]
+    r = api.client.patch(
+        f"/api/v1/cases/{case_id}", json={"outcome": "fixed_penalty_notice", "status": "closed"}, headers=off
+    )
+    assert r.json()["status"] == "closed" and r.json()["outcome"] == "fixed_penalty_notice"
+    with api.sessionmaker() as s:
+        audit.verify_chain(s)
+
+
+def test_covert_capture_inside_and_outside_an_approved_authorisation(
+    api: Api, media: dict[str, bytes]
+) -> None:
+    other = {"Authorization": f"Bearer {api.other_device_token}"}
+    approved = date.today() - timedelta(days=80)
+    r = api.client.post(
+        "/api/v1/authorisations",
+        json={
+            "kind": "ripa_directed_surveillance",
+            "urn": "DS/2026/001",
+            "title": "Back lane tipping",
+            "offence_min_months": 12,
+            "magistrate_decision": "approved",
+            "magistrate_date": approved.isoformat(),
+            "camera_keys": ["cam-9"],
+        },
+        headers=api.h("legal"),
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["state"] == "active" and r.json()["days_to_expiry"] <= 14
+    inside = event_body({"act.jpg": ("act", media["bus"])}, camera="cam-9", site="back-lane")
+    before = event_body(
+        {"act.jpg": ("act", media["zidane"])},
+        camera="cam-9",
+        site="back-lane",
+        started_at=datetime.now(UTC) - timedelta(days=100),
+    )
+    for body in (inside, before):
+        assert api.client.post("/api/v1/events", json=body, headers=other).status_code == 201
+    items = {i["id"]: i for i in api.client.get("/api/v1/events", headers=api.h("officer")).json()["items"]}
+    assert items[inside["id"]]["authorised_at_capture"] is True
+    assert items[inside["id"]]["authorisation_urn"] == "DS/2026/001"
+    assert items[before["id"]]["authorised_at_capture"] is False
+    warn = api.client.get("/api/v1/authorisations/expiring", headers=api.h("officer")).json()
+    assert [w["urn"] for w in warn] == ["DS/2026/001"]
+    r = api.client.post(
+        f"/api/v1/events/{before['id']}/legal-override", json={"reasons": "short"}, headers=api.h("legal")
+    )
+    assert r.status_code == 422
+    r = api.client.post(
+        f"/api/v1/events/{before['id']}/legal-override",
+        json={"reasons": "public interest outweighs; magistrate informed"},
+        headers=api.h("legal"),
+    )
+    assert r.status_code == 201 and r.json()["legal_override"] is True
+
+
+def test_purge_removes_old_unconfirmed_events_and_their_blobs(api: Api, media: dict[str, bytes]) -> None:
+    body = event_body({"act.jpg": ("act", media["bus"])})
+    upload(api, body, {"x": media["bus"]})
+    store = api.client.app.state.store  # type: ignore[attr-defined]
+    assert store.exists(sha(media["bus"]))
+    with api.sessionmaker() as s:
+        assert retention.purge(session=s, store=store, retention_days=31, actor="test") == {
+            "events_purged": 0,
+            "blobs_deleted": 0,
+        }
+        later = datetime.now(UTC) + timedelta(days=32)
+        out = retention.purge(session=s, store=store, retention_days=31, actor="test", now=later)
+        s.commit()
+        assert out == {"events_purged": 1, "blobs_deleted": 1}
+        audit.verify_chain(s)
+    assert not store.exists(sha(media["bus"]))
+    assert api.client.get(f"/api/v1/events/{body['id']}", headers=api.h("officer")).status_code == 404
+
+
+def test_admin_cli_creates_a_user_and_verifies_the_audit_chain(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    base = [sys.executable, "-m", "detector.cli", "admin", "--db", db_url, "--data", str(tmp_path)]
+    r = subprocess.run(
+        [*base, "user", "create", "alice", "--role", "officer", "--password-stdin"],
+        input="a long password\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([*base, "audit", "verify"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and '"entries": 1' in r.stdout, r.stdout + r.stderr
