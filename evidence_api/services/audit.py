@@ -54,14 +54,20 @@ def compute_hash(seq: int, prev_hash: str, fields: dict[str, Any]) -> str:
 def _lock_head(session: Session) -> AuditHead:
     stmt = select(AuditHead).where(AuditHead.id == 1)
     if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
+        from sqlalchemy.dialects.postgresql import insert
+
+        # the first append of a fresh database races too: create the head row idempotently, then lock it
+        session.execute(
+            insert(AuditHead)
+            .values(id=1, seq=0, head_hash=GENESIS_HASH)
+            .on_conflict_do_nothing(index_elements=["id"])
+        )
+        return session.execute(stmt.with_for_update().execution_options(populate_existing=True)).scalar_one()
     head = session.execute(stmt).scalar_one_or_none()
     if head is None:
         head = AuditHead(id=1, seq=0, head_hash=GENESIS_HASH)
         session.add(head)
         session.flush()
-        if session.get_bind().dialect.name == "postgresql":
-            head = session.execute(stmt.execution_options(populate_existing=True)).scalar_one()
     return head
 
 
