@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import pytest
 import ultralytics
-from evidence_testutil import Api
+from evidence_testutil import PASSWORD, Api
 from fastapi.testclient import TestClient
 
 from evidence_api.main import create_app
@@ -18,7 +18,6 @@ from evidence_api.settings import Settings
 
 ASSETS = Path(ultralytics.__file__).parent / "assets"
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,8 @@ from fastapi.testclient import TestClient
 
 from evidence_api.settings import Settings
 
+PASSWORD = "correct horse battery"
+
 
 @dataclass
 class Api:
