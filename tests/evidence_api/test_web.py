@@ -1,4 +1,4 @@
-"""The review pages: sign in with CSRF, the queue with badges, an event with stills and clip, confirm, case."""
+"""Review pages: sign-in with CSRF, queue badges, event stills and clip, confirm, case."""
 
 from __future__ import annotations
 
