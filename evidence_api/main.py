@@ -58,6 +58,9 @@ def create_app(settings: Settings | None = None, *, schema: str | None = None) -
 
     @app.exception_handler(DomainError)
     async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+        if exc.status_code == 422:  # the same shape as FastAPI's own validation errors (the schema says so)
+            detail = [{"loc": ["body"], "msg": str(exc), "type": "value_error"}]
+            return JSONResponse({"detail": detail}, status_code=422)
         return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
 
     for module in (auth, events, sites, authorisations, cases, audit):

@@ -18,7 +18,7 @@ def test_confirm_dismiss_and_case(api: Api, media: dict[str, bytes]) -> None:
     upload(api, b, {"x": media["zidane"]})
     off = api.h("officer")
     r = api.client.post(f"/api/v1/events/{b['id']}/review", json={"action": "dismiss"}, headers=off)
-    assert r.status_code == 422 and "reason" in r.json()["detail"]
+    assert r.status_code == 422 and "reason" in r.text
     r = api.client.post(
         f"/api/v1/events/{b['id']}/review", json={"action": "dismiss", "reason": "fox"}, headers=off
     )

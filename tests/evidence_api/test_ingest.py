@@ -76,7 +76,7 @@ def test_a_jpeg_that_is_not_a_jpeg_is_refused_with_a_clear_message(api: Api, med
         content=fake,
         headers={**api.h("device"), "Content-Type": "image/jpeg"},
     )
-    assert r.status_code == 422 and "not a JPEG" in r.json()["detail"]
+    assert r.status_code == 422 and "not a JPEG" in r.text
 
 
 def test_hash_mismatch_undeclared_and_too_large_are_refused(api: Api, media: dict[str, bytes]) -> None:
@@ -86,13 +86,13 @@ def test_hash_mismatch_undeclared_and_too_large_are_refused(api: Api, media: dic
     r = api.client.put(
         url, content=media["zidane"], headers={**api.h("device"), "Content-Type": "image/jpeg"}
     )
-    assert r.status_code == 422 and "hashes to" in r.json()["detail"]
+    assert r.status_code == 422 and "hashes to" in r.text
     r = api.client.put(
         f"/api/v1/events/{body['id']}/files/{sha(media['zidane'])}",
         content=media["zidane"],
         headers={**api.h("device"), "Content-Type": "image/jpeg"},
     )
-    assert r.status_code == 422 and "not declared" in r.json()["detail"]
+    assert r.status_code == 422 and "not declared" in r.text
     big = b"\xff\xd8\xff" + b"\0" * 6_000_000
     r = api.client.put(url, content=big, headers={**api.h("device"), "Content-Type": "image/jpeg"})
     assert r.status_code == 413
