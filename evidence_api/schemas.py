@@ -183,8 +183,8 @@ class SiteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     key: Key
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    latitude: float | None = Field(None, ge=-90, le=90)
-    longitude: float | None = Field(None, ge=-180, le=180)
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
     location_description: LongText = ""
     land_type: LandType
     parish_ward: ShortText = ""

@@ -20,22 +20,26 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TIPWATCH_", extra="ignore")
 
     env: Literal["development", "test", "production"] = Field(
-        "development", description="deployment kind; a default secret is refused outside development"
+        default="development", description="deployment kind; a default secret is refused outside development"
     )
-    data_dir: Path = Field(Path("var/tipwatch"), description="directory for the SQLite file and blobs")
-    database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite file in data_dir")
-    blob_dir: Path | None = Field(None, description="blob store directory; default data_dir/blobs")
-    secret_key: str = Field(DEVELOPMENT_SECRET, description="pepper for token hashes and CSRF")
-    max_image_bytes: int = Field(20 * 1024 * 1024, gt=0, description="largest still accepted")
-    max_clip_bytes: int = Field(200 * 1024 * 1024, gt=0, description="largest clip accepted")
-    max_files_per_event: int = Field(64, gt=0, description="most files one event may declare")
-    retention_days: int = Field(31, gt=0, description="days before unconfirmed events are purged")
-    session_hours: int = Field(12, gt=0, description="lifetime of a login session token")
+    data_dir: Path = Field(
+        default=Path("var/tipwatch"), description="directory for the SQLite file and blobs"
+    )
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default SQLite file in data_dir"
+    )
+    blob_dir: Path | None = Field(default=None, description="blob store directory; default data_dir/blobs")
+    secret_key: str = Field(default=DEVELOPMENT_SECRET, description="pepper for token hashes and CSRF")
+    max_image_bytes: int = Field(default=20 * 1024 * 1024, gt=0, description="largest still accepted")
+    max_clip_bytes: int = Field(default=200 * 1024 * 1024, gt=0, description="largest clip accepted")
+    max_files_per_event: int = Field(default=64, gt=0, description="most files one event may declare")
+    retention_days: int = Field(default=31, gt=0, description="days before unconfirmed events are purged")
+    session_hours: int = Field(default=12, gt=0, description="lifetime of a login session token")
     expiry_warning_days: int = Field(
-        14, ge=0, description="warn this many days before an authorisation expires"
+        default=14, ge=0, description="warn this many days before an authorisation expires"
     )
-    display_timezone: str = Field("Europe/London", description="time zone shown to people")
-    run_migrations: bool = Field(True, description="run Alembic migrations when the app starts")
+    display_timezone: str = Field(default="Europe/London", description="time zone shown to people")
+    run_migrations: bool = Field(default=True, description="run Alembic migrations when the app starts")
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -78,7 +78,7 @@ def list_events(
         .limit(limit)
         .offset(offset)
     )
-    return list(session.execute(stmt).scalars()), total
+    return list(session.scalars(stmt)), total
 
 
 def set_status(*, session: Session, event_id: uuid.UUID, status: str, reason: str, actor: str) -> Event:
