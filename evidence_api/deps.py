@@ -106,6 +106,8 @@ def get_principal(request: Request, session: SessionDep, settings: SettingsDep) 
             headers={"WWW-Authenticate": "Bearer"},
         )
     principal = principal_from_token(session, token, pepper=settings.secret_key)
+    # end the read transaction: on SQLite it holds the write lock while the request body streams in
+    session.commit()
     if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

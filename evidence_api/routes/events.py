@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from evidence_api.deps import DeviceOnly, LegalUser, OfficerUser, SessionDep, SettingsDep, Staff, StoreDep
 from evidence_api.models import Blob, EventFile, ReviewStatus
@@ -93,7 +94,9 @@ async def put_file(
         if received > limit:
             raise TooLarge(f"body exceeds the largest accepted file ({limit} bytes)")
         chunks.append(chunk)
-    out = ingest.receive_file(
+    # the database work runs in the thread pool: a blocking lock wait must never stall the event loop
+    out = await run_in_threadpool(
+        ingest.receive_file,
         session=session,
         store=store,
         event_id=event_id,

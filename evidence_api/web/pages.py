@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from evidence_api.deps import SESSION_COOKIE, Principal, principal_from_token
 from evidence_api.models import Blob, Case, EventFile, ReviewStatus, Role
@@ -105,6 +106,10 @@ async def login(request: Request) -> Response:
         data = await _form(request)
     except DomainError as exc:
         return _render(request, "login.html", {"error": str(exc)}, status_code=400)
+    return await run_in_threadpool(_login, request, data)
+
+
+def _login(request: Request, data: dict[str, str]) -> Response:
     settings = _settings(request)
     with _session(request) as session:
         user = users.authenticate(
@@ -133,6 +138,10 @@ async def login(request: Request) -> Response:
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     await _form(request)
+    return await run_in_threadpool(_logout, request)
+
+
+def _logout(request: Request) -> Response:
     with _session(request) as session:
         principal = _principal(request, session)
         users.revoke_token(session=session, token_id=principal.token_id, actor=principal.actor)  # type: ignore[arg-type]
@@ -204,6 +213,10 @@ def event_page(request: Request, event_id: uuid.UUID) -> Response:
 @router.post("/review/events/{event_id}/decision")
 async def decide(request: Request, event_id: uuid.UUID) -> Response:
     data = await _form(request)
+    return await run_in_threadpool(_decide, request, event_id, data)
+
+
+def _decide(request: Request, event_id: uuid.UUID, data: dict[str, str]) -> Response:
     target = {
         "start": ReviewStatus.under_review,
         "confirm": ReviewStatus.confirmed,
@@ -230,6 +243,10 @@ async def decide(request: Request, event_id: uuid.UUID) -> Response:
 @router.post("/review/events/{event_id}/case")
 async def add_to_case(request: Request, event_id: uuid.UUID) -> Response:
     data = await _form(request)
+    return await run_in_threadpool(_add_to_case, request, event_id, data)
+
+
+def _add_to_case(request: Request, event_id: uuid.UUID, data: dict[str, str]) -> Response:
     with _session(request) as session:
         principal = _principal(request, session)
         if principal.role not in (Role.officer, Role.admin):
