@@ -133,3 +133,42 @@ def test_admin_cli_creates_a_user_and_verifies_the_audit_chain(db_url: str, tmp_
     assert r.returncode == 0, r.stderr
     r = subprocess.run([*base, "audit", "verify"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and '"entries": 1' in r.stdout, r.stdout + r.stderr
+
+
+def test_wastedataflow_return_and_hotspots(api: Api, media: dict[str, bytes]) -> None:
+    off = api.h("officer")
+    when = datetime(2026, 8, 14, 10, 0, tzinfo=UTC)  # Q3 2026
+    bodies = [
+        event_body({"act.jpg": ("act", data)}, started_at=when) for data in (media["bus"], media["zidane"])
+    ]
+    for body, data in zip(bodies, (media["bus"], media["zidane"]), strict=True):
+        upload(api, body, {"x": data})
+        api.client.post(f"/api/v1/events/{body['id']}/review", json={"action": "confirm"}, headers=off)
+    api.client.post(
+        "/api/v1/cases",
+        json={
+            "title": "Van load",
+            "event_ids": [bodies[0]["id"]],
+            "size_band": "small_van_load",
+            "waste_type": "construction_demolition_excavation",
+            "land_type": "back_alley",
+        },
+        headers=off,
+    )
+    r = api.client.get("/api/v1/returns/wastedataflow", params={"year": 2026, "quarter": 3}, headers=off)
+    assert r.status_code == 200
+    assert r.json()["total_incidents"] == 2
+    rows = {(x["land_type"], x["size_band"], x["waste_type"]): x["incidents"] for x in r.json()["rows"]}
+    assert rows == {
+        ("back_alley", "small_van_load", "construction_demolition_excavation"): 1,
+        ("highway", "not_recorded", "not_recorded"): 1,
+    }
+    csv_text = api.client.get(
+        "/api/v1/returns/wastedataflow", params={"year": 2026, "quarter": 3, "format": "csv"}, headers=off
+    ).text
+    assert csv_text.splitlines()[0] == "land_type,size_band,waste_type,incidents"
+    assert "back_alley,small_van_load,construction_demolition_excavation,1" in csv_text
+    q2 = api.client.get("/api/v1/returns/wastedataflow", params={"year": 2026, "quarter": 2}, headers=off)
+    assert q2.json()["total_incidents"] == 0
+    spots = {s["site_key"]: s for s in api.client.get("/api/v1/dashboard/hotspots", headers=off).json()}
+    assert spots["lay-by-a123"]["confirmed"] == 2 and spots["back-lane"]["events"] == 0

@@ -1,0 +1,119 @@
+"""DEFRA WasteDataFlow fly-tipping return (quarterly counts) and the hotspot dashboard."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from evidence_api.models import Case, Event, ReviewStatus, Site
+from evidence_api.services.errors import Invalid
+
+logger = logging.getLogger(__name__)
+
+UNRECORDED = "not_recorded"
+
+
+def quarter_bounds(year: int, quarter: int) -> tuple[datetime, datetime]:
+    """UTC [start, end) of a calendar quarter (WasteDataFlow quarters: Q1 = Jan–Mar)."""
+    if quarter not in (1, 2, 3, 4):
+        raise Invalid("quarter must be 1, 2, 3 or 4")
+    if not 2000 <= year <= 2100:
+        raise Invalid("year must be between 2000 and 2100")
+    start = datetime(year, 3 * (quarter - 1) + 1, 1, tzinfo=UTC)
+    end = (
+        datetime(year + 1, 1, 1, tzinfo=UTC)
+        if quarter == 4
+        else datetime(year, 3 * quarter + 1, 1, tzinfo=UTC)
+    )
+    return start, end
+
+
+@dataclass(frozen=True)
+class ReturnRow:
+    land_type: str
+    size_band: str
+    waste_type: str
+    incidents: int
+
+
+def wastedataflow_return(*, session: Session, year: int, quarter: int) -> list[ReturnRow]:
+    """Confirmed dumping incidents started in the quarter, counted by land type × size band × waste type.
+
+    One incident per confirmed dumping event; the case's DEFRA categories apply to its events, and an
+    event outside a case (or a case without them) takes the site's land type and ``not_recorded``.
+    """
+    start, end = quarter_bounds(year, quarter)
+    stmt = (
+        select(Event)
+        .options(selectinload(Event.site), selectinload(Event.case))
+        .where(
+            Event.review_status == ReviewStatus.confirmed.value,
+            Event.type == "dumping",
+            Event.started_at >= start,
+            Event.started_at < end,
+        )
+    )
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for event in session.execute(stmt).scalars():
+        case: Case | None = event.case
+        land = (case.land_type if case and case.land_type else None) or event.site.land_type
+        size = (case.size_band if case else None) or UNRECORDED
+        waste = (case.waste_type if case else None) or UNRECORDED
+        counts[(land, size, waste)] += 1
+    return [ReturnRow(*key, n) for key, n in sorted(counts.items())]
+
+
+def to_csv(rows: list[ReturnRow]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["land_type", "size_band", "waste_type", "incidents"])
+    for r in rows:
+        writer.writerow([r.land_type, r.size_band, r.waste_type, r.incidents])
+    return buf.getvalue()
+
+
+@dataclass(frozen=True)
+class SiteCounts:
+    site_key: str
+    site_name: str
+    land_type: str
+    events: int
+    confirmed: int
+    dismissed: int
+    awaiting_review: int
+
+
+def hotspot_counts(*, session: Session) -> list[SiteCounts]:
+    """Events per site by review status, busiest first."""
+    stmt = (
+        select(Site.key, Site.name, Site.land_type, Event.review_status, func.count(Event.id))
+        .join(Event, Event.site_id == Site.id, isouter=True)
+        .group_by(Site.key, Site.name, Site.land_type, Event.review_status)
+    )
+    per: dict[str, dict[str, object]] = {}
+    for key, name, land, status, n in session.execute(stmt):
+        row = per.setdefault(key, {"name": name, "land": land, "counts": Counter()})
+        if status is not None:
+            row["counts"][status] += n  # type: ignore[index]
+    out = []
+    for key, row in per.items():
+        c: Counter[str] = row["counts"]  # type: ignore[assignment]
+        out.append(
+            SiteCounts(
+                site_key=key,
+                site_name=str(row["name"]),
+                land_type=str(row["land"]),
+                events=sum(c.values()),
+                confirmed=c[ReviewStatus.confirmed.value],
+                dismissed=c[ReviewStatus.dismissed.value],
+                awaiting_review=c[ReviewStatus.new.value] + c[ReviewStatus.under_review.value],
+            )
+        )
+    return sorted(out, key=lambda s: (-s.events, s.site_key))
