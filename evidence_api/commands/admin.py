@@ -12,6 +12,12 @@ import sys
 import uuid
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from evidence_api.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +87,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         importlib.import_module(KEYS_MODULE).add_arguments(keys)
 
 
-def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _settings(args: argparse.Namespace) -> Settings:
     from evidence_api.settings import Settings
 
     overrides: dict[str, object] = {}
@@ -122,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         app.state.engine.dispose()
 
 
-def _dispatch(args: argparse.Namespace, session, settings, actor: str) -> int:  # type: ignore[no-untyped-def]
+def _dispatch(args: argparse.Namespace, session: Session, settings: Settings, actor: str) -> int:
     from evidence_api.models import Role
     from evidence_api.schemas import AuthorisationIn, CameraIn, SiteIn
     from evidence_api.services import audit, authorisations, retention, sites, users

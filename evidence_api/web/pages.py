@@ -170,7 +170,9 @@ def queue(request: Request, status: str = "open") -> Response:
             events = sorted(new + under, key=lambda e: e.started_at, reverse=True)
         else:
             events, _ = review.list_events(
-                session=session, status=status if status in ReviewStatus else None, limit=200
+                session=session,
+                status=status if status in {r.value for r in ReviewStatus} else None,
+                limit=200,
             )
         rows = [(e, _thumbnail(e)) for e in events]
         return _render(
