@@ -27,6 +27,8 @@ def run_migrations(engine_url: str, *, engine: object | None = None) -> None:
     from alembic.config import Config
 
     here = Path(__file__).parent
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # its per-plugin INFO lines drown the CLI
     cfg = Config(str(here / "alembic.ini"))
     cfg.set_main_option("script_location", str(here / "alembic"))
     cfg.set_main_option("sqlalchemy.url", engine_url.replace("%", "%%"))
