@@ -50,9 +50,11 @@ class ModelInfo(BaseModel):
 
 
 class PlateRead(BaseModel):
+    """A number-plate read; text and confidence are null when the edge box looked but read nothing."""
+
     model_config = ConfigDict(extra="forbid")
-    text: Annotated[str, StringConstraints(min_length=1, max_length=20)]
-    confidence: float = Field(ge=0, le=1)
+    text: Annotated[str, StringConstraints(min_length=1, max_length=20)] | None = None
+    confidence: float | None = Field(default=None, ge=0, le=1)
     valid_uk_format: bool
 
 

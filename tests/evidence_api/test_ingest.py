@@ -139,3 +139,14 @@ def test_audit_chain_detects_an_edited_and_a_removed_entry(api: Api, media: dict
         s.commit()
     r = api.client.get("/api/v1/audit/verify", headers=api.h("admin"))
     assert r.json()["ok"] is False and "removed" in r.json()["error"]
+
+
+def test_a_plate_the_edge_box_could_not_read_is_accepted_as_null(api: Api, media: dict[str, bytes]) -> None:
+    """The detector sends text/confidence null when it looked for a plate and read nothing."""
+    body = event_body({"vehicle.jpg": ("vehicle", media["bus"])})
+    body["plate"] = {"text": None, "confidence": None, "valid_uk_format": False}
+    r = api.client.post("/api/v1/events", json=body, headers=api.h("device"))
+    assert r.status_code == 201, r.text
+    with api.sessionmaker() as s:
+        event = s.execute(select(Event).where(Event.id == uuid.UUID(body["id"]))).scalar_one()
+        assert event.plate_text is None and event.plate_valid_uk_format is False
