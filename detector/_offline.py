@@ -16,6 +16,7 @@ def configure_offline() -> None:
     os.environ.setdefault("YOLO_VERBOSE", "False")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if "YOLO_CONFIG_DIR" not in os.environ:
-        config_dir = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "tipwatch" / "ultralytics"
+        config_home = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
+        config_dir = config_home / "tipwatch" / "ultralytics"
         config_dir.mkdir(parents=True, exist_ok=True)
         os.environ["YOLO_CONFIG_DIR"] = str(config_dir)

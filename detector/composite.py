@@ -55,7 +55,7 @@ def photo_cutout(
     panel = cv2.resize(photo[520:640, 380:620], (width, height), interpolation=cv2.INTER_AREA)
     alpha = np.zeros((height, width), np.float32)
     cv2.rectangle(alpha, (2, 2), (width - 3, height - 3), 1.0, -1)
-    alpha = cv2.GaussianBlur(alpha, (5, 5), 0)
+    alpha = cv2.GaussianBlur(alpha, (5, 5), 0).astype(np.float32)
     return panel.astype(np.float32), alpha
 
 

@@ -136,7 +136,7 @@ class Detections:
             xyxy=np.concatenate([p.xyxy for p in parts]),
             confidence=np.concatenate([p.confidence for p in parts]),
             class_id=np.concatenate([p.class_id for p in parts]),
-            tracker_id=np.concatenate([p.tracker_id for p in parts]) if with_ids else None,  # type: ignore[misc]
+            tracker_id=np.concatenate([p.tracker_id for p in parts]) if with_ids else None,
         )
 
 

@@ -31,7 +31,7 @@ def data_dir(args: argparse.Namespace) -> Path:
     try:
         from evidence_api.settings import Settings  # the API's settings, when that package is installed
 
-        return Path(Settings().data_dir)  # type: ignore[call-arg]  # pydantic-settings fills from env
+        return Path(Settings().data_dir)  # pydantic-settings fills it from the environment
     except (ImportError, AttributeError, ValueError) as exc:
         logger.debug("API settings unavailable (%s); using %s", exc, DEFAULT_DATA_DIR)
         return Path(DEFAULT_DATA_DIR)
