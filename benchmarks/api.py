@@ -204,12 +204,20 @@ def pg_schema_url() -> tuple[str, Any, str]:
     return f"{PG_URL}{sep}options={quote(f'-csearch_path={schema}')}", engine, schema
 
 
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--events", type=int, default=200, help="events to ingest (4 stills each)")
+    ap.add_argument("--clients", type=int, default=8, help="concurrent clients")
+    ap.add_argument("--dbs", default="sqlite,postgresql", help="databases to measure, comma-separated")
+    ap.add_argument("--json", action="store_true", help="(output is always one JSON object)")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    ap.add_argument("--events", type=int, default=200)
-    ap.add_argument("--clients", type=int, default=8)
-    ap.add_argument("--dbs", default="sqlite,postgresql")
-    args = ap.parse_args(argv)
+    add_arguments(ap)
+    return run(ap.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
     stills = make_stills(args.events)
     total_bytes = sum(len(b) for files in stills for b in files)
     result: dict[str, Any] = {

@@ -22,6 +22,8 @@ BENCHMARKS = REPO / "benchmarks"
 # target -> (file under benchmarks/, one-line help)
 TARGETS: dict[str, tuple[str, str]] = {
     "detector": ("detector.py", "decode floor, naive vs gated pipeline, four 720p cameras, memory"),
+    "api": ("api.py", "ingest throughput and p95 latency, SQLite and PostgreSQL vs hash+write+fsync"),
+    "bundles": ("bundles.py", "evidence bundle export vs sha256+zip floor, memory 100 vs 1,000 stills"),
 }
 
 
