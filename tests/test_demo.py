@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -47,7 +46,6 @@ def test_the_guard_refuses_exactly_non_loopback_access(
 def test_demo_runs_end_to_end_offline(tmp_path: Path) -> None:
     violations = tmp_path / "violations.txt"
     data = tmp_path / "demo"
-    env = {**os.environ, "PYTHONPATH": str(HERE)}
     proc = subprocess.run(
         [
             sys.executable,
@@ -63,7 +61,6 @@ def test_demo_runs_end_to_end_offline(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=900,
-        env=env,
         cwd=tmp_path,
         check=False,
     )

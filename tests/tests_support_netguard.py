@@ -54,6 +54,9 @@ class NetGuard:
 
 
 def main() -> int:
+    # Run as a script, this file's folder (tests/) would be first on sys.path and tests/evidence_api/
+    # would shadow the real package: put the repository root there instead.
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
     log = Path(sys.argv[1])
     assert sys.argv[2] == "--"
     sys.addaudithook(NetGuard(log))
