@@ -100,6 +100,15 @@ def run(args: argparse.Namespace) -> int:
     spool_root = args.spool or _default_spool()
     spool_root.mkdir(parents=True, exist_ok=True)
     spool = Spool(spool_root)
+    # A worker killed mid-write leaves tmp/ entries: finish the complete ones, drop the rest.
+    recovered = spool.recover()
+    if recovered.promoted or recovered.removed or recovered.stray_files:
+        logger.warning(
+            "spool recovery: %d complete event(s) promoted, %d half-written removed, %d stray file(s)",
+            len(recovered.promoted),
+            len(recovered.removed),
+            recovered.stray_files,
+        )
     staging = Path(tempfile.mkdtemp(prefix="staging-", dir=spool_root.parent))
     uploader: Any = None
     if args.api:
@@ -125,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
             return
         pipeline.discard_staging(event.event_id)
         logger.info("event %s (%s) spooled at %s", event.event_id, event.type, path)
+        if uploader is not None:
+            uploader.wake()  # upload now rather than at the next poll
 
     pipeline = CameraPipeline(
         site, camera, detector, evidence_dir=staging, sink=sink, read_plates=not args.no_plates

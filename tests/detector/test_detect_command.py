@@ -70,3 +70,15 @@ def test_vehicle_visit_is_spooled_with_arrival_vehicle_and_departure(
     assert payload["details"]["present_at_start"] is False
     assert "plate" in payload  # read (OCR) on the best vehicle view; may be null on this sprite
     assert pending[0].verify() == []
+
+
+def test_a_restart_cleans_what_a_killed_worker_left_half_written(samples_dir: Path, tmp_path: Path) -> None:
+    spool_root = tmp_path / "spool"
+    Spool(spool_root)  # creates tmp/ pending/ sent/ dead/
+    half = spool_root / "tmp" / "01a20ecc-0000-7000-8000-000000000001"
+    half.mkdir(parents=True)
+    (half / "act.jpg").write_bytes(b"\xff\xd8\xff truncated by a kill")  # no event.json: never completed
+    proc = _detect(samples_dir / "drive_through.mp4", spool_root)
+    assert not half.exists()
+    assert "1 half-written removed" in proc.stderr
+    assert Spool(spool_root).pending() == []
