@@ -67,9 +67,13 @@ class _Server:
         self.thread.join(timeout=10)
 
 
-def _check(response: httpx.Response, what: str) -> Any:
+def _check_ok(response: httpx.Response, what: str) -> None:
     if response.status_code >= 400:
         raise DemoError(f"{what} failed: HTTP {response.status_code} {response.text[:500]}")
+
+
+def _check(response: httpx.Response, what: str) -> Any:
+    _check_ok(response, what)
     return response.json()
 
 
@@ -237,11 +241,6 @@ def run_demo(*, clips_dir: Path, data_dir: Path, keep: bool = False) -> int:
     print(f"Review page:   tipwatch serve --data {data_dir}   then open http://127.0.0.1:8000/review")
     print(f"Sign in:       see {data_dir / 'demo-credentials.txt'}")
     return 0 if report.ok else 1
-
-
-def _check_ok(response: httpx.Response, what: str) -> None:
-    if response.status_code >= 400:
-        raise DemoError(f"{what} failed: HTTP {response.status_code} {response.text[:300]}")
 
 
 def _list_events(http: httpx.Client, headers: dict[str, str]) -> list[dict[str, Any]]:
