@@ -2,8 +2,12 @@
 
 A case of N stills (real CCTV frames from OpenCV's vtest.avi, each a distinct JPEG) and M mp4 clips is
 exported with the real builder; the floor is SHA-256 over the same bytes plus writing them into a zip
-(ZIP_STORED), nothing else.  Peak RSS is measured in fresh worker processes for a small and a large case,
-so memory growth with the number of exhibits shows directly.  Prints one JSON object.
+(ZIP_STORED) and syncing it to disk, nothing else (the export syncs too; the floor without the sync is
+reported beside it).  Each still has the reduced print copy the API makes when the still is received
+(``evidence_api.previews``); making them is timed separately, per still, as ingest work, and one export
+without them shows what a case of stills stored before print copies existed costs.  Peak RSS is measured
+in fresh worker processes for a small and a large case, so memory growth with the number of exhibits
+shows directly.  Prints one JSON object.
 
     python benchmarks/bundles.py [--stills 1000] [--clips 20] [--small 100]
 """
@@ -13,6 +17,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -41,13 +46,23 @@ from evidence_api.bundle.spec import (
     Producer,
     RedactionOptions,
     ReviewDecision,
+    WorkingFile,
 )
 from evidence_api.bundle.verify import GENESIS_HASH, audit_entry_hash, verify_bundle
+from evidence_api.previews import make_preview
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 SCHEME = "tipwatch-audit/1"
 STILLS_PER_EVENT = 5
 CHUNK = 1 << 20
+
+
+def make_previews(stills: list[Path]) -> float:
+    """Each still's print copy, as ingest makes it (``NAME.preview.jpg`` beside it); seconds per still."""
+    start = time.perf_counter()
+    for path in stills:
+        path.with_suffix(".preview.jpg").write_bytes(make_preview(path.read_bytes()).jpeg.data)
+    return (time.perf_counter() - start) / max(1, len(stills))
 
 
 def make_media(folder: Path, stills: int, clips: int) -> tuple[list[Path], list[Path]]:
@@ -66,7 +81,7 @@ def make_media(folder: Path, stills: int, clips: int) -> tuple[list[Path], list[
     for i in range(stills):
         image = frames[i % len(frames)].copy()
         cv2.putText(image, f"{i:05d}", (10, 560), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2)
-        path = folder / f"still{i:05d}.jpg"
+        path = folder / f"still{i:05d}.master.jpg"
         cv2.imwrite(str(path), image, [cv2.IMWRITE_JPEG_QUALITY, 90])
         still_paths.append(path)
     clip_paths = []
@@ -91,7 +106,7 @@ def sha256_path(path: Path) -> str:
     return digest.hexdigest()
 
 
-def make_spec(stills: list[Path], clips: list[Path]) -> BundleSpec:
+def make_spec(stills: list[Path], clips: list[Path], *, previews: bool = True) -> BundleSpec:
     t0 = datetime(2026, 7, 14, 20, 0, tzinfo=UTC)
     entries: list[AuditRecord] = []
 
@@ -149,6 +164,7 @@ def make_spec(stills: list[Path], clips: list[Path]) -> BundleSpec:
             model_sha256="0" * 64,
             rule_version="rules/1",
             open=lambda p=path: p.open("rb"),  # type: ignore[misc]
+            preview=working_file(path.with_suffix(".preview.jpg")) if previews and not is_clip else None,
             received_at=received,
             custody=(
                 CustodyStep("upload", received, "device", "received", ingest),
@@ -186,17 +202,26 @@ def make_spec(stills: list[Path], clips: list[Path]) -> BundleSpec:
     )
 
 
-def floor(paths: list[Path], out: Path) -> float:
-    """SHA-256 over the same bytes while writing them into a stored zip: the physical floor."""
+def working_file(path: Path) -> WorkingFile:
+    return WorkingFile(sha256_path(path), path.stat().st_size, lambda: path.open("rb"))
+
+
+def floor(paths: list[Path], out: Path) -> tuple[float, float]:
+    """SHA-256 over the same bytes while writing them into a stored zip, then fsync: the physical floor.
+    Returns the seconds with and without the final sync."""
     start = time.perf_counter()
-    with zipfile.ZipFile(out, "w") as zf:
-        for path in paths:
-            digest = hashlib.sha256()
-            with path.open("rb") as src, zf.open(path.name, "w") as dst:
-                while chunk := src.read(CHUNK):
-                    digest.update(chunk)
-                    dst.write(chunk)
-    return time.perf_counter() - start
+    with open(out, "wb") as fh:
+        with zipfile.ZipFile(fh, "w") as zf:
+            for path in paths:
+                digest = hashlib.sha256()
+                with path.open("rb") as src, zf.open(path.name, "w") as dst:
+                    while chunk := src.read(CHUNK):
+                        digest.update(chunk)
+                        dst.write(chunk)
+        fh.flush()
+        written = time.perf_counter() - start
+        os.fsync(fh.fileno())
+    return time.perf_counter() - start, written
 
 
 def proc_status_mb(field: str) -> float:
@@ -219,7 +244,7 @@ def reset_peak_rss() -> bool:
 
 def worker(folder: Path, stills: int, clips: int) -> dict[str, float]:
     """One export in this (fresh) process over media already on disk; peak RSS against the baseline."""
-    still_paths = sorted(folder.glob("still*.jpg"))[:stills]
+    still_paths = sorted(folder.glob("still*.master.jpg"))[:stills]
     clip_paths = sorted(folder.glob("clip*.mp4"))[:clips]
     spec = make_spec(still_paths, clip_paths)
     store = KeyStore(folder / f"data-{stills}")
@@ -270,15 +295,18 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
         t = time.perf_counter()
         stills, clips = make_media(folder, args.stills, args.clips)
         media_s = time.perf_counter() - t
+        preview_s_per_still = make_previews(stills)
         total_bytes = sum(p.stat().st_size for p in [*stills, *clips])
         spec = make_spec(stills, clips)
         store = KeyStore(folder / "data")
         store.generate()
         key = store.load_active()
-        floors, exports, with_sha, no_print = [], [], [], []
+        floors, floors_unsynced, exports, with_sha, no_print = [], [], [], [], []
         result = None
         for _ in range(args.repeat):  # interleaved, so background load hits both alike
-            floors.append(floor([*stills, *clips], folder / "floor.zip"))
+            synced, unsynced = floor([*stills, *clips], folder / "floor.zip")
+            floors.append(synced)
+            floors_unsynced.append(unsynced)
             t = time.perf_counter()
             result = build_bundle(spec, key, folder / "case.zip", compute_bundle_sha256=False)
             exports.append(time.perf_counter() - t)
@@ -291,13 +319,16 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
             no_print.append(time.perf_counter() - t)
             spec.print_stills = True
         assert result is not None
+        t = time.perf_counter()  # once: stills stored before print copies existed get them made now
+        build_bundle(make_spec(stills, clips, previews=False), key, folder / "case-old.zip")
+        no_previews_s = time.perf_counter() - t
         t = time.perf_counter()
         report = verify_bundle(folder / "case.zip")
         verify_s = time.perf_counter() - t
         if not report.ok:
             raise SystemExit("the benchmark bundle does not verify: " + "; ".join(report.problems))
         bundle_bytes = (folder / "case.zip").stat().st_size
-        for name in ("case.zip", "floor.zip", "case-noprint.zip"):
+        for name in ("case.zip", "floor.zip", "case-noprint.zip", "case-old.zip"):
             (folder / name).unlink()
 
         memory = {}
@@ -330,18 +361,23 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
         "files_in_bundle": result.files,
         "media_generation_s": round(media_s, 2),
         "floor_s": round(min(floors), 3),
+        "floor_without_fsync_s": round(min(floors_unsynced), 3),
         "export_s": round(min(exports), 3),
         "export_with_bundle_sha256_s": round(min(with_sha), 3),
         "export_over_floor": round(min(exports) / min(floors), 2),
+        "export_over_floor_without_fsync": round(min(exports) / min(floors_unsynced), 2),
         "export_without_stills_in_pdf_s": round(min(no_print), 3),
         "export_without_stills_in_pdf_over_floor": round(min(no_print) / min(floors), 2),
         "export_with_bundle_sha256_over_floor": round(min(with_sha) / min(floors), 2),
         "target_over_floor": 2.0,
+        "print_copy_ms_per_still_at_ingest": round(preview_s_per_still * 1000, 2),
+        "export_without_stored_print_copies_s": round(no_previews_s, 3),
         "floor_mb_per_s": round(total_bytes / min(floors) / 1e6, 1),
         "export_mb_per_s": round(total_bytes / min(exports) / 1e6, 1),
         "verify_s": round(verify_s, 3),
         "runs": {
             "floor_s": [round(x, 3) for x in floors],
+            "floor_without_fsync_s": [round(x, 3) for x in floors_unsynced],
             "export_s": [round(x, 3) for x in exports],
             "export_without_stills_in_pdf_s": [round(x, 3) for x in no_print],
         },

@@ -256,6 +256,9 @@ class Blob(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     media_type: Mapped[str] = mapped_column(String(60))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # a still's reduced print copy (evidence_api.previews), itself a blob; None for clips and
+    # for stills that do not decode
+    preview_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Case(Base):

@@ -1,9 +1,9 @@
 """Stream one case export into a signed zip: masters, working copies, continuity, documents, manifest.
 
 Memory stays flat in the number of exhibits: each master is copied into the zip in 1 MiB chunks while
-it is hashed; a still's bytes are also kept until its volume of the printed exhibit list (which embeds
-the master JPEGs as they are, no re-encoding) is written, every :data:`PDF_VOLUME_SIZE` exhibits.  Only
-the manifest's small per-file records grow with the case.
+it is hashed; a still's reduced print copy (made at ingest, see :mod:`evidence_api.previews`) is held
+until its volume of the printed exhibit list is written, every :data:`PDF_VOLUME_SIZE` exhibits.  Only
+the manifest's small per-file records (and the HTML list's rows) grow with the case.
 
 A master whose bytes no longer hash to the value recorded at ingest stops the export: a bundle never
 carries a file that differs from what the edge box captured.
@@ -11,13 +11,13 @@ carries a file that differs from what the edge box captured.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import io
 import logging
 import os
 import uuid
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +25,8 @@ from typing import Any, BinaryIO, Protocol
 from zoneinfo import ZoneInfo
 
 from evidence_api.bundle import documents, redact
-from evidence_api.bundle.spec import Authorisation, BundleSpec, ExhibitSource, LegalOverride
+from evidence_api.bundle.pdf import Jpeg, PdfError
+from evidence_api.bundle.spec import Authorisation, BundleSpec, ExhibitSource, LegalOverride, Producer
 from evidence_api.bundle.verify import (
     AUDIT_EXTRACT_NAME,
     BUNDLE_FORMAT,
@@ -39,6 +40,7 @@ from evidence_api.bundle.verify import (
     canonical_json,
     format_fingerprint,
 )
+from evidence_api.previews import PreviewError, make_preview
 
 logger = logging.getLogger(__name__)
 
@@ -169,11 +171,54 @@ class _ZipWriter:
         return sha, size
 
     def add_bytes(self, name: str, data: bytes, media_type: str, kind: str, *, compress: bool = True) -> str:
-        sha, _ = self.add_stream(name, io.BytesIO(data), media_type, kind, compress=compress)
+        return self.add_chunks(name, [data], media_type, kind, compress=compress)
+
+    def add_chunks(
+        self, name: str, chunks: Iterable[bytes], media_type: str, kind: str, *, compress: bool = True
+    ) -> str:
+        """A member made of pieces already in memory (a document as it is written out)."""
+        digest = hashlib.sha256()
+        size = 0
+        with self.zf.open(self._info(name, compress), "w") as dst:
+            for chunk in chunks:
+                digest.update(chunk)
+                dst.write(chunk)
+                size += len(chunk)
+        sha = digest.hexdigest()
+        self.files.append({"path": name, "sha256": sha, "size": size, "media_type": media_type, "kind": kind})
         return sha
 
     def add_unlisted(self, name: str, data: bytes) -> None:
         self.zf.writestr(self._info(name, compress=False), data)
+
+
+class _ExhibitList:
+    """The printed exhibit list, written a volume (:data:`PDF_VOLUME_SIZE` exhibits) at a time, so only
+    one volume's print copies are held at once; the HTML list's rows are kept for the single HTML page.
+
+    (Laying volumes out on a second thread while masters are copied was measured: no faster, because the
+    copying thread then waits on the GIL as long as the layout saves.)
+    """
+
+    def __init__(self, w: _ZipWriter, producer: Producer, exhibits: int) -> None:
+        self.w, self.producer = w, producer
+        self.total = (exhibits + PDF_VOLUME_SIZE - 1) // PDF_VOLUME_SIZE
+        self.names: list[str] = []
+        self._rows: list[str] = []
+
+    def add_volume(self, part: dict[str, Any], stills: dict[str, Jpeg]) -> None:
+        name = (
+            "documents/exhibit_list.pdf"
+            if self.total == 1
+            else f"documents/exhibit_list_vol{len(self.names) + 1:02d}_of_{self.total:02d}.pdf"
+        )
+        pdf = documents.exhibit_list_pdf(part, self.producer, stills)
+        self.w.add_chunks(name, pdf.chunks(), "application/pdf", "document", compress=False)  # mostly JPEG
+        self.names.append(name)
+        self._rows.append(documents.exhibit_rows_html(part["exhibits"]))
+
+    def html_rows(self) -> str:
+        return "".join(self._rows)
 
 
 def _order_key(ex: ExhibitSource) -> tuple[datetime, str, int, str]:
@@ -377,10 +422,9 @@ def _write(
 
     with zipfile.ZipFile(fh, "w", allowZip64=True) as zf:
         w = _ZipWriter(zf, spec.exported_at)
+        exhibit_list = _ExhibitList(w, spec.producer, len(included))
         volume: list[dict[str, Any]] = []
-        stills: dict[str, documents.StillImage] = {}
-        volumes: list[str] = []
-        total_volumes = (len(included) + PDF_VOLUME_SIZE - 1) // PDF_VOLUME_SIZE
+        stills: dict[str, Jpeg] = {}
         for number, (ex, auth, override) in enumerate(included, start=1):
             entry = _write_exhibit(
                 w, spec, ex, auth, override, number, events, audit_by_seq, person_finder, result
@@ -392,22 +436,11 @@ def _write(
             if still is not None and spec.print_stills:
                 stills[entry["reference"]] = still
             if len(volume) == PDF_VOLUME_SIZE or number == len(included):
-                name = (
-                    "documents/exhibit_list.pdf"
-                    if total_volumes == 1
-                    else f"documents/exhibit_list_vol{len(volumes) + 1:02d}_of_{total_volumes:02d}.pdf"
-                )
                 part = {**manifest, "exhibits": volume}
                 if number != len(included):
                     part["excluded_exhibits"] = []
-                pdf = documents.exhibit_list_pdf(part, spec.producer, stills)
-                w.add_bytes(name, pdf, "application/pdf", "document", compress=False)  # mostly JPEG already
-                volumes.append(name)
+                exhibit_list.add_volume(part, stills)
                 volume, stills = [], {}
-                del pdf, part
-                # fpdf2's output graph (which holds the embedded stills) has reference cycles: collect
-                # the young generations now (cheap), or memory would grow with the number of exhibits
-                gc.collect(1)
 
         w.add_bytes(
             AUDIT_EXTRACT_NAME,
@@ -440,7 +473,7 @@ def _write(
         )
         w.add_bytes(
             "documents/exhibit_list.html",
-            documents.exhibit_list_html(manifest, spec.producer),
+            documents.exhibit_list_html(manifest, spec.producer, exhibit_list.html_rows()),
             "text/html",
             "document",
         )
@@ -470,13 +503,41 @@ def _write(
         sums = "".join(f"{f['sha256']}  {f['path']}\n" for f in w.files)
         w.add_bytes(SUMS_NAME, sums.encode("utf-8"), "text/plain", "checksums", compress=False)
         manifest["files"] = w.files
-        manifest["documents"] = {"exhibit_list_pdf": volumes}
+        manifest["documents"] = {"exhibit_list_pdf": exhibit_list.names}
         manifest_bytes = canonical_json(manifest)
         w.add_unlisted(MANIFEST_NAME, manifest_bytes)
         w.add_unlisted(SIGNATURE_NAME, signer.sign(manifest_bytes))
         result.files = len(w.files) + 2
     result.manifest_sha256 = hashlib.sha256(manifest_bytes).hexdigest()
     return result
+
+
+def _print_copy(ex: ExhibitSource, reference: str, master: bytes | None) -> Jpeg | None:
+    """The reduced copy printed in the exhibit list: the one made at ingest, checked against its hash,
+    or one made now from the master (stored before print copies existed, or the stored one is damaged)."""
+    if ex.preview is not None:
+        with ex.preview.open() as src:
+            data = src.read()
+        if hashlib.sha256(data).hexdigest() == ex.preview.sha256:
+            try:
+                return Jpeg.from_bytes(data)
+            except PdfError as exc:
+                logger.warning(
+                    "exhibit %s: stored print copy unreadable (%s); making a new one", reference, exc
+                )
+        else:
+            logger.warning(
+                "exhibit %s: stored print copy does not match its hash; making a new one", reference
+            )
+    if master is None:
+        with ex.open() as src:
+            master = src.read()
+    try:
+        return make_preview(master).jpeg
+    except PreviewError as exc:
+        # The master is still evidence even if it will not decode; the list says so instead of a picture.
+        logger.warning("exhibit %s: not printable: %s", reference, exc)
+        return None
 
 
 def _write_exhibit(
@@ -497,7 +558,12 @@ def _write_exhibit(
     ext = EXTENSIONS[ex.media_type]
     event = events[ex.event_id]
     master = f"exhibits/masters/{slug}_{ex.role}.{ext}"
-    keep = io.BytesIO() if ex.is_still else None
+    needs_pixels = ex.is_still and (
+        (spec.print_stills and ex.preview is None)
+        or (spec.redaction.crop_vehicle and ex.vehicle is not None)
+        or (spec.redaction.blur_people and person_finder is not None)
+    )
+    keep = io.BytesIO() if needs_pixels else None
     with ex.open() as src:
         sha, size = w.add_stream(master, src, ex.media_type, "master", keep=keep, large=ex.size >= 1 << 31)
     if sha != ex.sha256 or size != ex.size:
@@ -507,7 +573,7 @@ def _write_exhibit(
             "restore the master from backup"
         )
     working: list[dict[str, str]] = []
-    still: documents.StillImage | None = None
+    still: Jpeg | None = None
     if ex.annotated is not None:
         name = f"exhibits/working/{slug}_annotated.jpg"
         with ex.annotated.open() as src:
@@ -517,12 +583,11 @@ def _write_exhibit(
                 f"the annotated copy of exhibit {reference} does not match its recorded hash"
             )
         working.append({"path": name, "label": "annotated (edge box boxes and labels)", "sha256": a_sha})
+    if ex.is_still and spec.print_stills:
+        still = _print_copy(ex, reference, keep.getvalue() if keep is not None else None)
     if keep is not None:
         data = keep.getvalue()
         try:
-            if spec.print_stills:
-                width, height = redact.jpeg_dimensions(data)
-                still = documents.StillImage(data, width, height)
             image = (
                 redact.decode_jpeg(data)
                 if (spec.redaction.crop_vehicle and ex.vehicle)
@@ -552,7 +617,7 @@ def _write_exhibit(
                 )
         except redact.RedactionError as exc:
             # The master is still evidence even if it will not decode; say so in the list rather than stop.
-            logger.warning("exhibit %s: not printable, no working copies: %s", reference, exc)
+            logger.warning("exhibit %s: no working copies: %s", reference, exc)
     result.working_copies += len(working)
     utc, local = utc_and_local(ex.captured_at)
     custody: list[dict[str, Any]] = [

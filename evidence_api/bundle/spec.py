@@ -124,7 +124,8 @@ class ExhibitSource:
     open: Callable[[], BinaryIO]  # a fresh binary stream of the master's bytes
     received_at: datetime | None = None
     description: str = ""
-    annotated: ExhibitAnnotated | None = None  # the edge box's annotated working copy, if any
+    annotated: WorkingFile | None = None  # the edge box's annotated working copy, if any
+    preview: WorkingFile | None = None  # a still's reduced print copy (made at ingest), if any
     vehicle: VehicleBox | None = None
     custody: tuple[CustodyStep, ...] = ()
 
@@ -144,8 +145,9 @@ class ExhibitSource:
 
 
 @dataclass(frozen=True, slots=True)
-class ExhibitAnnotated:
-    """The annotated copy made on the edge box (boxes and labels): a working copy, never evidence itself."""
+class WorkingFile:
+    """A file derived from a master (the edge box's annotated copy, or the reduced print copy made at
+    ingest): a working copy, never evidence itself."""
 
     sha256: str
     size: int

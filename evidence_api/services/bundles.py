@@ -146,6 +146,13 @@ def _opener(store: BlobStore, sha256: str) -> Callable[[], BinaryIO]:
     return lambda: store.open(sha256)
 
 
+def _working_file(store: BlobStore, sha256: str | None) -> bs.WorkingFile | None:
+    """A stored derived file, or None if it was never made or has gone (the builder then makes it)."""
+    if sha256 is None or not store.exists(sha256):
+        return None
+    return bs.WorkingFile(sha256, store.size(sha256), _opener(store, sha256))
+
+
 def build_spec(
     session: Session,
     case: models.Case,
@@ -192,6 +199,10 @@ def build_spec(
     annotated = {
         (f.event_id, f.role): f for e in events for f in e.files if f.kind == "annotated" and f.received_at
     }
+    with_previews = select(models.Blob.sha256, models.Blob.preview_sha256).where(
+        models.Blob.sha256.in_(shas), models.Blob.preview_sha256.is_not(None)
+    )
+    previews = {sha: preview for sha, preview in session.execute(with_previews).all() if preview}
     exhibits: list[bs.ExhibitSource] = []
     for event in events:
         for f in event.files:
@@ -214,9 +225,10 @@ def build_spec(
                     rule_version=event.rule_version,
                     open=_opener(store, f.sha256),
                     received_at=f.received_at,
-                    annotated=bs.ExhibitAnnotated(ann.sha256, ann.size, _opener(store, ann.sha256))
+                    annotated=bs.WorkingFile(ann.sha256, ann.size, _opener(store, ann.sha256))
                     if ann
                     else None,
+                    preview=_working_file(store, previews.get(f.sha256)),
                     custody=custody(entries),
                 )
             )

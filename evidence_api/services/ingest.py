@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from evidence_api.models import Blob, Camera, Device, Event, EventFile, Site, UploadStatus
+from evidence_api.previews import PreviewError, make_preview
 from evidence_api.schemas import EventIn
 from evidence_api.services import audit, authorisations
 from evidence_api.services.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
@@ -142,6 +143,17 @@ def check_magic(media_type: str, data: bytes) -> None:
         raise Invalid(f"unsupported media type {media_type!r}")
 
 
+def store_preview(store: BlobStore, master: bytes, sha256: str) -> str | None:
+    """Make and store a still's print copy; None (and a warning) if the still does not decode."""
+    try:
+        preview = make_preview(master)
+    except PreviewError as exc:
+        logger.warning("still %s stored without a print copy: %s", sha256, exc)
+        return None
+    store.put(preview.jpeg.data, sha256=preview.sha256)
+    return preview.sha256
+
+
 @dataclass(frozen=True)
 class FileOutcome:
     event: Event
@@ -189,8 +201,12 @@ def receive_file(
         written = store.put(data, sha256=sha256)
     except BlobHashMismatch as exc:  # the hash was checked above; a mismatch here means a broken store
         raise Invalid(str(exc)) from exc
-    if session.get(Blob, sha256) is None:
-        session.add(Blob(sha256=sha256, size=len(data), media_type=decl.media_type))
+    blob = session.get(Blob, sha256)
+    if blob is None:
+        blob = Blob(sha256=sha256, size=len(data), media_type=decl.media_type)
+        if decl.media_type == "image/jpeg":
+            blob.preview_sha256 = store_preview(store, data, sha256)
+        session.add(blob)
     now = datetime.now(UTC)
     for d in decls:
         d.received_at = now
@@ -202,7 +218,13 @@ def receive_file(
         target_type="event",
         target_id=str(event.id),
         after_hash=sha256,
-        details={"name": decl.name, "role": decl.role, "size": len(data), "new_blob": written},
+        details={
+            "name": decl.name,
+            "role": decl.role,
+            "size": len(data),
+            "new_blob": written,
+            "preview_sha256": blob.preview_sha256,
+        },
     )
     missing = missing_files(event)
     if not missing and event.upload_status != UploadStatus.complete.value:

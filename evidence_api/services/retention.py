@@ -63,9 +63,18 @@ def purge(
         for h in sorted(hashes)
         if session.execute(select(EventFile.id).where(EventFile.sha256 == h)).first() is None
     ]
+    previews = {
+        p for p in session.execute(select(Blob.preview_sha256).where(Blob.sha256.in_(orphans))).scalars() if p
+    }
     for h in orphans:
         session.execute(delete(Blob).where(Blob.sha256 == h))
     session.flush()
+    # a print copy goes with its master, unless another stored still has the very same one
+    shared = set(
+        session.execute(select(Blob.preview_sha256).where(Blob.preview_sha256.in_(previews))).scalars()
+    )
     deleted = sum(1 for h in orphans if store.delete(h))
+    for p in sorted(previews - shared):
+        store.delete(p)
     logger.info("purged %d events, %d blobs (retention %d days)", len(events), deleted, retention_days)
     return {"events_purged": len(events), "blobs_deleted": deleted}

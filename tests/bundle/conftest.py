@@ -28,13 +28,13 @@ from evidence_api.bundle.spec import (
     CaseInfo,
     CustodyStep,
     EventRecord,
-    ExhibitAnnotated,
     ExhibitSource,
     LegalOverride,
     Producer,
     RedactionOptions,
     ReviewDecision,
     VehicleBox,
+    WorkingFile,
 )
 from evidence_api.bundle.verify import GENESIS_HASH, audit_entry_hash
 
@@ -216,7 +216,7 @@ class CaseBuilder:
             for _, role, path, captured in ev_files:
                 annotated = None
                 if path == m.bus:
-                    annotated = ExhibitAnnotated(
+                    annotated = WorkingFile(
                         sha256_file(m.annotated), m.annotated.stat().st_size, opener(m.annotated)
                     )
                 exhibits.append(

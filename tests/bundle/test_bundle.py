@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import shutil
 import subprocess
@@ -14,13 +15,15 @@ from typing import Any, BinaryIO
 
 import cv2
 import numpy as np
+import pypdf
 import pytest
 
 from evidence_api.bundle.builder import BundleBuildError, build_bundle
 from evidence_api.bundle.redact import SSDPersonFinder
 from evidence_api.bundle.signing import KeyStore, SigningKey
-from evidence_api.bundle.spec import BundleSpec, ExhibitSource
+from evidence_api.bundle.spec import BundleSpec, ExhibitSource, WorkingFile
 from evidence_api.bundle.verify import verify_bundle
+from evidence_api.previews import make_preview
 
 MakeCase = Callable[..., BundleSpec]
 
@@ -40,6 +43,11 @@ def decode(data: bytes) -> np.ndarray:
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     assert image is not None, "not a decodable JPEG"
     return np.asarray(image, np.uint8)
+
+
+def read_pdf(data: bytes) -> pypdf.PdfReader:
+    """Parse a PDF strictly, as a viewer would (a broken cross-reference table or object fails here)."""
+    return pypdf.PdfReader(io.BytesIO(data), strict=True)
 
 
 def read_manifest(path: Path) -> dict:
@@ -84,18 +92,21 @@ def test_documents_show_the_stills_and_the_s9_declaration(bundle: Path) -> None:
     assert "SG/6" in html and "BST" in html
     assert "Criminal Justice Act 1967, s.9" in statement and "wilfully stated" in statement
     assert "NTP" in statement
-    assert pdf.startswith(b"%PDF") and pdf.count(b"/Subtype /Image") >= 5  # one thumbnail per still
-    assert s9_pdf.startswith(b"%PDF")
-    pages = s9_pdf.count(b"/Type /Page\n")
-    assert pages >= 1 and f"consisting of {pages} page(s)".encode() in _page_text(s9_pdf).replace(b"\\", b"")
-
-
-def _page_text(pdf: bytes) -> bytes:
-    import re
-    import zlib
-
-    streams = re.findall(rb"/Filter /FlateDecode[^>]*>>\s*stream\r?\n(.*?)endstream", pdf, re.S)
-    return b"".join(zlib.decompress(s) for s in streams if not s.startswith(b"\xff\xd8"))
+    # read as a viewer reads them (pypdf, strict): every still printed, every page numbered
+    exhibit_list = read_pdf(pdf)
+    text = "\n".join(page.extract_text() for page in exhibit_list.pages)
+    stills = [ex for ex in read_manifest(bundle)["exhibits"] if ex["media_type"] == "image/jpeg"]
+    assert sum(len(page.images) for page in exhibit_list.pages) == len(stills) == 5
+    for ex in stills:
+        assert ex["reference"] in text and ex["sha256"] in text
+    n = len(exhibit_list.pages)
+    assert all(f"Page {i} of {n}" in page.extract_text() for i, page in enumerate(exhibit_list.pages, 1))
+    assert exhibit_list.metadata is not None and exhibit_list.metadata.title.startswith("Exhibit list")
+    statement = read_pdf(s9_pdf)
+    pages = len(statement.pages)
+    first = statement.pages[0].extract_text()
+    assert f"consisting of {pages} page(s)" in first.replace("\n", " ")
+    assert "Statement of: Sam Green\nAge if under 18: Over 18" in first  # line breaks kept, not '?'
 
 
 def test_unauthorised_exhibit_is_left_out_and_named(bundle: Path) -> None:
@@ -441,3 +452,75 @@ def test_large_case_prints_the_exhibit_list_in_volumes(
     with zipfile.ZipFile(out) as zf:
         last = zf.read("documents/exhibit_list_vol03_of_03.pdf")
     assert last.count(b"/Subtype /Image") == 10  # its 11 exhibits: 10 stills, each embedded once, 1 clip
+
+
+# -- print copies ----------------------------------------------------------------------------------
+def _printed_images(bundle: Path) -> dict[str, bytes]:
+    """Exhibit reference -> the JPEG bytes embedded beside it in the printed exhibit list."""
+    with zipfile.ZipFile(bundle) as zf:
+        reader = read_pdf(zf.read("documents/exhibit_list.pdf"))
+    printed = {}
+    stills = [ex for ex in read_manifest(bundle)["exhibits"] if ex["media_type"] == "image/jpeg"]
+    images = [
+        xobject.get_object().get_data()
+        for page in reader.pages
+        for xobject in page["/Resources"]["/XObject"].values()
+    ]
+    assert len(images) == len(stills)
+    for ex, data in zip(stills, images, strict=True):  # printed in exhibit order
+        printed[ex["reference"]] = data
+    return printed
+
+
+def test_the_exhibit_list_prints_the_print_copy_made_at_ingest(
+    tmp_path: Path, make_case: MakeCase, signer: SigningKey
+) -> None:
+    import dataclasses
+
+    spec = make_case()
+    copies: dict[str, bytes] = {}
+    for i, ex in enumerate(spec.exhibits):
+        if ex.is_still:
+            with ex.open() as fh:
+                made_now = make_preview(fh.read()).jpeg.data
+            # stored at another quality, so the test can tell the stored copy from one made at export
+            image = cv2.imdecode(np.frombuffer(made_now, np.uint8), cv2.IMREAD_COLOR)
+            copy = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 40])[1].tobytes()
+            assert copy != made_now
+            path = tmp_path / f"print{i}.jpg"
+            path.write_bytes(copy)
+            copies[ex.sha256] = copy
+            preview = WorkingFile(hashlib.sha256(copy).hexdigest(), len(copy), opener(path))
+            spec.exhibits[i] = dataclasses.replace(ex, preview=preview)
+    out = tmp_path / "out.zip"
+    build_bundle(spec, signer, out)
+    assert verify_bundle(out).ok
+    by_ref = {ex["reference"]: ex["sha256"] for ex in read_manifest(out)["exhibits"]}
+    printed = _printed_images(out)
+    assert printed and all(data == copies[by_ref[ref]] for ref, data in printed.items())
+
+
+def test_a_missing_or_damaged_print_copy_is_made_again_from_the_master(
+    tmp_path: Path, make_case: MakeCase, signer: SigningKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    import dataclasses
+
+    spec = make_case()
+    wrong = tmp_path / "someone-else.jpg"
+    wrong.write_bytes(cv2.imencode(".jpg", np.zeros((30, 40, 3), np.uint8))[1].tobytes())
+    first = next(i for i, ex in enumerate(spec.exhibits) if ex.is_still)
+    # recorded under one hash, but the stored bytes are another picture
+    spec.exhibits[first] = dataclasses.replace(
+        spec.exhibits[first], preview=WorkingFile("0" * 64, wrong.stat().st_size, opener(wrong))
+    )
+    out = tmp_path / "out.zip"
+    build_bundle(spec, signer, out)
+    assert verify_bundle(out).ok
+    assert "does not match its hash; making a new one" in caplog.text
+    masters = {}
+    for ex in spec.exhibits:
+        with ex.open() as fh:
+            masters[ex.sha256] = fh.read()
+    by_ref = {ex["reference"]: ex["sha256"] for ex in read_manifest(out)["exhibits"]}
+    for ref, data in _printed_images(out).items():  # the damaged one and those never made alike
+        assert data == make_preview(masters[by_ref[ref]]).jpeg.data

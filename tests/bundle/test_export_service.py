@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import uuid
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pypdf
 import pytest
 import sqlalchemy
 from sqlalchemy.orm import Session
@@ -21,6 +23,7 @@ from evidence_api.bundle.verify import verify_bundle
 from evidence_api.db import Base, make_engine, make_sessionmaker
 from evidence_api.services import audit
 from evidence_api.services.bundles import BundleExportError, export_case, officer_initials
+from evidence_api.services.ingest import store_preview
 from evidence_api.storage import FilesystemBlobStore
 
 PG_URL = os.environ.get("TIPWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -86,6 +89,11 @@ def add_event(
         data = path.read_bytes()
         sha = hashlib.sha256(data).hexdigest()
         store.put(data, sha256=sha)
+        if session.get(models.Blob, sha) is None:  # as ingest stores it, with a still's print copy
+            preview = store_preview(store, data, sha) if media_type == "image/jpeg" else None
+            session.add(
+                models.Blob(sha256=sha, size=len(data), media_type=media_type, preview_sha256=preview)
+            )
         session.add(
             models.EventFile(
                 event_id=event.id,
@@ -200,6 +208,16 @@ def test_export_verifies_and_leaves_out_what_was_not_authorised(
     assert entries[-1].after_hash == result.sha256 == hashlib.sha256(out.read_bytes()).hexdigest()
     assert manifest["continuity"]["head_hash"] == entries[-2].entry_hash
     audit.verify_chain(session)
+    # the printed list shows each still's print copy as stored at ingest
+    with zipfile.ZipFile(out) as zf:
+        pdf = pypdf.PdfReader(io.BytesIO(zf.read("documents/exhibit_list.pdf")), strict=True)
+    printed = [x.get_object().get_data() for p in pdf.pages for x in p["/Resources"]["/XObject"].values()]
+    stored = []
+    for ex in manifest["exhibits"][:2]:  # SG/1 and SG/2 are the stills; SG/3 is the clip
+        preview = session.get(models.Blob, ex["sha256"]).preview_sha256
+        with world["store"].open(preview) as fh:
+            stored.append(fh.read())
+    assert printed == stored
 
 
 def test_legal_override_includes_the_unauthorised_event(

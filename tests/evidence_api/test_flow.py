@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from evidence_testutil import Api, event_body, sha, upload
 
+from evidence_api.models import Blob
 from evidence_api.services import audit, retention
 
 
@@ -108,6 +109,9 @@ def test_purge_removes_old_unconfirmed_events_and_their_blobs(api: Api, media: d
     store = api.client.app.state.store  # type: ignore[attr-defined]
     assert store.exists(sha(media["bus"]))
     with api.sessionmaker() as s:
+        print_copy = s.get(Blob, sha(media["bus"])).preview_sha256
+    assert print_copy and store.exists(print_copy)
+    with api.sessionmaker() as s:
         assert retention.purge(session=s, store=store, retention_days=31, actor="test") == {
             "events_purged": 0,
             "blobs_deleted": 0,
@@ -118,6 +122,7 @@ def test_purge_removes_old_unconfirmed_events_and_their_blobs(api: Api, media: d
         assert out == {"events_purged": 1, "blobs_deleted": 1}
         audit.verify_chain(s)
     assert not store.exists(sha(media["bus"]))
+    assert not store.exists(print_copy)  # the print copy goes with its master
     assert api.client.get(f"/api/v1/events/{body['id']}", headers=api.h("officer")).status_code == 404
 
 

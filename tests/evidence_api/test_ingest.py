@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
+import cv2
+import numpy as np
 from evidence_testutil import Api, event_body, sha, upload
 from sqlalchemy import select, text
 
-from evidence_api.models import AuditEntry, Event
+from evidence_api.models import AuditEntry, Blob, Event
 from evidence_api.services import audit
 
 
@@ -150,3 +153,34 @@ def test_a_plate_the_edge_box_could_not_read_is_accepted_as_null(api: Api, media
     with api.sessionmaker() as s:
         event = s.execute(select(Event).where(Event.id == uuid.UUID(body["id"]))).scalar_one()
         assert event.plate_text is None and event.plate_valid_uk_format is False
+
+
+def test_a_still_gets_a_reduced_print_copy_and_its_hash_is_audited(api: Api, media: dict[str, bytes]) -> None:
+    body = event_body({"act.jpg": ("act", media["bus"]), "clip.mp4": ("clip", media["clip"])})
+    upload(api, body, {"still": media["bus"], "clip": media["clip"]})
+    store = api.client.app.state.store  # type: ignore[attr-defined]
+    with api.sessionmaker() as s:
+        still, clip = s.get(Blob, sha(media["bus"])), s.get(Blob, sha(media["clip"]))
+        assert clip is not None and clip.preview_sha256 is None  # clips are not printed
+        assert still is not None and still.preview_sha256 is not None
+        stored = [
+            json.loads(e.details)
+            for e in s.execute(select(AuditEntry).where(AuditEntry.action == "event.file.store")).scalars()
+        ]
+    with store.open(still.preview_sha256) as fh:
+        print_copy = fh.read()
+    assert sha(print_copy) == still.preview_sha256
+    image = cv2.imdecode(np.frombuffer(print_copy, np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape == (540, 405, 3)  # bus.jpg is 810x1080: decoded at half scale
+    assert [d["preview_sha256"] for d in stored if d["role"] == "act"] == [still.preview_sha256]
+    assert store.path(sha(media["bus"])).read_bytes() == media["bus"]  # the master is untouched
+
+
+def test_a_still_that_does_not_decode_is_kept_without_a_print_copy(api: Api, media: dict[str, bytes]) -> None:
+    broken = media["bus"][:600]  # a JPEG header and nothing decodable after it
+    body = event_body({"act.jpg": ("act", broken)})
+    upload(api, body, {"still": broken})
+    with api.sessionmaker() as s:
+        blob = s.get(Blob, sha(broken))
+        assert blob is not None and blob.preview_sha256 is None
+        assert s.get(Event, uuid.UUID(body["id"])).upload_status == "complete"  # type: ignore[union-attr]
