@@ -303,13 +303,17 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
         key = store.load_active()
         floors, floors_unsynced, exports, with_sha, no_print = [], [], [], [], []
         result = None
+        outputs = [folder / name for name in ("floor.zip", "case.zip", "case-noprint.zip")]
         for _ in range(args.repeat):  # interleaved, so background load hits both alike
+            for path in outputs:  # each run writes a new file, as every real export does
+                path.unlink(missing_ok=True)
             synced, unsynced = floor([*stills, *clips], folder / "floor.zip")
             floors.append(synced)
             floors_unsynced.append(unsynced)
             t = time.perf_counter()
             result = build_bundle(spec, key, folder / "case.zip", compute_bundle_sha256=False)
             exports.append(time.perf_counter() - t)
+            (folder / "case.zip").unlink()
             t = time.perf_counter()
             build_bundle(spec, key, folder / "case.zip", compute_bundle_sha256=True)
             with_sha.append(time.perf_counter() - t)

@@ -17,7 +17,7 @@ import numpy as np
 from evidence_api.bundle.pdf import Jpeg, PdfError
 
 MIN_WIDTH = 320  # px: the reduced copy is at least this wide (60 mm printed: 135 dpi or better)
-QUALITY = 85
+QUALITY = 80  # thumbnails for identification beside the master's hash: q80 is indistinguishable at 60 mm
 _REDUCED = {8: cv2.IMREAD_REDUCED_COLOR_8, 4: cv2.IMREAD_REDUCED_COLOR_4, 2: cv2.IMREAD_REDUCED_COLOR_2}
 
 

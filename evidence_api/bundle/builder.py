@@ -170,13 +170,15 @@ class _ZipWriter:
         self.files.append({"path": name, "sha256": sha, "size": size, "media_type": media_type, "kind": kind})
         return sha, size
 
-    def add_bytes(self, name: str, data: bytes, media_type: str, kind: str, *, compress: bool = True) -> str:
+    def add_bytes(self, name: str, data: bytes, media_type: str, kind: str, *, compress: bool = False) -> str:
         return self.add_chunks(name, [data], media_type, kind, compress=compress)
 
     def add_chunks(
-        self, name: str, chunks: Iterable[bytes], media_type: str, kind: str, *, compress: bool = True
+        self, name: str, chunks: Iterable[bytes], media_type: str, kind: str, *, compress: bool = False
     ) -> str:
-        """A member made of pieces already in memory (a document as it is written out)."""
+        """A member made of pieces already in memory (a document as it is written out).  Members are
+        stored, not deflated, unless asked: media is compressed already, and the documents are small
+        beside it and readable as they are in any zip tool."""
         digest = hashlib.sha256()
         size = 0
         with self.zf.open(self._info(name, compress), "w") as dst:
@@ -213,7 +215,7 @@ class _ExhibitList:
             else f"documents/exhibit_list_vol{len(self.names) + 1:02d}_of_{self.total:02d}.pdf"
         )
         pdf = documents.exhibit_list_pdf(part, self.producer, stills)
-        self.w.add_chunks(name, pdf.chunks(), "application/pdf", "document", compress=False)  # mostly JPEG
+        self.w.add_chunks(name, pdf.chunks(), "application/pdf", "document")
         self.names.append(name)
         self._rows.append(documents.exhibit_rows_html(part["exhibits"]))
 
@@ -458,6 +460,7 @@ def _write(
             ),
             "application/x-ndjson",
             "continuity",
+            compress=True,  # the extract runs to the live head: on a busy system, many entries
         )
         w.add_bytes(
             "authorisations/authorisations.json",
@@ -489,7 +492,7 @@ def _write(
             "application/pdf",
             "document",
         )
-        w.add_bytes(PUBLIC_KEY_NAME, signer.public_pem(), "application/x-pem-file", "signing", compress=False)
+        w.add_bytes(PUBLIC_KEY_NAME, signer.public_pem(), "application/x-pem-file", "signing")
         w.add_bytes(
             "signing/fingerprint.txt",
             (
@@ -498,10 +501,9 @@ def _write(
             ).encode(),
             "text/plain",
             "signing",
-            compress=False,
         )
         sums = "".join(f"{f['sha256']}  {f['path']}\n" for f in w.files)
-        w.add_bytes(SUMS_NAME, sums.encode("utf-8"), "text/plain", "checksums", compress=False)
+        w.add_bytes(SUMS_NAME, sums.encode("utf-8"), "text/plain", "checksums")
         manifest["files"] = w.files
         manifest["documents"] = {"exhibit_list_pdf": exhibit_list.names}
         manifest_bytes = canonical_json(manifest)
@@ -597,17 +599,13 @@ def _write_exhibit(
             if image is not None and spec.redaction.crop_vehicle and ex.vehicle is not None:
                 name = f"exhibits/working/{slug}_vehicle_crop.jpg"
                 crop = redact.crop_to_vehicle(image, ex.vehicle)
-                sha_c = w.add_bytes(
-                    name, redact.encode_jpeg(crop), "image/jpeg", "working_copy", compress=False
-                )
+                sha_c = w.add_bytes(name, redact.encode_jpeg(crop), "image/jpeg", "working_copy")
                 working.append({"path": name, "label": "cropped to vehicle and plate", "sha256": sha_c})
             if image is not None and spec.redaction.blur_people and person_finder is not None:
                 blurred, regions = redact.blur_people(image, person_finder)
                 result.blurred_regions += regions
                 name = f"exhibits/working/{slug}_people_blurred.jpg"
-                sha_b = w.add_bytes(
-                    name, redact.encode_jpeg(blurred), "image/jpeg", "working_copy", compress=False
-                )
+                sha_b = w.add_bytes(name, redact.encode_jpeg(blurred), "image/jpeg", "working_copy")
                 working.append(
                     {
                         "path": name,

@@ -147,8 +147,14 @@ def exhibit_rows_html(exhibits: list[Mapping[str, Any]]) -> str:
     return "".join(map(_exhibit_row, exhibits))
 
 
+_ROW_FIELDS = (
+    "slug reference description master size captured_at_local captured_at_utc clock_source site_name "
+    "site_id camera_id media_type sha256 model_name model_sha256 rule_version authority"
+).split()
+
+
 def _exhibit_row(ex: Mapping[str, Any]) -> str:
-    e = {k: escape(v) for k, v in ex.items() if isinstance(v, str | int)}
+    e = {k: escape(ex[k]) for k in _ROW_FIELDS}
     if ex["media_type"] == "image/jpeg":
         picture = f'<figure>\n<img src="../{e["master"]}" alt="exhibit {e["reference"]}"></figure>'
     else:
@@ -156,9 +162,8 @@ def _exhibit_row(ex: Mapping[str, Any]) -> str:
     working = ", ".join(
         f'<a href="../{escape(w["path"])}">{escape(w["label"])}</a>' for w in ex["working_copies"]
     )
-    custody = "; ".join(
-        f"{escape(s['stage'])} {escape(s['at'])} ({escape(s['actor'])}, audit #{escape(s['audit_seq'])})"
-        for s in ex["custody"]
+    custody = escape(
+        "; ".join(f"{s['stage']} {s['at']} ({s['actor']}, audit #{s['audit_seq']})" for s in ex["custody"])
     )
     return f"""<tr id="{e["slug"]}">
 <td><b>{e["reference"]}</b><br>{e["description"]}</td>

@@ -102,6 +102,21 @@ class Jpeg:
         raise PdfError("the JPEG has no frame header")
 
 
+def _coalesce(parts: list[bytes], size: int = 1 << 20) -> Iterator[bytes]:
+    """Join the many small pieces of a PDF into writes of about ``size`` bytes (each write into the zip
+    is a hash update, a CRC and a system call, so thousands of tiny ones cost more than the copying)."""
+    pending: list[bytes] = []
+    length = 0
+    for part in parts:
+        pending.append(part)
+        length += len(part)
+        if length >= size:
+            yield b"".join(pending)
+            pending, length = [], 0
+    if pending:
+        yield b"".join(pending)
+
+
 @dataclass(slots=True)
 class _Page:
     ops: list[bytes] = field(default_factory=list)
@@ -293,7 +308,7 @@ class PdfDocument:
                 b"/Resources << /Font << %s >> /XObject << %s >> >> >>"
                 % (width_pt, height_pt, len(offsets) + 2, fonts, xobjects)
             )
-            stream = zlib.compress(content, 6)
+            stream = zlib.compress(content, 1)  # text: level 1 is nearly as small, and several times faster
             put(b"<< /Filter /FlateDecode /Length %d >>" % len(stream), stream)
         file_id = digest.hexdigest()[:32].encode()
         xref = position
@@ -303,7 +318,7 @@ class PdfDocument:
             b"trailer\n<< /Size %d /Root 1 0 R /Info 6 0 R /ID [<%s> <%s>] >>\nstartxref\n%d\n%%%%EOF\n"
             % (len(offsets) + 1, file_id, file_id, xref)
         )
-        return iter(out)
+        return _coalesce(out)
 
     def _furniture(self, number: int, total: int) -> list[bytes]:
         """The running header and the centred "Page n of N" footer (N is known only at output)."""

@@ -43,11 +43,12 @@ GENESIS_HASH = "0" * 64
 CHUNK = 1 << 20
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def canonical_json(value: Any) -> bytes:
     """The one byte form of a JSON value that hashes and signatures are computed over."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return _CANONICAL.encode(value).encode("utf-8")
 
 
 def audit_entry_hash(scheme: str, seq: int, prev_hash: str, fields: dict[str, Any]) -> str:
