@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import IO, Any, BinaryIO, Protocol, cast
 from zoneinfo import ZoneInfo
 
 from evidence_api.bundle import documents, redact
@@ -129,6 +129,31 @@ def _override_dict(ov: LegalOverride) -> dict[str, Any]:
         "granted_at": ov.granted_at.astimezone(UTC).isoformat(),
         "reasons": ov.reasons,
     }
+
+
+class _AppendOnly:
+    """The output file as the zip writer sees it: append-only.  Unable to seek back and patch each
+    member's header, ``zipfile`` puts sizes and CRCs in data descriptors after the data (a standard
+    form every zip reader handles), so the whole bundle can be hashed as it is written, not read back.
+    """
+
+    def __init__(self, fh: BinaryIO, digest: Any | None) -> None:
+        self.fh, self.digest, self.position = fh, digest, 0
+
+    def write(self, data: bytes) -> int:
+        if self.digest is not None:
+            self.digest.update(data)
+        self.position += len(data)
+        return self.fh.write(data)
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, *_: object) -> int:
+        raise OSError("the bundle is written append-only")
+
+    def flush(self) -> None:
+        self.fh.flush()
 
 
 class _ZipWriter:
@@ -259,20 +284,16 @@ def build_bundle(
     tmp = out_path.with_name(out_path.name + ".part")
     try:
         with open(tmp, "wb") as fh:
-            result = _write(spec, signer, fh, out_path, person_finder)
+            sink = _AppendOnly(fh, hashlib.sha256() if compute_bundle_sha256 else None)
+            result = _write(spec, signer, sink, out_path, person_finder)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, out_path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    result.size = out_path.stat().st_size
-    if compute_bundle_sha256:
-        digest = hashlib.sha256()
-        with open(out_path, "rb") as fh:
-            while chunk := fh.read(CHUNK):
-                digest.update(chunk)
-        result.sha256 = digest.hexdigest()
+    result.size = sink.position
+    result.sha256 = sink.digest.hexdigest() if sink.digest is not None else None
     logger.info(
         "bundle %s for case %s: %d exhibits, %d left out, %d bytes, signed by %s",
         result.bundle_id,
@@ -288,7 +309,7 @@ def build_bundle(
 def _write(
     spec: BundleSpec,
     signer: Signer,
-    fh: BinaryIO,
+    sink: _AppendOnly,
     out_path: Path,
     person_finder: redact.PersonFinder | None,
 ) -> BundleResult:
@@ -422,7 +443,7 @@ def _write(
         fingerprint=signer.fingerprint,
     )
 
-    with zipfile.ZipFile(fh, "w", allowZip64=True) as zf:
+    with zipfile.ZipFile(cast(IO[bytes], sink), "w", allowZip64=True) as zf:
         w = _ZipWriter(zf, spec.exported_at)
         exhibit_list = _ExhibitList(w, spec.producer, len(included))
         volume: list[dict[str, Any]] = []
