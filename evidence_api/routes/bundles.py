@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import FileResponse
@@ -86,6 +87,43 @@ def export_bundle(
         fingerprint=format_fingerprint(result.fingerprint),
         download_url=f"/api/v1/cases/{case.id}/bundles/{result.bundle_id}",
     )
+
+
+class BundleListed(BaseModel):
+    bundle_id: str
+    status: Literal["exported", "failed"]
+    at: datetime = Field(description="when the export finished (or failed), UTC")
+    by: str = Field(description="who exported it")
+    sha256: str | None = Field(description="SHA-256 of the whole zip, as recorded in the audit log")
+    exhibits: list[str]
+    signing_key: str | None
+    error: str | None = Field(description="why a failed export failed")
+    download_url: str | None = Field(description="absent when the export failed or its file is gone")
+
+
+@router.get("/cases/{case_id}/bundles", response_model=list[BundleListed])
+def list_bundles(
+    case_id: str, principal: LegalUser, session: SessionDep, settings: SettingsDep
+) -> list[BundleListed]:
+    """A case's exports, newest first, from the audit log (legal or admin)."""
+    try:
+        case = bundles.find_case(session, case_id)
+    except bundles.CaseNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    return [
+        BundleListed(
+            bundle_id=r.bundle_id,
+            status="exported" if r.status == "exported" else "failed",
+            at=r.at,
+            by=r.by,
+            sha256=r.sha256,
+            exhibits=r.exhibits,
+            signing_key=r.signing_key,
+            error=r.error,
+            download_url=f"/api/v1/cases/{case.id}/bundles/{r.bundle_id}" if r.available else None,
+        )
+        for r in bundles.list_exports(session, case, data_dir=settings.data_dir)
+    ]
 
 
 @router.get("/cases/{case_id}/bundles/{bundle_id}", response_class=FileResponse)

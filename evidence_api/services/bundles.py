@@ -8,6 +8,7 @@ write transaction.
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Callable, Iterable
@@ -372,6 +373,54 @@ def export_case(
     )
     session.commit()
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class BundleRecord:
+    """One export of a case as the audit log records it, and whether its file is still on this server."""
+
+    bundle_id: str
+    status: str  # "exported" | "failed"
+    at: datetime
+    by: str
+    sha256: str | None
+    exhibits: list[str]
+    signing_key: str | None
+    error: str | None
+    available: bool
+
+
+def list_exports(session: Session, case: models.Case, *, data_dir: Path) -> list[BundleRecord]:
+    """Every export of ``case`` (finished or failed), newest first, read from the audit log."""
+    rows = session.execute(
+        select(models.AuditEntry)
+        .where(
+            models.AuditEntry.target_type == "case",
+            models.AuditEntry.target_id == str(case.id),
+            models.AuditEntry.action.in_(("bundle.exported", "bundle.export_failed")),
+        )
+        .order_by(models.AuditEntry.seq.desc())
+    ).scalars()
+    records = []
+    for row in rows:
+        details = json.loads(row.details)
+        exported = row.action == "bundle.exported"
+        bundle_id = str(details["bundle_id"])
+        path = bundle_path(data_dir, case.id, uuid.UUID(bundle_id))
+        records.append(
+            BundleRecord(
+                bundle_id=bundle_id,
+                status="exported" if exported else "failed",
+                at=row.at,
+                by=row.actor,
+                sha256=row.after_hash if exported else None,
+                exhibits=list(details.get("exhibits", [])),
+                signing_key=details.get("signing_key"),
+                error=None if exported else str(details.get("error", "")),
+                available=exported and path.is_file(),
+            )
+        )
+    return records
 
 
 def bundle_path(data_dir: Path, case_id: uuid.UUID, bundle_id: uuid.UUID) -> Path:

@@ -18,11 +18,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from evidence_api.bundle.signing import KeyStore
 from evidence_api.deps import SESSION_COOKIE, Principal, principal_from_token
 from evidence_api.models import Blob, Case, EventFile, ReviewStatus, Role
 from evidence_api.schemas import CaseIn
 from evidence_api.security import csrf_token
-from evidence_api.services import authorisations, cases, review, users
+from evidence_api.services import authorisations, bundles, cases, review, users
 from evidence_api.services.errors import DomainError, NotFound
 from evidence_api.settings import Settings
 
@@ -32,6 +33,7 @@ HERE = Path(__file__).parent
 CSRF_COOKIE = "tipwatch_csrf"
 STAFF = {Role.officer, Role.legal, Role.admin}
 THUMB_ROLES = ("act", "after", "vehicle", "arrival")
+LEGAL = (Role.legal, Role.admin)
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -276,26 +278,72 @@ def case_page(request: Request, case_id: uuid.UUID) -> Response:
     with _session(request) as session:
         principal = _principal(request, session)
         case = cases.get(session=session, case_id=case_id)
+        legal = principal.role in LEGAL
+        exports = bundles.list_exports(session, case, data_dir=_settings(request).data_dir) if legal else []
         return _render(
             request,
             "case.html",
-            {"me": principal, "case": case, "warnings": _warnings(session, _settings(request))},
+            {
+                "me": principal,
+                "case": case,
+                "legal": legal,
+                "exports": exports,
+                "warnings": _warnings(session, _settings(request)),
+            },
         )
 
 
+@router.post("/review/cases/{case_id}/bundles")
+async def export_bundle(request: Request, case_id: uuid.UUID) -> Response:
+    data = await _form(request)
+    return await run_in_threadpool(_export_bundle, request, case_id, data)
+
+
+def _export_bundle(request: Request, case_id: uuid.UUID, data: dict[str, str]) -> Response:
+    settings = _settings(request)
+    with _session(request) as session:
+        principal = _principal(request, session)
+        if principal.role not in LEGAL:
+            raise DomainError("only the legal team exports evidence bundles")
+        bundle_id = uuid.uuid4()
+        try:
+            bundles.export_case(
+                session,
+                str(case_id),
+                store=request.app.state.store,
+                keys=KeyStore(settings.data_dir),
+                out_path=bundles.bundle_path(settings.data_dir, case_id, bundle_id),
+                exported_by=principal.actor,
+                options=bundles.ExportOptions(
+                    crop_vehicle="crop_vehicle" in data,
+                    blur_people="blur_people" in data,
+                    print_stills="print_stills" in data,
+                ),
+                bundle_id=str(bundle_id),
+            )
+        except bundles.CaseNotFound as exc:
+            raise NotFound(str(exc)) from exc
+        except bundles.BundleExportError:
+            pass  # recorded as bundle.export_failed; the case page lists it with the reason
+    return RedirectResponse(f"/review/cases/{case_id}#bundles", status_code=303)
+
+
 @router.get("/review/blobs/{sha256}")
-def blob(request: Request, sha256: str) -> Response:
-    """A still or clip for the page (cookie session); an audited read of evidence."""
+def blob(request: Request, sha256: str, copy: str = "master") -> Response:
+    """A still or clip for the page (cookie session); an audited read of evidence.  ``?copy=print``
+    sends a still's reduced print copy instead, where there is one (the queue's thumbnails)."""
     with _session(request) as session:
         principal = _principal(request, session)
         row = session.get(Blob, sha256)
         ef = session.execute(select(EventFile).where(EventFile.sha256 == sha256)).scalars().first()
         if row is None or ef is None:
             raise NotFound(f"no stored file with SHA-256 {sha256}")
-        fh = request.app.state.store.open(sha256)
-        review.audit_read(
-            session=session, event=ef.event, actor=principal.actor, what="blob.page", sha256=sha256
-        )
+        store = request.app.state.store
+        send, what = sha256, "blob.page"
+        if copy == "print" and row.preview_sha256 and store.exists(row.preview_sha256):
+            send, what = row.preview_sha256, "blob.page.print_copy"
+        fh = store.open(send)
+        review.audit_read(session=session, event=ef.event, actor=principal.actor, what=what, sha256=sha256)
         session.commit()
         return StreamingResponse(fh, media_type=row.media_type)
 

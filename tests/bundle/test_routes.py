@@ -132,3 +132,33 @@ def test_only_legal_or_admin_may_export(api: Any) -> None:
     assert missing.status_code == 404 and "no case" in missing.json()["detail"]
     nothing = client.get(f"/api/v1/cases/{case_id}/bundles/{uuid.uuid4()}", headers=auth("legal"))
     assert nothing.status_code == 404
+
+
+def test_the_case_lists_its_exports_newest_first_with_failures_and_missing_files(
+    api: Any, tmp_path: Path, media: Any
+) -> None:
+    client, auth, case_id = api
+    first = client.post(f"/api/v1/cases/{case_id}/bundles", headers=auth("legal")).json()
+    # the master is damaged on disk after the first export: the second export refuses, and says why
+    store = client.app.state.store  # type: ignore[attr-defined]
+    blob = store.path(hashlib.sha256(media.bus.read_bytes()).hexdigest())
+    blob.chmod(0o644)
+    blob.write_bytes(blob.read_bytes()[:-1] + b"\x00")
+    failed = client.post(f"/api/v1/cases/{case_id}/bundles", headers=auth("legal"))
+    assert failed.status_code == 409 and "no longer matches the hash" in failed.json()["detail"]
+    listed = client.get(f"/api/v1/cases/{case_id}/bundles", headers=auth("legal"))
+    assert listed.status_code == 200
+    newest, oldest = listed.json()
+    assert newest["status"] == "failed" and "no longer matches" in newest["error"]
+    assert newest["download_url"] is None and newest["sha256"] is None
+    assert oldest["bundle_id"] == first["bundle_id"] and oldest["status"] == "exported"
+    assert oldest["sha256"] == first["sha256"] and oldest["exhibits"] == ["SG/1"]
+    assert oldest["download_url"] == first["download_url"] and oldest["by"] == "user:legal1"
+    # the file removed from the server: still listed (the audit log remembers), no longer downloadable
+    for path in (tmp_path / "data" / "bundles").rglob("*.zip"):
+        path.unlink()
+    again = client.get(f"/api/v1/cases/{case_id}/bundles", headers=auth("legal")).json()
+    assert [b["bundle_id"] for b in again] == [newest["bundle_id"], first["bundle_id"]]
+    assert again[1]["download_url"] is None
+    assert client.get(f"/api/v1/cases/{case_id}/bundles", headers=auth("officer")).status_code == 403
+    assert client.get(f"/api/v1/cases/{uuid.uuid4()}/bundles", headers=auth("legal")).status_code == 404

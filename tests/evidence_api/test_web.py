@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from evidence_testutil import PASSWORD, Api, event_body, upload
+
+from evidence_api.bundle.signing import KeyStore
+from evidence_api.bundle.verify import verify_bundle
 
 
 def _csrf(html: str) -> str:
@@ -70,6 +76,54 @@ def test_device_tokens_cannot_use_the_pages(api: Api) -> None:
 
 
 def media_sha(data: bytes) -> str:
-    import hashlib
-
     return hashlib.sha256(data).hexdigest()
+
+
+def test_the_legal_team_exports_and_downloads_a_bundle_from_the_case_page(
+    api: Api, media: dict[str, bytes], tmp_path: Path
+) -> None:
+    today = date.today()
+    r = api.client.post(
+        "/api/v1/authorisations",
+        headers=api.h("admin"),
+        json={
+            "kind": "overt",
+            "urn": "OVERT-WEB-1",
+            "title": "Overt camera, A123 lay-by",
+            "signage_description": "Two signs",
+            "dpia_reference": "DPIA-1",
+            "granted_on": (today - timedelta(days=30)).isoformat(),
+            "camera_keys": ["cam-1"],
+            "site_keys": ["lay-by-a123"],
+        },
+    )
+    assert r.status_code == 201, r.text
+    body = event_body({"act.jpg": ("act", media["bus"])})
+    upload(api, body, {"a": media["bus"]})
+    csrf = _login(api, "officer")
+    # the queue's thumbnail is the reduced print copy, not the master
+    thumb = api.client.get(f"/review/blobs/{media_sha(media['bus'])}?copy=print")
+    assert thumb.status_code == 200 and thumb.content[:3] == b"\xff\xd8\xff"
+    assert len(thumb.content) < len(media["bus"]) and f"{media_sha(media['bus'])}?copy=print" in (
+        api.client.get("/review").text
+    )
+    api.client.post(f"/review/events/{body['id']}/decision", data={"action": "confirm", "csrf_token": csrf})
+    page = api.client.post(
+        f"/review/events/{body['id']}/case", data={"title": "Lay-by A123", "csrf_token": csrf}
+    )
+    case_url = str(page.url)
+    assert "Evidence bundles" not in page.text  # officers do not export
+    refused = api.client.post(f"{case_url}/bundles", data={"csrf_token": csrf, "print_stills": "on"})
+    assert refused.status_code == 400 and "legal team" in refused.text
+
+    KeyStore(api.settings.data_dir).generate()
+    csrf = _login(api, "legal")
+    page = api.client.post(
+        f"{case_url}/bundles", data={"csrf_token": csrf, "print_stills": "on", "crop_vehicle": "on"}
+    )
+    assert page.status_code == 200 and "Evidence bundles" in page.text and "export failed" not in page.text
+    (link,) = re.findall(r'href="(/api/v1/cases/[^"]+/bundles/[^"]+)" download', page.text)
+    zip_bytes = api.client.get(link).content  # the API accepts the page's cookie session
+    assert hashlib.sha256(zip_bytes).hexdigest() in page.text
+    (tmp_path / "b.zip").write_bytes(zip_bytes)
+    assert verify_bundle(tmp_path / "b.zip").ok
