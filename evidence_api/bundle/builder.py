@@ -26,7 +26,14 @@ from zoneinfo import ZoneInfo
 
 from evidence_api.bundle import documents, redact
 from evidence_api.bundle.pdf import Jpeg, PdfError
-from evidence_api.bundle.spec import Authorisation, BundleSpec, ExhibitSource, LegalOverride, Producer
+from evidence_api.bundle.spec import (
+    Authorisation,
+    BundleSpec,
+    CustodyStep,
+    ExhibitSource,
+    LegalOverride,
+    Producer,
+)
 from evidence_api.bundle.verify import (
     AUDIT_EXTRACT_NAME,
     BUNDLE_FORMAT,
@@ -355,6 +362,18 @@ def _write(
             f"case {spec.case.reference}: no exhibit was authorised at capture (or overridden); "
             "nothing to export"
         )
+    # custody steps are shared: an event's upload and review, the case's export, across its exhibits
+    steps = {
+        step: {
+            "stage": step.stage,
+            "at": step.at.astimezone(UTC).isoformat(),
+            "actor": step.actor,
+            "description": step.description,
+            "audit_seq": step.audit_seq,
+            "audit_hash": audit_by_seq[step.audit_seq].entry_hash,
+        }
+        for step in {step for ex, _, _ in included for step in ex.custody}
+    }
     used_auths = {a.authorisation_id: a for _, a, _ in included if a is not None}
     used_overrides = [o for _, _, o in included if o is not None]
 
@@ -449,9 +468,7 @@ def _write(
         volume: list[dict[str, Any]] = []
         stills: dict[str, Jpeg] = {}
         for number, (ex, auth, override) in enumerate(included, start=1):
-            entry = _write_exhibit(
-                w, spec, ex, auth, override, number, events, audit_by_seq, person_finder, result
-            )
+            entry = _write_exhibit(w, spec, ex, auth, override, number, events, steps, person_finder, result)
             manifest["exhibits"].append(entry)
             result.exhibit_references.append(entry["reference"])
             volume.append(entry)
@@ -571,7 +588,7 @@ def _write_exhibit(
     override: LegalOverride | None,
     number: int,
     events: dict[str, Any],
-    audit_by_seq: dict[int, Any],
+    steps: dict[CustodyStep, dict[str, Any]],
     person_finder: redact.PersonFinder | None,
     result: BundleResult,
 ) -> dict[str, Any]:
@@ -649,17 +666,7 @@ def _write_exhibit(
             "audit_hash": None,
         }
     ]
-    for step in sorted(ex.custody, key=lambda s: (s.at, s.audit_seq)):
-        custody.append(
-            {
-                "stage": step.stage,
-                "at": step.at.astimezone(UTC).isoformat(),
-                "actor": step.actor,
-                "description": step.description,
-                "audit_seq": step.audit_seq,
-                "audit_hash": audit_by_seq[step.audit_seq].entry_hash,
-            }
-        )
+    custody.extend(steps[step] for step in sorted(ex.custody, key=lambda s: (s.at, s.audit_seq)))
     entry: dict[str, Any] = {
         "reference": reference,
         "slug": slug,

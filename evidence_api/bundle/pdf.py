@@ -12,6 +12,7 @@ the baseline.  Core fonts are WinAnsi (Latin-1 here); :func:`latin1` makes any t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import struct
 import unicodedata
@@ -60,6 +61,45 @@ def latin1(text: object) -> str:
             base = unicodedata.normalize("NFKD", ch).encode("latin-1", "ignore").decode("latin-1")
             out.append(base or "?")
     return "".join(out)
+
+
+@functools.lru_cache(maxsize=8192)  # an exhibit list repeats many lines (site, detector, authority)
+def _units(text: str, style: str) -> int:
+    widths = _WIDTHS[style]
+    try:
+        return sum(map(widths.__getitem__, text))
+    except KeyError:
+        return sum(widths.get(c, 600) for c in text)
+
+
+def string_width(text: str, size: float, style: str = "") -> float:
+    """The printed width of ``text`` in mm (core-font metrics)."""
+    return _units(text, style) * size / 1000 / PT_PER_MM
+
+
+@functools.lru_cache(maxsize=4096)
+def wrap(text: str, width: float, size: float, style: str = "") -> tuple[str, ...]:
+    """Word-wrap one line of text to ``width`` mm; a single over-long word is broken by characters."""
+    if string_width(text, size, style) <= width:
+        return (text,)
+    out: list[str] = []
+    current = ""
+    for word in text.split(" "):
+        candidate = f"{current} {word}" if current else word
+        if string_width(candidate, size, style) <= width:
+            current = candidate
+            continue
+        if current:
+            out.append(current)
+        current = word
+        while string_width(current, size, style) > width and len(current) > 1:
+            cut = len(current) - 1
+            while cut > 1 and string_width(current[:cut], size, style) > width:
+                cut -= 1
+            out.append(current[:cut])
+            current = current[cut:]
+    out.append(current)
+    return tuple(out)
 
 
 def _pdf_string(text: str) -> bytes:
@@ -152,35 +192,10 @@ class PdfDocument:
             self.add_page()
 
     def string_width(self, text: str, size: float, style: str = "") -> float:
-        widths = _WIDTHS[style]
-        try:
-            units = sum(map(widths.__getitem__, text))
-        except KeyError:
-            units = sum(widths.get(c, 600) for c in text)
-        return units * size / 1000 / PT_PER_MM
+        return string_width(text, size, style)
 
-    def wrap(self, text: str, width: float, size: float, style: str = "") -> list[str]:
-        """Word-wrap one line of text to ``width`` mm; a single over-long word is broken by characters."""
-        if self.string_width(text, size, style) <= width:
-            return [text]
-        out: list[str] = []
-        current = ""
-        for word in text.split(" "):
-            candidate = f"{current} {word}" if current else word
-            if self.string_width(candidate, size, style) <= width:
-                current = candidate
-                continue
-            if current:
-                out.append(current)
-            current = word
-            while self.string_width(current, size, style) > width and len(current) > 1:
-                cut = len(current) - 1
-                while cut > 1 and self.string_width(current[:cut], size, style) > width:
-                    cut -= 1
-                out.append(current[:cut])
-                current = current[cut:]
-        out.append(current)
-        return out
+    def wrap(self, text: str, width: float, size: float, style: str = "") -> tuple[str, ...]:
+        return wrap(text, width, size, style)
 
     def text(self, x: float, y: float, text: str, size: float, style: str = "") -> None:
         """One line of text with its baseline at ``y`` (no wrapping, no page break)."""
