@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from evidence_api.settings import Settings
+    from evidence_api.storage import BlobStore
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     au.add_parser("verify", help="recompute the hash chain; exit 1 if it is broken")
 
     sub.add_parser("purge", help="purge unconfirmed events past the retention period")
+    sub.add_parser(
+        "print-copies", help="make the reduced print copies that stills stored by an older version lack"
+    )
     o = sub.add_parser("openapi", help="print or write evidence_api/openapi.json")
     o.add_argument("--write", action="store_true")
 
@@ -96,6 +100,12 @@ def _settings(args: argparse.Namespace) -> Settings:
     if args.data:
         overrides["data_dir"] = args.data
     return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def _store(settings: Settings) -> BlobStore:
+    from evidence_api.storage import FilesystemBlobStore
+
+    return FilesystemBlobStore(settings.resolved_blob_dir)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -131,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
 def _dispatch(args: argparse.Namespace, session: Session, settings: Settings, actor: str) -> int:
     from evidence_api.models import Role
     from evidence_api.schemas import AuthorisationIn, CameraIn, SiteIn
-    from evidence_api.services import audit, authorisations, retention, sites, users
+    from evidence_api.services import audit, authorisations, ingest, retention, sites, users
 
     cmd, action = args.admin_command, getattr(args, "action", None)
     if cmd == "user":
@@ -219,11 +229,10 @@ def _dispatch(args: argparse.Namespace, session: Session, settings: Settings, ac
             return 1
         print(json.dumps({"ok": True, "entries": report.entries, "head_hash": report.head_hash}))
     elif cmd == "purge":
-        from evidence_api.storage import FilesystemBlobStore
-
-        store = FilesystemBlobStore(settings.resolved_blob_dir)
         result = retention.purge(
-            session=session, store=store, retention_days=settings.retention_days, actor=actor
+            session=session, store=_store(settings), retention_days=settings.retention_days, actor=actor
         )
         print(json.dumps(result))
+    elif cmd == "print-copies":
+        print(json.dumps(ingest.backfill_print_copies(session=session, store=_store(settings), actor=actor)))
     return 0

@@ -154,6 +154,35 @@ def store_preview(store: BlobStore, master: bytes, sha256: str) -> str | None:
     return preview.sha256
 
 
+def backfill_print_copies(*, session: Session, store: BlobStore, actor: str) -> dict[str, int]:
+    """Make the print copies that stills stored before they existed lack (or whose copy has gone), so
+    their exports need not make them; one audit entry records the run."""
+    made = failed = 0
+    stills = select(Blob).where(Blob.media_type == "image/jpeg").order_by(Blob.sha256)
+    for blob in session.execute(stills).scalars():
+        if blob.preview_sha256 is not None and store.exists(blob.preview_sha256):
+            continue
+        if not store.exists(blob.sha256):
+            continue  # purged or lost: nothing to make it from
+        with store.open(blob.sha256) as fh:
+            blob.preview_sha256 = store_preview(store, fh.read(), blob.sha256)
+        if blob.preview_sha256 is None:
+            failed += 1
+        else:
+            made += 1
+    result = {"made": made, "not_decodable": failed}
+    audit.append(
+        session,
+        actor=actor,
+        action="print_copies.backfill",
+        target_type="blobs",
+        target_id="*",
+        details=result,
+    )
+    session.flush()
+    return result
+
+
 @dataclass(frozen=True)
 class FileOutcome:
     event: Event

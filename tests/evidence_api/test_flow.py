@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -136,8 +137,10 @@ def test_admin_cli_creates_a_user_and_verifies_the_audit_chain(db_url: str, tmp_
         timeout=120,
     )
     assert r.returncode == 0, r.stderr
+    r = subprocess.run([*base, "print-copies"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and json.loads(r.stdout) == {"made": 0, "not_decodable": 0}, r.stderr
     r = subprocess.run([*base, "audit", "verify"], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0 and '"entries": 1' in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 0 and '"entries": 2' in r.stdout, r.stdout + r.stderr
 
 
 def test_wastedataflow_return_and_hotspots(api: Api, media: dict[str, bytes]) -> None:

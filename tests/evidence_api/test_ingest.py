@@ -12,6 +12,7 @@ from sqlalchemy import select, text
 
 from evidence_api.models import AuditEntry, Blob, Event
 from evidence_api.services import audit
+from evidence_api.services.ingest import backfill_print_copies
 
 
 def test_event_with_still_and_clip_completes_and_is_downloadable(api: Api, media: dict[str, bytes]) -> None:
@@ -184,3 +185,36 @@ def test_a_still_that_does_not_decode_is_kept_without_a_print_copy(api: Api, med
         blob = s.get(Blob, sha(broken))
         assert blob is not None and blob.preview_sha256 is None
         assert s.get(Event, uuid.UUID(body["id"])).upload_status == "complete"  # type: ignore[union-attr]
+
+
+def test_print_copies_missing_after_an_upgrade_are_made_again(api: Api, media: dict[str, bytes]) -> None:
+    broken = media["bus"][:600]
+    body = event_body(
+        {"a.jpg": ("act", media["bus"]), "b.jpg": ("after", media["zidane"]), "c.jpg": ("before", broken)}
+    )
+    upload(api, body, {"a": media["bus"], "b": media["zidane"], "c": broken})
+    store = api.client.app.state.store  # type: ignore[attr-defined]
+    with api.sessionmaker() as s:
+        bus, zidane = s.get(Blob, sha(media["bus"])), s.get(Blob, sha(media["zidane"]))
+        assert bus is not None and zidane is not None and bus.preview_sha256 and zidane.preview_sha256
+        expected = {bus.sha256: bus.preview_sha256, zidane.sha256: zidane.preview_sha256}
+        bus.preview_sha256 = None  # stored by a version before print copies
+        store.delete(zidane.preview_sha256)  # or its copy has gone
+        s.commit()
+    with api.sessionmaker() as s:
+        assert backfill_print_copies(session=s, store=store, actor="cli:test") == {
+            "made": 2,
+            "not_decodable": 1,
+        }
+        s.commit()
+        for master, preview in expected.items():
+            blob = s.get(Blob, master)
+            assert blob is not None and blob.preview_sha256 == preview and store.exists(preview)
+        assert backfill_print_copies(session=s, store=store, actor="cli:test") == {
+            "made": 0,
+            "not_decodable": 1,
+        }
+        s.commit()
+        actions = [e.action for e in s.execute(select(AuditEntry).order_by(AuditEntry.seq)).scalars()]
+        assert actions[-2:] == ["print_copies.backfill", "print_copies.backfill"]
+        audit.verify_chain(s)
