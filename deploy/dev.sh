@@ -43,14 +43,14 @@ if [ "$mode" = demo ]; then
   exec "$venv/bin/tipwatch" demo "$@"
 fi
 
-# Test data: real CCTV footage from Debian's opencv-doc package.
+# Test data and tools from Debian: real CCTV footage (opencv-doc) and an independent PDF checker (qpdf).
 vtest=/usr/share/doc/opencv-doc/examples/data/vtest.avi
-if [ ! -f "$vtest" ]; then
-  echo "== installing Debian package opencv-doc (real CCTV test footage)"
+if [ ! -f "$vtest" ] || ! command -v qpdf >/dev/null; then
+  echo "== installing Debian packages opencv-doc (real CCTV test footage) and qpdf (PDF checker)"
   sudo_cmd=""
   [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq opencv-doc >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq opencv-doc qpdf >/dev/null
 fi
 
 set +e

@@ -524,3 +524,19 @@ def test_a_missing_or_damaged_print_copy_is_made_again_from_the_master(
     by_ref = {ex["reference"]: ex["sha256"] for ex in read_manifest(out)["exhibits"]}
     for ref, data in _printed_images(out).items():  # the damaged one and those never made alike
         assert data == make_preview(masters[by_ref[ref]]).jpeg.data
+
+
+def test_qpdf_finds_nothing_wrong_with_the_documents(tmp_path: Path, bundle: Path) -> None:
+    """A second, independent PDF implementation checks every PDF in the bundle (Debian's qpdf)."""
+    qpdf = shutil.which("qpdf")
+    if qpdf is None:
+        pytest.fail("qpdf is not installed: `bash deploy/dev.sh test` installs Debian's qpdf")
+    with zipfile.ZipFile(bundle) as zf:
+        names = [n for n in zf.namelist() if n.endswith(".pdf")]
+        assert len(names) == 2
+        for name in names:
+            path = tmp_path / Path(name).name
+            path.write_bytes(zf.read(name))
+            check = subprocess.run([qpdf, "--check", str(path)], capture_output=True, text=True, timeout=60)
+            assert check.returncode == 0, check.stdout + check.stderr
+            assert "No syntax or stream encoding errors found" in check.stdout
