@@ -17,7 +17,7 @@ import logging
 import os
 import uuid
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -163,6 +163,12 @@ class _AppendOnly:
         self.fh.flush()
 
 
+def _tee(chunks: Iterator[bytes], keep: io.BytesIO) -> Iterator[bytes]:
+    for chunk in chunks:
+        keep.write(chunk)
+        yield chunk
+
+
 class _ZipWriter:
     """Adds members to the zip, hashing each as it streams, and remembers them for the manifest."""
 
@@ -185,42 +191,42 @@ class _ZipWriter:
         media_type: str,
         kind: str,
         *,
-        compress: bool = False,
         keep: io.BytesIO | None = None,
         large: bool = False,
     ) -> tuple[str, int]:
-        digest = hashlib.sha256()
-        size = 0
-        with self.zf.open(self._info(name, compress), "w", force_zip64=large) as dst:
-            while chunk := source.read(CHUNK):
-                digest.update(chunk)
-                dst.write(chunk)
-                size += len(chunk)
-                if keep is not None:
-                    keep.write(chunk)
-        sha = digest.hexdigest()
-        self.files.append({"path": name, "sha256": sha, "size": size, "media_type": media_type, "kind": kind})
-        return sha, size
+        """A member read from ``source`` in 1 MiB chunks (copied into ``keep`` too, if given)."""
+        chunks: Iterator[bytes] = iter(lambda: source.read(CHUNK), b"")
+        if keep is not None:
+            chunks = _tee(chunks, keep)
+        return self.add_chunks(name, chunks, media_type, kind, large=large)
 
     def add_bytes(self, name: str, data: bytes, media_type: str, kind: str, *, compress: bool = False) -> str:
-        return self.add_chunks(name, [data], media_type, kind, compress=compress)
+        sha, _ = self.add_chunks(name, [data], media_type, kind, compress=compress)
+        return sha
 
     def add_chunks(
-        self, name: str, chunks: Iterable[bytes], media_type: str, kind: str, *, compress: bool = False
-    ) -> str:
-        """A member made of pieces already in memory (a document as it is written out).  Members are
+        self,
+        name: str,
+        chunks: Iterable[bytes],
+        media_type: str,
+        kind: str,
+        *,
+        compress: bool = False,
+        large: bool = False,
+    ) -> tuple[str, int]:
+        """A member written piece by piece, hashed as it goes; returns its SHA-256 and size.  Members are
         stored, not deflated, unless asked: media is compressed already, and the documents are small
         beside it and readable as they are in any zip tool."""
         digest = hashlib.sha256()
         size = 0
-        with self.zf.open(self._info(name, compress), "w") as dst:
+        with self.zf.open(self._info(name, compress), "w", force_zip64=large) as dst:
             for chunk in chunks:
                 digest.update(chunk)
                 dst.write(chunk)
                 size += len(chunk)
         sha = digest.hexdigest()
         self.files.append({"path": name, "sha256": sha, "size": size, "media_type": media_type, "kind": kind})
-        return sha
+        return sha, size
 
     def add_unlisted(self, name: str, data: bytes) -> None:
         self.zf.writestr(self._info(name, compress=False), data)

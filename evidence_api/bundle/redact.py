@@ -9,7 +9,6 @@ blurred too.  The blur is irreversible: each region is pixelated to a coarse gri
 from __future__ import annotations
 
 import logging
-import struct
 from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -133,32 +132,3 @@ def blur_people(image: Image, person_finder: PersonFinder) -> tuple[Image, int]:
     """Blur every face and person found; returns the copy and how many regions were blurred."""
     boxes = find_faces(image) + person_finder(image)
     return blur_regions(image, boxes), len(boxes)
-
-
-_SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
-
-
-def jpeg_dimensions(data: bytes) -> tuple[int, int]:
-    """Width and height from the JPEG's start-of-frame header (no decoding, no image library)."""
-    if data[:2] != b"\xff\xd8":
-        raise RedactionError("the still is not a JPEG (no SOI marker)")
-    pos = 2
-    while pos + 4 <= len(data):
-        if data[pos] != 0xFF:
-            raise RedactionError(f"the JPEG header is damaged at byte {pos}")
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        (length,) = struct.unpack_from(">H", data, pos + 2)
-        if marker in _SOF_MARKERS:
-            if pos + 9 > len(data):
-                break
-            height, width = struct.unpack_from(">HH", data, pos + 5)
-            if width == 0 or height == 0:
-                raise RedactionError("the JPEG declares a zero-sized frame")
-            return int(width), int(height)
-        if marker == 0xDA:  # start of scan before any frame header
-            break
-        pos += 2 + length
-    raise RedactionError("the JPEG has no frame header")
