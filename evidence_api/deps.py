@@ -68,6 +68,11 @@ class Principal:
     def name(self) -> str:
         return self.user.username if self.user else self.device.name if self.device else ""
 
+    @property
+    def display_name(self) -> str:
+        """The person's name as it goes on paper (full name, else user name)."""
+        return (self.user.full_name or self.user.username) if self.user else self.name
+
 
 def principal_from_token(session: Session, token: str, *, pepper: str) -> Principal | None:
     row = session.execute(

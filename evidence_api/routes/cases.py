@@ -17,7 +17,9 @@ router = APIRouter(prefix="/cases", tags=["cases"])
 @router.post("", response_model=CaseOut, status_code=201, responses={404: {}, 409: {}})
 def create(data: CaseIn, principal: OfficerUser, session: SessionDep) -> CaseOut:
     """Open a case, optionally with confirmed events."""
-    return case_out(cases.create(session=session, data=data, actor=principal.actor))
+    return case_out(
+        cases.create(session=session, data=data, actor=principal.actor, officer=principal.display_name)
+    )
 
 
 @router.get("", response_model=list[CaseOut])

@@ -59,11 +59,13 @@ def list_cases(*, session: Session) -> list[Case]:
     return list(session.execute(stmt).scalars())
 
 
-def create(*, session: Session, data: CaseIn, actor: str) -> Case:
+def create(*, session: Session, data: CaseIn, actor: str, officer: str = "") -> Case:
+    """A new case; its officer in charge is the one named, else ``officer`` (the person opening it),
+    whose initials become the exhibit references (SG/1, SG/2, ...)."""
     case = Case(
         reference=_next_reference(session),
         title=data.title,
-        officer_in_charge=data.officer_in_charge or actor,
+        officer_in_charge=data.officer_in_charge or officer or actor,
         notes=data.notes,
         suspect_vehicle=data.suspect_vehicle,
         size_band=data.size_band.value if data.size_band else None,

@@ -267,7 +267,10 @@ def _add_to_case(request: Request, event_id: uuid.UUID, data: dict[str, str]) ->
             if not title:
                 raise DomainError("a new case needs a title")
             case = cases.create(
-                session=session, data=CaseIn(title=title[:300], event_ids=[event_id]), actor=principal.actor
+                session=session,
+                data=CaseIn(title=title[:300], event_ids=[event_id]),
+                actor=principal.actor,
+                officer=principal.display_name,
             )
         session.commit()
         return RedirectResponse(f"/review/cases/{case.id}", status_code=303)

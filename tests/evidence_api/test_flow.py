@@ -8,9 +8,11 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 
 from evidence_testutil import Api, event_body, sha, upload
+from sqlalchemy import select
 
-from evidence_api.models import Blob
+from evidence_api.models import Blob, User
 from evidence_api.services import audit, retention
+from evidence_api.services.bundles import officer_initials
 
 
 def test_confirm_dismiss_and_case(api: Api, media: dict[str, bytes]) -> None:
@@ -48,6 +50,7 @@ def test_confirm_dismiss_and_case(api: Api, media: dict[str, bytes]) -> None:
         headers=off,
     )
     assert r.status_code == 201 and r.json()["event_ids"] == [a["id"]]
+    assert r.json()["officer_in_charge"] == "officer"  # the person who opened it, not an audit actor id
     case_id = r.json()["id"]
     r = api.client.patch(
         f"/api/v1/cases/{case_id}", json={"outcome": "fixed_penalty_notice", "status": "closed"}, headers=off
@@ -180,3 +183,23 @@ def test_wastedataflow_return_and_hotspots(api: Api, media: dict[str, bytes]) ->
     assert q2.json()["total_incidents"] == 0
     spots = {s["site_key"]: s for s in api.client.get("/api/v1/dashboard/hotspots", headers=off).json()}
     assert spots["lay-by-a123"]["confirmed"] == 2 and spots["back-lane"]["events"] == 0
+
+
+def test_a_case_is_in_the_charge_of_the_officer_who_opened_it_by_name(
+    api: Api, media: dict[str, bytes]
+) -> None:
+    with api.sessionmaker() as s:
+        officer = s.execute(select(User).where(User.username == "officer")).scalar_one()
+        officer.full_name = "Sam Green"
+        s.commit()
+    a = event_body({"act.jpg": ("act", media["bus"])})
+    upload(api, a, {"x": media["bus"]})
+    off = api.h("officer")
+    api.client.post(f"/api/v1/events/{a['id']}/review", json={"action": "confirm"}, headers=off)
+    r = api.client.post("/api/v1/cases", json={"title": "A123", "event_ids": [a["id"]]}, headers=off)
+    assert r.status_code == 201 and r.json()["officer_in_charge"] == "Sam Green"
+    assert officer_initials(r.json()["officer_in_charge"]) == "SG"  # exhibit references SG/1, SG/2, ...
+    named = api.client.post(
+        "/api/v1/cases", json={"title": "B", "event_ids": [], "officer_in_charge": "Jo Bloggs"}, headers=off
+    )
+    assert named.status_code == 201 and named.json()["officer_in_charge"] == "Jo Bloggs"
