@@ -5,14 +5,19 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from evidence_api import __version__
 from evidence_api.db import make_engine, make_sessionmaker
 from evidence_api.routes import audit, auth, authorisations, cases, events, sites
+from evidence_api.services import bundles as bundle_service
 from evidence_api.services.errors import DomainError
 from evidence_api.settings import Settings
 from evidence_api.storage import FilesystemBlobStore
@@ -40,6 +45,22 @@ def run_migrations(engine_url: str, *, engine: object | None = None) -> None:
         command.upgrade(cfg, "head")
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """At start-up, record as failed the exports an earlier stop cut short; at shutdown, let a
+    background export finish before the process goes."""
+    await run_in_threadpool(_reap_interrupted_exports, app)
+    yield
+    await run_in_threadpool(app.state.bundle_exports.shutdown, True)
+
+
+def _reap_interrupted_exports(app: FastAPI) -> None:
+    with app.state.sessionmaker() as session:
+        reaped = bundle_service.reap_interrupted(session, data_dir=app.state.settings.data_dir)
+    if reaped:
+        logger.warning("%d bundle export(s) cut short by an earlier stop recorded as failed", reaped)
+
+
 def create_app(settings: Settings | None = None, *, schema: str | None = None) -> FastAPI:
     settings = settings or Settings()
     if settings.database_url is None:
@@ -48,6 +69,7 @@ def create_app(settings: Settings | None = None, *, schema: str | None = None) -
     if settings.run_migrations:
         run_migrations(settings.resolved_database_url, engine=engine)
     app = FastAPI(
+        lifespan=_lifespan,
         title="Tipwatch evidence API",
         version=__version__,
         description="Fly-tipping evidence: ingest, review, cases, authorisations, audit.",
@@ -57,6 +79,8 @@ def create_app(settings: Settings | None = None, *, schema: str | None = None) -
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.store = FilesystemBlobStore(settings.resolved_blob_dir)
+    # bundle exports asked for in the background run here, one at a time
+    app.state.bundle_exports = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bundle-export")
 
     @app.exception_handler(DomainError)
     async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
-from fastapi import APIRouter, HTTPException, Query, status
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from evidence_api.bundle.signing import KeyStore
@@ -40,9 +40,22 @@ class BundleOut(BaseModel):
     download_url: str
 
 
-@router.post("/cases/{case_id}/bundles", response_model=BundleOut, status_code=status.HTTP_201_CREATED)
+class BundleAccepted(BaseModel):
+    bundle_id: str
+    case_id: str
+    status: Literal["running"]
+    status_url: str = Field(description="the case's exports: this one shows as exported or failed when done")
+
+
+@router.post(
+    "/cases/{case_id}/bundles",
+    response_model=BundleOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={202: {"model": BundleAccepted, "description": "begun in the background (?background=true)"}},
+)
 def export_bundle(
     case_id: str,
+    request: Request,
     principal: LegalUser,
     session: SessionDep,
     settings: SettingsDep,
@@ -50,27 +63,42 @@ def export_bundle(
     blur_people: Annotated[bool, Query(description="add working copies with people blurred")] = False,
     crop_vehicle: Annotated[bool, Query(description="add working copies cropped to the vehicle")] = True,
     print_stills: Annotated[bool, Query(description="embed the stills in the PDF exhibit list")] = True,
-) -> BundleOut:
+    background: Annotated[
+        bool, Query(description="answer 202 at once and export in the background (slow exports: blurring)")
+    ] = False,
+) -> BundleOut | JSONResponse:
     """Export a case's confirmed events to a signed evidence bundle (legal or admin)."""
+    options = bundles.ExportOptions(
+        crop_vehicle=crop_vehicle, blur_people=blur_people, print_stills=print_stills
+    )
     try:
-        case = bundles.find_case(session, case_id)
-        bundle_id = uuid.uuid4()
-        result = bundles.export_case(
-            session,
-            str(case.id),
-            store=store,
-            keys=KeyStore(settings.data_dir),
-            out_path=bundles.bundle_path(settings.data_dir, case.id, bundle_id),
-            exported_by=principal.actor,
-            options=bundles.ExportOptions(
-                crop_vehicle=crop_vehicle, blur_people=blur_people, print_stills=print_stills
-            ),
-            bundle_id=str(bundle_id),
+        ticket = bundles.begin_export(
+            session, case_id, keys=KeyStore(settings.data_dir), exported_by=principal.actor
         )
+        out_path = bundles.bundle_path(settings.data_dir, ticket.case_id, uuid.UUID(ticket.bundle_id))
+        if background:
+            app = request.app
+            bundles.finish_in_background(
+                app.state.bundle_exports,
+                app.state.sessionmaker,
+                ticket,
+                store=store,
+                out_path=out_path,
+                options=options,
+            )
+            accepted = BundleAccepted(
+                bundle_id=ticket.bundle_id,
+                case_id=str(ticket.case_id),
+                status="running",
+                status_url=f"/api/v1/cases/{ticket.case_id}/bundles",
+            )
+            return JSONResponse(accepted.model_dump(), status_code=status.HTTP_202_ACCEPTED)
+        result = bundles.finish_export(session, ticket, store=store, out_path=out_path, options=options)
     except bundles.CaseNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except bundles.BundleExportError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    case = bundles.find_case(session, str(ticket.case_id))
     assert result.sha256 is not None
     return BundleOut(
         bundle_id=result.bundle_id,
@@ -91,7 +119,7 @@ def export_bundle(
 
 class BundleListed(BaseModel):
     bundle_id: str
-    status: Literal["exported", "failed"]
+    status: Literal["running", "exported", "failed"]
     at: datetime = Field(description="when the export finished (or failed), UTC")
     by: str = Field(description="who exported it")
     sha256: str | None = Field(description="SHA-256 of the whole zip, as recorded in the audit log")
@@ -105,7 +133,7 @@ class BundleListed(BaseModel):
 def list_bundles(
     case_id: str, principal: LegalUser, session: SessionDep, settings: SettingsDep
 ) -> list[BundleListed]:
-    """A case's exports, newest first, from the audit log (legal or admin)."""
+    """A case's exports (running, exported or failed), newest first, from the audit log (legal or admin)."""
     try:
         case = bundles.find_case(session, case_id)
     except bundles.CaseNotFound as exc:
@@ -113,7 +141,7 @@ def list_bundles(
     return [
         BundleListed(
             bundle_id=r.bundle_id,
-            status="exported" if r.status == "exported" else "failed",
+            status=cast(Literal["running", "exported", "failed"], r.status),
             at=r.at,
             by=r.by,
             sha256=r.sha256,

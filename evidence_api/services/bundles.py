@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import uuid
 from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from pathlib import Path
@@ -41,6 +44,11 @@ class BundleExportError(Exception):
 
 class CaseNotFound(BundleExportError):
     pass
+
+
+# What an export can run into and say plainly (a damaged master, a full disk, no signing key ...);
+# anything else is a bug: recorded as a failure too, and logged with its traceback.
+EXPECTED_FAILURES = (BundleExportError, BundleBuildError, bs.BundleSpecError, BlobError, OSError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,19 +313,22 @@ def build_spec(
     )
 
 
-def export_case(
-    session: Session,
-    case: str,
-    *,
-    store: BlobStore,
-    keys: KeyStore,
-    out_path: Path,
-    exported_by: str,
-    options: ExportOptions | None = None,
-    bundle_id: str | None = None,
-) -> BundleResult:
-    """Export a case to ``out_path``; commits the two audit entries that record the export."""
-    options = options or ExportOptions()
+@dataclass(frozen=True, slots=True)
+class ExportTicket:
+    """An export that has begun: its ``bundle.export_started`` entry is committed."""
+
+    case_id: uuid.UUID
+    bundle_id: str
+    signer: Any  # evidence_api.bundle.signing.SigningKey
+    exported_by: str
+    started_at: datetime
+
+
+def begin_export(
+    session: Session, case: str, *, keys: KeyStore, exported_by: str, bundle_id: str | None = None
+) -> ExportTicket:
+    """Check the case and the signing key, then record ``bundle.export_started`` (committed), naming this
+    host and process so an export cut short by a restart can be told from one still running."""
     row = find_case(session, case)
     try:
         signer = keys.load_active()
@@ -330,41 +341,60 @@ def export_case(
         action="bundle.export_started",
         target_type="case",
         target_id=str(row.id),
-        details={"bundle_id": bundle_id, "signing_key": signer.key_id},
+        details={
+            "bundle_id": bundle_id,
+            "signing_key": signer.key_id,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+        },
     )
     session.commit()
-    out_path.parent.mkdir(parents=True, exist_ok=True)
+    return ExportTicket(row.id, bundle_id, signer, exported_by, started.at)
+
+
+def finish_export(
+    session: Session,
+    ticket: ExportTicket,
+    *,
+    store: BlobStore,
+    out_path: Path,
+    options: ExportOptions | None = None,
+) -> BundleResult:
+    """Build the bundle a :func:`begin_export` began; records ``bundle.exported`` or, whatever went
+    wrong, ``bundle.export_failed`` with the reason (committed either way)."""
+    options = options or ExportOptions()
+    row = session.get(models.Case, ticket.case_id)
     try:
+        if row is None:
+            raise BundleExportError(f"case {ticket.case_id} is gone")
+        out_path.parent.mkdir(parents=True, exist_ok=True)
         spec = build_spec(
             session,
             row,
             store=store,
-            exported_by=exported_by,
-            exported_at=started.at,
+            exported_by=ticket.exported_by,
+            exported_at=ticket.started_at,
             options=options,
-            bundle_id=bundle_id,
+            bundle_id=ticket.bundle_id,
         )
-        result = build_bundle(spec, signer, out_path)
-    except (BundleExportError, BundleBuildError, bs.BundleSpecError, BlobError) as exc:
-        audit.append(
-            session,
-            actor=exported_by,
-            action="bundle.export_failed",
-            target_type="case",
-            target_id=str(row.id),
-            details={"bundle_id": bundle_id, "error": str(exc)},
-        )
-        session.commit()
-        raise BundleExportError(str(exc)) from exc
+        result = build_bundle(spec, ticket.signer, out_path)
+    except Exception as exc:
+        session.rollback()
+        reason = str(exc) if isinstance(exc, EXPECTED_FAILURES) else f"{type(exc).__name__}: {exc}"
+        _record_failure(session, ticket, reason)
+        if isinstance(exc, EXPECTED_FAILURES):
+            raise BundleExportError(reason) from exc
+        logger.exception("export %s of case %s failed", ticket.bundle_id, ticket.case_id)
+        raise
     audit.append(
         session,
-        actor=exported_by,
+        actor=ticket.exported_by,
         action="bundle.exported",
         target_type="case",
-        target_id=str(row.id),
+        target_id=str(ticket.case_id),
         after_hash=result.sha256,
         details={
-            "bundle_id": bundle_id,
+            "bundle_id": ticket.bundle_id,
             "manifest_sha256": result.manifest_sha256,
             "exhibits": result.exhibit_references,
             "excluded": [x["sha256"] for x in result.excluded],
@@ -375,12 +405,113 @@ def export_case(
     return result
 
 
+def _record_failure(session: Session, ticket: ExportTicket, reason: str) -> None:
+    audit.append(
+        session,
+        actor=ticket.exported_by,
+        action="bundle.export_failed",
+        target_type="case",
+        target_id=str(ticket.case_id),
+        details={"bundle_id": ticket.bundle_id, "error": reason},
+    )
+    session.commit()
+
+
+def export_case(
+    session: Session,
+    case: str,
+    *,
+    store: BlobStore,
+    keys: KeyStore,
+    out_path: Path,
+    exported_by: str,
+    options: ExportOptions | None = None,
+    bundle_id: str | None = None,
+) -> BundleResult:
+    """Export a case to ``out_path`` now; commits the audit entries that record the export."""
+    ticket = begin_export(session, case, keys=keys, exported_by=exported_by, bundle_id=bundle_id)
+    return finish_export(session, ticket, store=store, out_path=out_path, options=options)
+
+
+def finish_in_background(
+    executor: Executor,
+    sessionmaker: Callable[[], Session],
+    ticket: ExportTicket,
+    *,
+    store: BlobStore,
+    out_path: Path,
+    options: ExportOptions,
+) -> None:
+    """Finish a begun export on ``executor`` (the API's export thread), in a session of its own."""
+
+    def run() -> None:
+        with sessionmaker() as session:
+            try:
+                finish_export(session, ticket, store=store, out_path=out_path, options=options)
+            except Exception:  # recorded as bundle.export_failed with the reason; unexpected ones logged
+                logger.info("background export %s did not finish", ticket.bundle_id)
+
+    executor.submit(run)
+
+
+def reap_interrupted(session: Session, *, data_dir: Path) -> int:
+    """Record as failed the exports that this host began in a process that is no longer running (the API
+    was stopped or killed mid-export), and remove their partial files.  Run at start-up."""
+    host, reaped = socket.gethostname(), 0
+    for entry in _unfinished(session):
+        details = json.loads(entry.details)
+        pid = details.get("pid")
+        if details.get("host") != host or not isinstance(pid, int) or pid == os.getpid() or _alive(pid):
+            continue
+        ticket = ExportTicket(
+            uuid.UUID(entry.target_id), str(details["bundle_id"]), None, entry.actor, entry.at
+        )
+        out = bundle_path(data_dir, ticket.case_id, uuid.UUID(ticket.bundle_id))
+        out.with_name(out.name + ".part").unlink(missing_ok=True)
+        _record_failure(
+            session, ticket, "interrupted: the API process stopped during the export; export again"
+        )
+        reaped += 1
+    return reaped
+
+
+def _unfinished(session: Session) -> list[models.AuditEntry]:
+    rows = session.execute(
+        select(models.AuditEntry)
+        .where(
+            models.AuditEntry.target_type == "case",
+            models.AuditEntry.action.in_(
+                ("bundle.export_started", "bundle.exported", "bundle.export_failed")
+            ),
+        )
+        .order_by(models.AuditEntry.seq)
+    ).scalars()
+    started: dict[str, models.AuditEntry] = {}
+    for row in rows:
+        bundle_id = str(json.loads(row.details).get("bundle_id"))
+        if row.action == "bundle.export_started":
+            started[bundle_id] = row
+        else:
+            started.pop(bundle_id, None)
+    return list(started.values())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class BundleRecord:
     """One export of a case as the audit log records it, and whether its file is still on this server."""
 
     bundle_id: str
-    status: str  # "exported" | "failed"
+    status: str  # "running" | "exported" | "failed"
     at: datetime
     by: str
     sha256: str | None
@@ -391,36 +522,38 @@ class BundleRecord:
 
 
 def list_exports(session: Session, case: models.Case, *, data_dir: Path) -> list[BundleRecord]:
-    """Every export of ``case`` (finished or failed), newest first, read from the audit log."""
+    """Every export of ``case`` (running, finished or failed), newest first, read from the audit log."""
     rows = session.execute(
         select(models.AuditEntry)
         .where(
             models.AuditEntry.target_type == "case",
             models.AuditEntry.target_id == str(case.id),
-            models.AuditEntry.action.in_(("bundle.exported", "bundle.export_failed")),
+            models.AuditEntry.action.in_(
+                ("bundle.export_started", "bundle.exported", "bundle.export_failed")
+            ),
         )
         .order_by(models.AuditEntry.seq.desc())
     ).scalars()
-    records = []
+    records: dict[str, BundleRecord] = {}  # newest entry first: a finished export is seen before its start
     for row in rows:
         details = json.loads(row.details)
-        exported = row.action == "bundle.exported"
         bundle_id = str(details["bundle_id"])
+        if bundle_id in records:
+            continue
+        status = {"bundle.export_started": "running", "bundle.exported": "exported"}.get(row.action, "failed")
         path = bundle_path(data_dir, case.id, uuid.UUID(bundle_id))
-        records.append(
-            BundleRecord(
-                bundle_id=bundle_id,
-                status="exported" if exported else "failed",
-                at=row.at,
-                by=row.actor,
-                sha256=row.after_hash if exported else None,
-                exhibits=list(details.get("exhibits", [])),
-                signing_key=details.get("signing_key"),
-                error=None if exported else str(details.get("error", "")),
-                available=exported and path.is_file(),
-            )
+        records[bundle_id] = BundleRecord(
+            bundle_id=bundle_id,
+            status=status,
+            at=row.at,
+            by=row.actor,
+            sha256=row.after_hash if status == "exported" else None,
+            exhibits=list(details.get("exhibits", [])),
+            signing_key=details.get("signing_key"),
+            error=str(details.get("error", "")) if status == "failed" else None,
+            available=status == "exported" and path.is_file(),
         )
-    return records
+    return list(records.values())
 
 
 def bundle_path(data_dir: Path, case_id: uuid.UUID, bundle_id: uuid.UUID) -> Path:

@@ -303,31 +303,33 @@ async def export_bundle(request: Request, case_id: uuid.UUID) -> Response:
 
 
 def _export_bundle(request: Request, case_id: uuid.UUID, data: dict[str, str]) -> Response:
+    """Begin the export and finish it in the background: the case page lists it as running until then."""
     settings = _settings(request)
+    app = request.app
     with _session(request) as session:
         principal = _principal(request, session)
         if principal.role not in LEGAL:
             raise DomainError("only the legal team exports evidence bundles")
-        bundle_id = uuid.uuid4()
         try:
-            bundles.export_case(
-                session,
-                str(case_id),
-                store=request.app.state.store,
-                keys=KeyStore(settings.data_dir),
-                out_path=bundles.bundle_path(settings.data_dir, case_id, bundle_id),
-                exported_by=principal.actor,
-                options=bundles.ExportOptions(
-                    crop_vehicle="crop_vehicle" in data,
-                    blur_people="blur_people" in data,
-                    print_stills="print_stills" in data,
-                ),
-                bundle_id=str(bundle_id),
+            ticket = bundles.begin_export(
+                session, str(case_id), keys=KeyStore(settings.data_dir), exported_by=principal.actor
             )
         except bundles.CaseNotFound as exc:
             raise NotFound(str(exc)) from exc
-        except bundles.BundleExportError:
-            pass  # recorded as bundle.export_failed; the case page lists it with the reason
+        except bundles.BundleExportError as exc:
+            raise DomainError(str(exc)) from exc
+    bundles.finish_in_background(
+        app.state.bundle_exports,
+        app.state.sessionmaker,
+        ticket,
+        store=app.state.store,
+        out_path=bundles.bundle_path(settings.data_dir, case_id, uuid.UUID(ticket.bundle_id)),
+        options=bundles.ExportOptions(
+            crop_vehicle="crop_vehicle" in data,
+            blur_people="blur_people" in data,
+            print_stills="print_stills" in data,
+        ),
+    )
     return RedirectResponse(f"/review/cases/{case_id}#bundles", status_code=303)
 
 

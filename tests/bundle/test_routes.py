@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +25,7 @@ from evidence_api.bundle.verify import verify_bundle
 from evidence_api.db import Base, make_engine, make_sessionmaker
 from evidence_api.routes import bundles as bundle_routes
 from evidence_api.security import hash_token, new_token
-from evidence_api.services import audit
+from evidence_api.services import audit, bundles
 from evidence_api.settings import Settings
 from evidence_api.storage import FilesystemBlobStore
 
@@ -106,6 +112,7 @@ def api(tmp_path: Path, media: Any) -> tuple[TestClient, Callable[[str], dict[st
     app.state.settings = settings
     app.state.sessionmaker = maker
     app.state.store = store
+    app.state.bundle_exports = ThreadPoolExecutor(max_workers=1)
     app.include_router(bundle_routes.router, prefix="/api/v1")
     return TestClient(app), lambda role: {"Authorization": f"Bearer {tokens[role]}"}, case_id
 
@@ -162,3 +169,82 @@ def test_the_case_lists_its_exports_newest_first_with_failures_and_missing_files
     assert again[1]["download_url"] is None
     assert client.get(f"/api/v1/cases/{case_id}/bundles", headers=auth("officer")).status_code == 403
     assert client.get(f"/api/v1/cases/{uuid.uuid4()}/bundles", headers=auth("legal")).status_code == 404
+
+
+def _wait_for(client: TestClient, url: str, headers: dict[str, str], bundle_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        (found,) = [b for b in client.get(url, headers=headers).json() if b["bundle_id"] == bundle_id]
+        if found["status"] != "running":
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"export {bundle_id} still running after 60 s")
+
+
+def test_a_background_export_is_listed_as_running_then_exported(api: Any, tmp_path: Path, media: Any) -> None:
+    client, auth, case_id = api
+    res = client.post(f"/api/v1/cases/{case_id}/bundles?background=true", headers=auth("legal"))
+    assert res.status_code == 202, res.text
+    accepted = res.json()
+    assert accepted["status"] == "running" and accepted["status_url"] == f"/api/v1/cases/{case_id}/bundles"
+    done = _wait_for(client, accepted["status_url"], auth("legal"), accepted["bundle_id"])
+    assert done["status"] == "exported" and done["exhibits"] == ["SG/1"] and done["download_url"]
+    got = client.get(done["download_url"], headers=auth("legal"))
+    assert hashlib.sha256(got.content).hexdigest() == done["sha256"]
+    (tmp_path / "b.zip").write_bytes(got.content)
+    assert verify_bundle(tmp_path / "b.zip").ok
+    # a background export that cannot finish says why, like one in the request
+    store = client.app.state.store  # type: ignore[attr-defined]
+    blob = store.path(hashlib.sha256(media.bus.read_bytes()).hexdigest())
+    blob.chmod(0o644)
+    blob.write_bytes(b"\xff\xd8\xff" + blob.read_bytes()[3:-1])
+    res = client.post(f"/api/v1/cases/{case_id}/bundles?background=true", headers=auth("legal"))
+    assert res.status_code == 202
+    failed = _wait_for(client, accepted["status_url"], auth("legal"), res.json()["bundle_id"])
+    assert failed["status"] == "failed" and "no longer matches the hash" in failed["error"]
+    # what cannot even begin is refused at once
+    assert (
+        client.post(
+            f"/api/v1/cases/{uuid.uuid4()}/bundles?background=true", headers=auth("legal")
+        ).status_code
+        == 404
+    )
+
+
+def test_an_export_cut_short_by_a_stopped_api_is_recorded_as_failed_at_start_up(
+    api: Any, tmp_path: Path
+) -> None:
+    client, auth, case_id = api
+    app = client.app  # type: ignore[attr-defined]
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead_pid = int(gone.stdout)  # a process of this host that has ended
+    bundle_id = str(uuid.uuid4())
+    with app.state.sessionmaker() as s:
+        for pid, bid in ((dead_pid, bundle_id), (os.getpid(), str(uuid.uuid4()))):
+            audit.append(
+                s,
+                actor="user:legal1",
+                action="bundle.export_started",
+                target_type="case",
+                target_id=case_id,
+                details={"bundle_id": bid, "signing_key": "k", "host": socket.gethostname(), "pid": pid},
+            )
+        s.commit()
+    part = bundles.bundle_path(app.state.settings.data_dir, uuid.UUID(case_id), uuid.UUID(bundle_id))
+    part = part.with_name(part.name + ".part")
+    part.parent.mkdir(parents=True, exist_ok=True)
+    part.write_bytes(b"PK half a bundle")
+    with app.state.sessionmaker() as s:
+        assert bundles.reap_interrupted(s, data_dir=app.state.settings.data_dir) == 1
+        assert bundles.reap_interrupted(s, data_dir=app.state.settings.data_dir) == 0  # once only
+        audit.verify_chain(s)
+    listed = {
+        b["bundle_id"]: b
+        for b in client.get(f"/api/v1/cases/{case_id}/bundles", headers=auth("legal")).json()
+    }
+    assert listed[bundle_id]["status"] == "failed" and "interrupted" in listed[bundle_id]["error"]
+    assert not part.exists()
+    # this process's own export is running, not interrupted
+    assert sorted(b["status"] for b in listed.values()) == ["failed", "running"]

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
+import uuid
 from datetime import UTC, date, datetime, timedelta
 
 from evidence_testutil import Api, event_body, sha, upload
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from evidence_api.models import Blob, User
+from evidence_api.main import create_app
+from evidence_api.models import Blob, Case, User
 from evidence_api.services import audit, retention
 from evidence_api.services.bundles import officer_initials
 
@@ -203,3 +207,33 @@ def test_a_case_is_in_the_charge_of_the_officer_who_opened_it_by_name(
         "/api/v1/cases", json={"title": "B", "event_ids": [], "officer_in_charge": "Jo Bloggs"}, headers=off
     )
     assert named.status_code == 201 and named.json()["officer_in_charge"] == "Jo Bloggs"
+
+
+def test_the_api_records_an_export_it_was_stopped_in_as_failed_when_it_starts_again(api: Api) -> None:
+    with api.sessionmaker() as s:
+        case = Case(reference="FT/2026/0999", title="Lay-by", officer_in_charge="Sam Green")
+        s.add(case)
+        s.flush()
+        ended = subprocess.run(
+            [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+        )
+        audit.append(
+            s,
+            actor="user:legal",
+            action="bundle.export_started",
+            target_type="case",
+            target_id=str(case.id),
+            details={
+                "bundle_id": str(uuid.uuid4()),
+                "signing_key": "k",
+                "host": socket.gethostname(),
+                "pid": int(ended.stdout),
+            },
+        )
+        s.commit()
+        case_id = str(case.id)
+    restarted = create_app(api.settings)
+    with TestClient(restarted) as client:  # start-up runs the check
+        listed = client.get(f"/api/v1/cases/{case_id}/bundles", headers=api.h("legal")).json()
+    restarted.state.engine.dispose()
+    assert [b["status"] for b in listed] == ["failed"] and "interrupted" in listed[0]["error"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -121,7 +122,12 @@ def test_the_legal_team_exports_and_downloads_a_bundle_from_the_case_page(
     page = api.client.post(
         f"{case_url}/bundles", data={"csrf_token": csrf, "print_stills": "on", "crop_vehicle": "on"}
     )
-    assert page.status_code == 200 and "Evidence bundles" in page.text and "export failed" not in page.text
+    assert page.status_code == 200 and "Evidence bundles" in page.text  # exported in the background
+    deadline = time.monotonic() + 60
+    while "being exported" in page.text and time.monotonic() < deadline:
+        time.sleep(0.05)
+        page = api.client.get(case_url)
+    assert "export failed" not in page.text and "being exported" not in page.text
     (link,) = re.findall(r'href="(/api/v1/cases/[^"]+/bundles/[^"]+)" download', page.text)
     zip_bytes = api.client.get(link).content  # the API accepts the page's cookie session
     assert hashlib.sha256(zip_bytes).hexdigest() in page.text
