@@ -102,12 +102,6 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)  # type: ignore[arg-type]
 
 
-def _store(settings: Settings) -> BlobStore:
-    from evidence_api.storage import FilesystemBlobStore
-
-    return FilesystemBlobStore(settings.resolved_blob_dir)
-
-
 def run(args: argparse.Namespace) -> int:
     cmd = args.admin_command
     if cmd == "keys":
@@ -128,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     actor = f"cli:{getpass.getuser()}"
     try:
         with app.state.sessionmaker() as session:
-            code = _dispatch(args, session, settings, actor)
+            code = _dispatch(args, session, settings, app.state.store, actor)
             session.commit()
             return code
     except DomainError as exc:
@@ -138,7 +132,9 @@ def run(args: argparse.Namespace) -> int:
         app.state.engine.dispose()
 
 
-def _dispatch(args: argparse.Namespace, session: Session, settings: Settings, actor: str) -> int:
+def _dispatch(
+    args: argparse.Namespace, session: Session, settings: Settings, store: BlobStore, actor: str
+) -> int:
     from evidence_api.models import Role
     from evidence_api.schemas import AuthorisationIn, CameraIn, SiteIn
     from evidence_api.services import audit, authorisations, ingest, retention, sites, users
@@ -230,9 +226,9 @@ def _dispatch(args: argparse.Namespace, session: Session, settings: Settings, ac
         print(json.dumps({"ok": True, "entries": report.entries, "head_hash": report.head_hash}))
     elif cmd == "purge":
         result = retention.purge(
-            session=session, store=_store(settings), retention_days=settings.retention_days, actor=actor
+            session=session, store=store, retention_days=settings.retention_days, actor=actor
         )
         print(json.dumps(result))
     elif cmd == "print-copies":
-        print(json.dumps(ingest.backfill_print_copies(session=session, store=_store(settings), actor=actor)))
+        print(json.dumps(ingest.backfill_print_copies(session=session, store=store, actor=actor)))
     return 0

@@ -458,7 +458,9 @@ def reap_interrupted(session: Session, *, data_dir: Path) -> int:
     """Record as failed the exports that this host began in a process that is no longer running (the API
     was stopped or killed mid-export), and remove their partial files.  Run at start-up."""
     host, reaped = socket.gethostname(), 0
-    for entry in _unfinished(session):
+    for entry in _latest_export_entries(session):
+        if entry.action != "bundle.export_started":
+            continue  # finished, or failed
         details = json.loads(entry.details)
         pid = details.get("pid")
         if details.get("host") != host or not isinstance(pid, int) or pid == os.getpid() or _alive(pid):
@@ -475,25 +477,21 @@ def reap_interrupted(session: Session, *, data_dir: Path) -> int:
     return reaped
 
 
-def _unfinished(session: Session) -> list[models.AuditEntry]:
-    rows = session.execute(
-        select(models.AuditEntry)
-        .where(
-            models.AuditEntry.target_type == "case",
-            models.AuditEntry.action.in_(
-                ("bundle.export_started", "bundle.exported", "bundle.export_failed")
-            ),
-        )
-        .order_by(models.AuditEntry.seq)
-    ).scalars()
-    started: dict[str, models.AuditEntry] = {}
-    for row in rows:
-        bundle_id = str(json.loads(row.details).get("bundle_id"))
-        if row.action == "bundle.export_started":
-            started[bundle_id] = row
-        else:
-            started.pop(bundle_id, None)
-    return list(started.values())
+EXPORT_ACTIONS = ("bundle.export_started", "bundle.exported", "bundle.export_failed")
+
+
+def _latest_export_entries(session: Session, case_id: uuid.UUID | None = None) -> list[models.AuditEntry]:
+    """Each export's latest audit entry (started, exported or failed), newest first; of one case, or of
+    every case."""
+    query = select(models.AuditEntry).where(
+        models.AuditEntry.target_type == "case", models.AuditEntry.action.in_(EXPORT_ACTIONS)
+    )
+    if case_id is not None:
+        query = query.where(models.AuditEntry.target_id == str(case_id))
+    latest: dict[str, models.AuditEntry] = {}  # newest first: a finished export is seen before its start
+    for row in session.execute(query.order_by(models.AuditEntry.seq.desc())).scalars():
+        latest.setdefault(str(json.loads(row.details)["bundle_id"]), row)
+    return list(latest.values())
 
 
 def _alive(pid: int) -> bool:
@@ -523,37 +521,26 @@ class BundleRecord:
 
 def list_exports(session: Session, case: models.Case, *, data_dir: Path) -> list[BundleRecord]:
     """Every export of ``case`` (running, finished or failed), newest first, read from the audit log."""
-    rows = session.execute(
-        select(models.AuditEntry)
-        .where(
-            models.AuditEntry.target_type == "case",
-            models.AuditEntry.target_id == str(case.id),
-            models.AuditEntry.action.in_(
-                ("bundle.export_started", "bundle.exported", "bundle.export_failed")
-            ),
-        )
-        .order_by(models.AuditEntry.seq.desc())
-    ).scalars()
-    records: dict[str, BundleRecord] = {}  # newest entry first: a finished export is seen before its start
-    for row in rows:
+    records = []
+    for row in _latest_export_entries(session, case.id):
         details = json.loads(row.details)
         bundle_id = str(details["bundle_id"])
-        if bundle_id in records:
-            continue
         status = {"bundle.export_started": "running", "bundle.exported": "exported"}.get(row.action, "failed")
         path = bundle_path(data_dir, case.id, uuid.UUID(bundle_id))
-        records[bundle_id] = BundleRecord(
-            bundle_id=bundle_id,
-            status=status,
-            at=row.at,
-            by=row.actor,
-            sha256=row.after_hash if status == "exported" else None,
-            exhibits=list(details.get("exhibits", [])),
-            signing_key=details.get("signing_key"),
-            error=str(details.get("error", "")) if status == "failed" else None,
-            available=status == "exported" and path.is_file(),
+        records.append(
+            BundleRecord(
+                bundle_id=bundle_id,
+                status=status,
+                at=row.at,
+                by=row.actor,
+                sha256=row.after_hash if status == "exported" else None,
+                exhibits=list(details.get("exhibits", [])),
+                signing_key=details.get("signing_key"),
+                error=str(details.get("error", "")) if status == "failed" else None,
+                available=status == "exported" and path.is_file(),
+            )
         )
-    return list(records.values())
+    return records
 
 
 def bundle_path(data_dir: Path, case_id: uuid.UUID, bundle_id: uuid.UUID) -> Path:
