@@ -1,9 +1,9 @@
 """Number plates: find the plate in the lower part of a vehicle box, OCR it, check UK formats.
 
-OCR is RapidOCR (PP-OCR text detection + recognition as ONNX models that ship inside the ``rapidocr``
-wheel).  The engine is built from the bundled model files by explicit path, so it never reaches for
-a model download, and only on first use (it takes a moment to start).  Calls are serialised with a
-lock so the pipeline thread and anything else can share one reader.
+The text itself is read by an OCR backend (``detector.backends.ocr_rapidocr``: RapidOCR's PP-OCR
+models from inside its wheel, loaded on first use, never downloaded); this module holds the plate
+logic around it.  Calls are serialised with a lock so the pipeline thread and anything else can
+share one reader.
 
 Localisation has two passes: the text detector over the lower part of the vehicle (fast, and it
 finds plates wherever the vehicle carries them), then, only if that finds nothing plate-like,
@@ -17,8 +17,7 @@ import logging
 import re
 import threading
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -142,22 +141,12 @@ class PlateCandidate:
         return (int(self.plate.valid), -self.plate.fixes, self.confidence)
 
 
-def _bundled_model_paths() -> dict[str, str]:
-    import rapidocr
+class TextReader(Protocol):
+    """An OCR backend: every line of text in an image."""
 
-    models = Path(rapidocr.__file__).parent / "models"
-    paths = {
-        "Det.model_path": models / "PP-OCRv6_det_small.onnx",
-        "Rec.model_path": models / "PP-OCRv6_rec_small.onnx",
-        "Cls.model_path": models / "ch_ppocr_mobile_v2.0_cls_mobile.onnx",
-    }
-    missing = [str(p) for p in paths.values() if not p.is_file()]
-    if missing:
-        raise RuntimeError(
-            f"the rapidocr wheel lacks its bundled models ({', '.join(missing)}); reinstall "
-            f"rapidocr>=3,<4 from PyPI (the models ship inside the wheel; nothing is downloaded)"
-        )
-    return {k: str(v) for k, v in paths.items()}
+    def read_lines(self, image: npt.NDArray[np.uint8]) -> list[tuple[npt.NDArray[np.float32], str, float]]:
+        """(polygon of shape (4, 2) in image pixels, text, confidence 0–1) per line found."""
+        ...
 
 
 class PlateReader:
@@ -170,39 +159,18 @@ class PlateReader:
         lower_fraction: float = 0.6,
         max_side: int = 960,
         min_side: int = 640,
+        ocr: TextReader | None = None,
     ) -> None:
         self.min_confidence = min_confidence
         self.lower_fraction = lower_fraction  # the plate sits in the lower part of the vehicle box
         self.max_side = max_side
         self.min_side = min_side
-        self._engine: Any = None
+        if ocr is None:
+            from detector.backends.ocr_rapidocr import RapidOCRReader
+
+            ocr = RapidOCRReader(max_side=max_side)
+        self._ocr = ocr
         self._lock = threading.Lock()
-
-    # -- the engine
-
-    def _ocr(self) -> Any:
-        if self._engine is None:
-            from rapidocr import RapidOCR
-
-            params: dict[str, Any] = {
-                **_bundled_model_paths(),
-                "Global.log_level": "warning",
-                "Global.use_cls": False,  # plates are upright; the angle classifier only costs time
-                "Det.limit_type": "max",
-                "Det.limit_side_len": self.max_side,
-            }
-            self._engine = RapidOCR(params=params)
-            logger.info("plate OCR engine loaded (RapidOCR, bundled PP-OCR models)")
-        return self._engine
-
-    def _run(self, image: npt.NDArray[np.uint8]) -> list[tuple[npt.NDArray[np.float32], str, float]]:
-        result = self._ocr()(image)
-        if result is None or result.boxes is None or result.txts is None:
-            return []
-        return [
-            (np.asarray(b, np.float32), str(t), float(s))
-            for b, t, s in zip(result.boxes, result.txts, result.scores, strict=True)
-        ]
 
     # -- localisation
 
@@ -228,7 +196,7 @@ class PlateReader:
                 cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC), np.uint8
             )
         out = []
-        for poly, raw, score in self._run(np.ascontiguousarray(crop)):
+        for poly, raw, score in self._ocr.read_lines(np.ascontiguousarray(crop)):
             text = normalise(raw)
             if score < self.min_confidence or not _plate_like(text):
                 continue
