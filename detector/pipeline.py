@@ -31,7 +31,7 @@ from detector.config import CameraConfig, SiteConfig
 from detector.motion import MotionGate, MotionResult, plan_crops
 from detector.rules import RULE_VERSION, DumpingIncident, RuleOutput, SiteRules, VehicleVisit
 from detector.scene import SceneModel, SceneSettings
-from detector.tracking import ObjectTracker
+from detector.tracking import create_tracker
 from detector.types import ClockSource, Detections, Event, EventType, Frame
 from detector.zones import PolygonZone
 
@@ -170,7 +170,7 @@ class CameraPipeline:
         self.metrics = PipelineMetrics()
         self.events: list[Event] = []
         self.motion = MotionGate()
-        self.tracker = ObjectTracker()
+        self.tracker = create_tracker()
         self.scene = SceneModel(
             SceneSettings(
                 min_area_frac=self.thresholds.min_deposit_area, max_area_frac=self.thresholds.max_deposit_area

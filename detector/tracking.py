@@ -1,90 +1,47 @@
-"""Adapter over ultralytics' BYTETracker: our Detections in, Detections with tracker ids out.
+"""The tracker seam: stable ids for detections across detector runs, whatever does the tracking.
 
-BYTETracker wants a results object with ``xyxy``, ``xywh``, ``conf``, ``cls``, ``len()`` and
-boolean indexing; :class:`_TrackerInput` provides exactly that over a :class:`Detections`.  The
-tracker is updated only on frames where the object detector ran, so ``track_buffer`` counts
-detector runs, not video frames.
+A tracker takes the :class:`~detector.types.Detections` of one detector run and returns the tracked
+subset with ``tracker_id`` set (boxes are the tracker's).  It is updated only on frames where the
+object detector ran, so its memory counts detector runs, not video frames.  The implementation
+lives in ``detector/backends/`` (ByteTrack today), imported only when a tracker is built, so
+importing this module loads no model library.
+
+Example::
+
+    tracker = create_tracker()
+    tracked = tracker.update(detections)   # Detections with tracker_id of shape (N,)
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from types import SimpleNamespace
-
-import numpy as np
-import numpy.typing as npt
-from ultralytics.trackers.byte_tracker import BYTETracker
+from typing import Any, Protocol
 
 from detector.types import Detections
 
 logger = logging.getLogger(__name__)
 
 
-class _TrackerInput:
-    """The minimal results interface BYTETracker.update() reads."""
-
-    def __init__(self, dets: Detections) -> None:
-        self.xyxy = dets.xyxy.astype(np.float32)
-        self.conf = dets.confidence.astype(np.float32)
-        self.cls = dets.class_id.astype(np.float32)
-
-    @property
-    def xywh(self) -> npt.NDArray[np.float32]:
-        out = np.empty_like(self.xyxy)
-        out[:, 0] = (self.xyxy[:, 0] + self.xyxy[:, 2]) / 2
-        out[:, 1] = (self.xyxy[:, 1] + self.xyxy[:, 3]) / 2
-        out[:, 2] = self.xyxy[:, 2] - self.xyxy[:, 0]
-        out[:, 3] = self.xyxy[:, 3] - self.xyxy[:, 1]
-        return out
-
-    def __len__(self) -> int:
-        return len(self.conf)
-
-    def __getitem__(self, index: npt.NDArray[np.bool_] | npt.NDArray[np.integer]) -> _TrackerInput:
-        sub = _TrackerInput.__new__(_TrackerInput)
-        sub.xyxy = self.xyxy[index]
-        sub.conf = self.conf[index]
-        sub.cls = self.cls[index]
-        return sub
-
-
-@dataclass(frozen=True, slots=True)
-class TrackerSettings:
-    track_high_thresh: float = 0.4
-    track_low_thresh: float = 0.1
-    new_track_thresh: float = 0.45
-    track_buffer: int = 8  # detector runs a lost track is kept (×0.5 s detect interval ≈ 4 s)
-    match_thresh: float = 0.9
-    fuse_score: bool = True
-
-
-class ObjectTracker:
+class Tracker(Protocol):
     """Assigns stable ids to detections across detector runs."""
 
-    def __init__(self, settings: TrackerSettings | None = None) -> None:
-        self.settings = settings or TrackerSettings()
-        args = SimpleNamespace(tracker_type="bytetrack", **_as_dict(self.settings))
-        self._tracker = BYTETracker(args)
+    #: the backend's parameters (a frozen dataclass; e.g. ``track_buffer`` detector runs)
+    settings: Any
 
     def update(self, dets: Detections) -> Detections:
-        """Track ``dets``; returns the tracked subset with ``tracker_id`` set (boxes are the tracker's)."""
-        out = self._tracker.update(_TrackerInput(dets))
-        if len(out) == 0:
-            tracked = Detections.empty()
-            tracked.tracker_id = np.zeros((0,), np.int64)
-            return tracked
-        out = np.asarray(out, dtype=np.float64).reshape(-1, 8)  # x1 y1 x2 y2 id score cls idx
-        return Detections(
-            xyxy=out[:, 0:4].astype(np.float32),
-            confidence=out[:, 5].astype(np.float32),
-            class_id=out[:, 6].astype(np.int32),
-            tracker_id=out[:, 4].astype(np.int64),
-        )
+        """Track ``dets`` (N boxes, xyxy pixels); returns the tracked subset with ``tracker_id`` set.
+
+        With nothing tracked the result is empty and ``tracker_id`` has shape ``(0,)``.
+        """
+        ...
 
     def reset(self) -> None:
-        self._tracker.reset()
+        """Forget every track."""
+        ...
 
 
-def _as_dict(settings: TrackerSettings) -> dict[str, float | int | bool]:
-    return {name: getattr(settings, name) for name in settings.__dataclass_fields__}
+def create_tracker() -> Tracker:
+    """The tracker the pipeline uses: ByteTrack with its default settings."""
+    from detector.backends.tracker_bytetrack import ByteTrackTracker  # loads ultralytics: only here
+
+    return ByteTrackTracker()

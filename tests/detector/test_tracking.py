@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from detector.tracking import ObjectTracker
+from detector.tracking import create_tracker
 from detector.types import Detections, ObjectClass
 
 
 def test_a_moving_object_keeps_its_id_and_another_gets_a_new_one() -> None:
-    tracker = ObjectTracker()
+    tracker = create_tracker()
     ids = []
     for step in range(8):
         dets = Detections(
@@ -27,7 +27,7 @@ def test_a_moving_object_keeps_its_id_and_another_gets_a_new_one() -> None:
 
 
 def test_tracked_boxes_follow_the_detections() -> None:
-    tracker = ObjectTracker()
+    tracker = create_tracker()
     for step in range(5):
         box = [200 + 4 * step, 50, 260 + 4 * step, 200]
         tracked = tracker.update(Detections(xyxy=[box], confidence=[0.9], class_id=[0]))
@@ -37,14 +37,14 @@ def test_tracked_boxes_follow_the_detections() -> None:
 
 
 def test_no_detections_give_an_empty_tracked_set() -> None:
-    tracker = ObjectTracker()
+    tracker = create_tracker()
     tracked = tracker.update(Detections.empty())
     assert len(tracked) == 0
     assert tracked.tracker_id is not None and tracked.tracker_id.shape == (0,)
 
 
 def test_a_lost_object_is_dropped_after_the_buffer() -> None:
-    tracker = ObjectTracker()
+    tracker = create_tracker()
     for _ in range(3):
         tracker.update(Detections(xyxy=[[10, 10, 60, 120]], confidence=[0.9], class_id=[0]))
     for _ in range(tracker.settings.track_buffer + 2):
