@@ -14,6 +14,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from detector.geometry import contains, overlaps, union
+
 logger = logging.getLogger(__name__)
 
 Box = tuple[int, int, int, int]
@@ -102,10 +104,6 @@ class MotionGate:
         return cv2.resize(result.mask, (width, height), interpolation=cv2.INTER_NEAREST)  # type: ignore[return-value]
 
 
-def _union(a: Box, b: Box) -> Box:
-    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
-
-
 def _square_crop(box: Box, side: int, width: int, height: int) -> Box:
     cx = (box[0] + box[2]) / 2
     cy = (box[1] + box[3]) / 2
@@ -142,7 +140,7 @@ def plan_crops(
         merged = False
         for i in range(len(crops)):
             for j in range(i + 1, len(crops)):
-                u = _union(crops[i], crops[j])
+                u = union(crops[i], crops[j])
                 area_u = (u[2] - u[0]) * (u[3] - u[1])
                 area_sum = sum((c[2] - c[0]) * (c[3] - c[1]) for c in (crops[i], crops[j]))
                 if area_u <= area_sum * 1.1:
@@ -159,14 +157,6 @@ def plan_crops(
     if len(crops) > max_crops or covered >= 0.6 * width * height:
         return [(0, 0, width, height)]
     for c in crops:
-        if not all(_contains(c, b) for b in boxes if _overlaps(c, b)):
+        if not all(contains(c, b) for b in boxes if overlaps(c, b)):
             return [(0, 0, width, height)]
     return crops
-
-
-def _overlaps(a: Box, b: Box) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
-
-
-def _contains(outer: Box, inner: Box) -> bool:
-    return outer[0] <= inner[0] and outer[1] <= inner[1] and outer[2] >= inner[2] and outer[3] >= inner[3]

@@ -32,6 +32,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from detector.geometry import iou
+
 logger = logging.getLogger(__name__)
 
 Box = tuple[int, int, int, int]
@@ -74,14 +76,6 @@ class StaticRegion:
     missing: int = 0
     occluded: bool = False
     history: list[float] = field(default_factory=list)
-
-
-def _box_iou(a: Box, b: Box) -> float:
-    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 class SceneModel:
@@ -214,9 +208,9 @@ class SceneModel:
         for box in blobs:
             best, best_iou = None, 0.0
             for rid, region in self.regions.items():
-                iou = _box_iou(box, region.small_box)
-                if iou > best_iou:
-                    best, best_iou = rid, iou
+                score = iou(box, region.small_box)
+                if score > best_iou:
+                    best, best_iou = rid, score
             area = (box[2] - box[0]) * (box[3] - box[1]) / cur.size
             if best is not None and best_iou >= 0.2:
                 region = self.regions[best]
@@ -231,7 +225,7 @@ class SceneModel:
                 continue
             # A blob becomes a region only once it has been seen for a few samples: by then it has
             # grown to the whole object, so the ghost test looks at the whole of it.
-            pend = next((p for p in self._pending if _box_iou(box, p[0]) >= 0.2), None)
+            pend = next((p for p in self._pending if iou(box, p[0]) >= 0.2), None)
             if pend is None:
                 fresh_pending.append((box, 1, t))
                 continue
