@@ -13,14 +13,19 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from detector.backends import DetectorConfig, OpenCVSSDConfig, YoloConfig
+from detector.yaml_lines import line_of, load_yaml_with_lines, to_plain
 
 logger = logging.getLogger(__name__)
+
+#: the local time shown to people (GMT/BST) unless a site sets ``display_timezone``
+DEFAULT_DISPLAY_TIMEZONE = "Europe/London"
 
 Point = Annotated[
     tuple[float, float],
@@ -166,6 +171,82 @@ class ThresholdsConfig(_Strict):
         title="Link look-back (s)",
         description="Vehicle visits and people seen this long before a deposit appeared are linked to it",
     )
+    near_growth: float = Field(
+        default=0.3,
+        ge=0,
+        title="Near-a-deposit box growth",
+        description=(
+            "A person's or vehicle's box grown by this fraction of its size (plus the near margin) "
+            "that overlaps a deposit counts as being at it: for linking, the act and persistence"
+        ),
+    )
+    near_margin_px: float = Field(
+        default=8.0,
+        ge=0,
+        title="Near margin (px)",
+        description="Pixels added on every side to each grown box when testing 'near' (frame pixels)",
+    )
+    vehicle_link_growth: float = Field(
+        default=0.75,
+        ge=0,
+        title="Vehicle link box growth",
+        description="A visiting vehicle's box grown by this fraction that overlaps a deposit links the visit",
+    )
+    person_at_vehicle_growth: float = Field(
+        default=0.2,
+        ge=0,
+        title="Person-at-vehicle box growth",
+        description=(
+            "A person whose box overlaps the visiting vehicle's box grown by this fraction was at the "
+            "vehicle; seen near a deposit too, they link the deposit to the visit"
+        ),
+    )
+    person_at_vehicle_window_s: float = Field(
+        default=5.0,
+        ge=0,
+        title="Person-at-vehicle window (s)",
+        description="A person counts as at the vehicle from this long before the visit to this long after it",
+    )
+    incident_join_distance: float = Field(
+        default=0.25,
+        ge=0,
+        title="Incident join distance",
+        description=(
+            "Within the dumping cooldown, a deposit whose centre is closer than this fraction of the "
+            "frame diagonal to an earlier incident's joins that incident"
+        ),
+    )
+    motion_busy_fraction: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        title="Motion busy share",
+        description=(
+            "A deposit region with more than this share of its pixels moving is busy (someone undetected "
+            "at it): its persistence clock restarts"
+        ),
+    )
+    tracked_recently_s: float = Field(
+        default=1.5,
+        ge=0,
+        title="Tracked recently (s)",
+        description="A track last seen this recently near a deposit keeps it busy (its persistence restarts)",
+    )
+    act_window_s: float = Field(
+        default=2.0,
+        gt=0,
+        title="Act window (s)",
+        description="The 'act' still is the first clip frame within this long after the act began",
+    )
+    before_still_offset_s: float = Field(
+        default=2.0,
+        ge=0,
+        title="Before-still offset (s)",
+        description=(
+            "The 'before' still is the latest snapshot this long before the act or the earliest linked "
+            "visit, whichever came first"
+        ),
+    )
 
 
 class PerformanceConfig(_Strict):
@@ -250,6 +331,24 @@ class SiteConfig(_Strict):
     performance: PerformanceConfig = Field(
         default_factory=PerformanceConfig, title="Performance", description="Cadences and clip settings"
     )
+    display_timezone: str = Field(
+        default=DEFAULT_DISPLAY_TIMEZONE,
+        min_length=1,
+        title="Display time zone",
+        description=(
+            "IANA time zone of the local time burnt into annotated stills beside UTC, e.g. "
+            "'Europe/London' (GMT/BST); times are stored in UTC regardless"
+        ),
+    )
+
+    @field_validator("display_timezone")
+    @classmethod
+    def _known_timezone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r}: use an IANA name such as 'Europe/London'") from exc
+        return v
 
     @model_validator(mode="after")
     def _unique_ids(self) -> SiteConfig:
@@ -283,70 +382,22 @@ def default_site(site_id: str = "default") -> SiteConfig:
     return SiteConfig(site_id=site_id)
 
 
-class _LineLoader(yaml.SafeLoader):
-    """A YAML loader that remembers the line of every mapping key, for error messages."""
-
-
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    mapping = loader.construct_mapping(node, deep=deep)
-    lines = {
-        key_node.value: key_node.start_mark.line + 1
-        for key_node, _ in node.value
-        if hasattr(key_node, "value")
-    }
-    return _LinedDict(mapping, lines)
-
-
-class _LinedDict(dict[Any, Any]):
-    def __init__(self, mapping: dict[Any, Any], lines: dict[Any, int]) -> None:
-        super().__init__(mapping)
-        self.lines = lines
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _line_of(data: Any, loc: tuple[int | str, ...]) -> int | None:
-    """The YAML line of the deepest key along ``loc`` that exists in the document."""
-    line = None
-    node = data
-    for part in loc:
-        if isinstance(node, _LinedDict) and part in node:
-            line = node.lines.get(part, line)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
-            if isinstance(node, _LinedDict) and node.lines:
-                line = min(node.lines.values())
-        else:
-            break
-    return line
-
-
-def _to_plain(data: Any) -> Any:
-    if isinstance(data, dict):
-        return {k: _to_plain(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_to_plain(v) for v in data]
-    return data
-
-
 def parse_site(text: str, origin: str = "<site>", base_dir: Path | None = None) -> SiteConfig:
     """Parse site YAML text; raise :class:`SiteConfigError` naming the field and line of each problem."""
     try:
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - _LineLoader is a SafeLoader subclass
+        data = load_yaml_with_lines(text)
     except yaml.YAMLError as exc:
         raise SiteConfigError(f"{origin}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise SiteConfigError(f"{origin}: expected a mapping with site_id, cameras, ... at the top level")
     try:
-        site = SiteConfig.model_validate(_to_plain(data))
+        site = SiteConfig.model_validate(to_plain(data))
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
             loc = tuple(err["loc"])
             path = ".".join(str(p) for p in loc) or "(top level)"
-            line = _line_of(data, loc)
+            line = line_of(data, loc)
             where = f"line {line}, " if line is not None else ""
             problems.append(f"{origin}: {where}{path}: {err['msg']}")
         raise SiteConfigError("invalid site configuration:\n  " + "\n  ".join(problems)) from exc
