@@ -28,76 +28,23 @@ import numpy as np
 import numpy.typing as npt
 
 from detector.config import ThresholdsConfig
+from detector.deposit_links import act_time, busy_now, incident_to_join, linked_visits, tracks_near
+from detector.geometry import anchor_point, center, containment, iou
 from detector.scene import SceneModel, StaticRegion
-from detector.types import Detections, ObjectClass, Track, TrackPoint
-from detector.zones import PolygonZone, anchor_point, first_zone_containing
+from detector.types import (
+    Deposit,
+    Detections,
+    DumpingIncident,
+    ObjectClass,
+    Track,
+    TrackPoint,
+    VehicleVisit,
+)
+from detector.zones import PolygonZone, first_zone_containing
 
 logger = logging.getLogger(__name__)
 
 RULE_VERSION = "rules/1"
-Box = tuple[float, float, float, float]
-
-
-@dataclass(slots=True)
-class VehicleVisit:
-    """A vehicle stopped in a hotspot zone."""
-
-    visit_id: int
-    track_id: int
-    object_class: ObjectClass
-    zone: str
-    started_s: float
-    started_at: datetime
-    box: Box
-    last_seen_s: float
-    last_seen_at: datetime
-    ended_s: float | None = None
-    ended_at: datetime | None = None
-    event_id: str | None = None  # set by the pipeline when it mints the event id at the start
-    present_at_start: bool = False  # already standing there when the source started: arrival unseen
-    deposits: int = 0
-
-    @property
-    def active(self) -> bool:
-        return self.ended_s is None
-
-
-@dataclass(slots=True)
-class DepositState:
-    """What the rules know about one scene region."""
-
-    region_id: int
-    first_seen_s: float
-    first_seen_at: datetime
-    box: tuple[int, int, int, int]
-    zone: str
-    clear_since_s: float
-    act_s: float
-    linked_visits: set[int] = field(default_factory=set)
-    people: set[int] = field(default_factory=set)
-    vehicles: set[int] = field(default_factory=set)
-
-
-@dataclass(slots=True)
-class DumpingIncident:
-    """One dumping event: the first qualifying deposit and any that joined it."""
-
-    incident_id: int
-    zone: str
-    started_s: float
-    started_at: datetime
-    confirmed_s: float
-    confirmed_at: datetime
-    box: tuple[int, int, int, int]
-    before_s: float  # a time before anything was left: for the "before" still
-    deposits: list[DepositState]
-    linked_visits: set[int]
-    people: set[int]
-    vehicles: set[int]
-
-    @property
-    def area_px(self) -> int:
-        return sum((d.box[2] - d.box[0]) * (d.box[3] - d.box[1]) for d in self.deposits)
 
 
 @dataclass(slots=True)
@@ -107,32 +54,7 @@ class RuleOutput:
     visits_started: list[VehicleVisit] = field(default_factory=list)
     visits_ended: list[VehicleVisit] = field(default_factory=list)  # final (cooldown passed)
     dumping: list[DumpingIncident] = field(default_factory=list)
-    joined: list[tuple[DumpingIncident, DepositState]] = field(default_factory=list)
-
-
-def _expand(box: Box, frac: float, px: float) -> Box:
-    w, h = box[2] - box[0], box[3] - box[1]
-    return (box[0] - w * frac - px, box[1] - h * frac - px, box[2] + w * frac + px, box[3] + h * frac + px)
-
-
-def _overlaps(a: Sequence[float], b: Sequence[float]) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
-
-
-def _containment(a: Sequence[float], b: Sequence[float]) -> float:
-    """Intersection over the smaller box's area."""
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
-    return ix * iy / smaller if smaller > 0 else 0.0
-
-
-def _iou(a: Sequence[float], b: Sequence[float]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+    joined: list[tuple[DumpingIncident, Deposit]] = field(default_factory=list)
 
 
 class SiteRules:
@@ -152,7 +74,7 @@ class SiteRules:
         self.tracks: dict[int, Track] = {}
         self.visits: dict[int, VehicleVisit] = {}
         self._closing: dict[int, float] = {}  # visit id -> video time it may be finalised
-        self.deposits: dict[int, DepositState] = {}
+        self.deposits: dict[int, Deposit] = {}
         self.incidents: list[DumpingIncident] = []
         self._next_visit = 1
         self._next_incident = 1
@@ -210,11 +132,11 @@ class SiteRules:
     def _stationary_since(self, track: Track, t: float) -> float | None:
         """Video time since which the track has stayed (within a small radius) where it is now."""
         last = track.last_seen.xyxy
-        cx, cy = (last[0] + last[2]) / 2, (last[1] + last[3]) / 2
+        cx, cy = center(last)
         radius = max(6.0, 0.2 * math.hypot(last[2] - last[0], last[3] - last[1]))
         since: float | None = None
         for p in reversed(track.history):
-            px, py = (p.xyxy[0] + p.xyxy[2]) / 2, (p.xyxy[1] + p.xyxy[3]) / 2
+            px, py = center(p.xyxy)
             if math.hypot(px - cx, py - cy) > radius:
                 break
             since = p.video_time_s
@@ -234,13 +156,13 @@ class SiteRules:
         # A second track on a vehicle already visiting (an id switch, a box split by someone walking
         # in front of it) is the same visit, not a new one.
         for other in self.visits.values():
-            if other.active and other.zone == zone and _containment(other.box, track.last_seen.xyxy) > 0.5:
+            if other.active and other.zone == zone and containment(other.box, track.last_seen.xyxy) > 0.5:
                 other.last_seen_s, other.last_seen_at = t, at
                 return
         # A stop at the spot of a visit that ended within the cooldown continues that visit.
         for vid, final_at in list(self._closing.items()):
             old = self.visits[vid]
-            if old.zone == zone and _iou(old.box, track.last_seen.xyxy) > 0.3 and t <= final_at:
+            if old.zone == zone and iou(old.box, track.last_seen.xyxy) > 0.3 and t <= final_at:
                 del self._closing[vid]
                 old.track_id, old.ended_s, old.ended_at = track.track_id, None, None
                 old.last_seen_s, old.last_seen_at, old.box = t, at, track.last_seen.xyxy
@@ -283,60 +205,34 @@ class SiteRules:
                 out.visits_ended.append(self.visits[vid])
 
     # -- deposits and dumping -------------------------------------------------------------------
-    def _near_tracks(self, box: Sequence[float], since: float) -> list[Track]:
-        near = []
-        for track in self.tracks.values():
-            if track.last_seen.video_time_s < since:
-                continue
-            for p in reversed(track.history):
-                if p.video_time_s < since:
-                    break
-                if _overlaps(_expand(p.xyxy, 0.3, 8.0), box):
-                    near.append(track)
-                    break
-        return near
-
-    def _linked_visits(
-        self, box: Sequence[float], near: Sequence[Track], first_seen_s: float, lookback: float
-    ) -> set[int]:
-        """Visits whose vehicle stood close to the deposit, or whose occupants walked to it: a
-        person seen near the deposit who was also at the vehicle during the visit."""
-        linked = set()
-        people = [tr for tr in near if tr.object_class is ObjectClass.PERSON]
-        for v in self.visits.values():
-            if v.started_s > first_seen_s or (v.ended_s is not None and v.ended_s < lookback):
-                continue
-            if _overlaps(_expand(v.box, 0.75, 8.0), box):
-                linked.add(v.visit_id)
-                continue
-            end = v.ended_s if v.ended_s is not None else first_seen_s
-            near_vehicle = _expand(v.box, 0.2, 8.0)
-            for person in people:
-                if any(
-                    v.started_s - 5.0 <= p.video_time_s <= end + 5.0 and _overlaps(p.xyxy, near_vehicle)
-                    for p in person.history
-                ):
-                    linked.add(v.visit_id)
-                    break
-        return linked
-
-    def _busy_now(self, box: Sequence[float], t: float, tracked_recently_s: float) -> bool:
-        for track in self.tracks.values():
-            if t - track.last_seen.video_time_s <= tracked_recently_s and _overlaps(
-                _expand(track.last_seen.xyxy, 0.3, 8.0), box
-            ):
-                return True
-        return False
-
     def _region_zone(self, region: StaticRegion, mask_shape: tuple[int, int]) -> tuple[str | None, bool]:
         x1, y1, x2, y2 = region.box
-        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+        cx, cy = center(region.box)
         for fixture in self.fixtures:
             region_mask = np.zeros(mask_shape, np.uint8)
             region_mask[max(0, y1) : y2, max(0, x1) : x2] = 255
             if fixture.contains(cx, cy, self.width, self.height) or fixture.overlap(region_mask) > 0.3:
                 return None, True
         return first_zone_containing(self.zones, cx, cy, self.width, self.height), False
+
+    def _new_deposit(self, region: StaticRegion, zone: str, t: float, at: datetime) -> Deposit:
+        """Start watching a new static region: link it to who and what was near it when it appeared."""
+        lookback = region.first_seen_s - self.t.link_lookback_s
+        near = tracks_near(self.tracks.values(), region.box, lookback, self.t)
+        return Deposit(
+            region_id=region.region_id,
+            first_seen_s=region.first_seen_s,
+            first_seen_at=at - timedelta(seconds=t - region.first_seen_s),
+            box=region.box,
+            zone=zone,
+            clear_since_s=region.first_seen_s,
+            act_s=act_time(near, region.box, lookback, region.first_seen_s, self.t),
+            linked_visits=linked_visits(
+                self.visits.values(), region.box, near, region.first_seen_s, lookback, self.t
+            ),
+            people={tr.track_id for tr in near if tr.object_class is ObjectClass.PERSON},
+            vehicles={tr.track_id for tr in near if tr.object_class.is_vehicle},
+        )
 
     def observe_scene(
         self,
@@ -346,7 +242,6 @@ class SiteRules:
         scene: SceneModel,
         image: npt.NDArray[np.uint8],
         motion_busy: dict[int, bool] | None = None,
-        tracked_recently_s: float = 1.5,
     ) -> RuleOutput:
         """Advance the deposit machines after a scene sample.
 
@@ -371,33 +266,7 @@ class SiteRules:
                     self.stats[key] += 1
                     scene.absorb(rid, image)
                     continue
-                lookback = region.first_seen_s - self.t.link_lookback_s
-                near = self._near_tracks(region.box, lookback)
-                # The act: when the people who were at it first got there (a vehicle that merely
-                # drove past earlier is not the act); vehicles only when no person was seen.
-                people_near = [tr for tr in near if tr.object_class is ObjectClass.PERSON]
-                act_s = min(
-                    (
-                        p.video_time_s
-                        for tr in people_near or near
-                        for p in tr.history
-                        if p.video_time_s >= lookback and _overlaps(_expand(p.xyxy, 0.3, 8.0), region.box)
-                    ),
-                    default=region.first_seen_s,
-                )
-                linked = self._linked_visits(region.box, near, region.first_seen_s, lookback)
-                state = DepositState(
-                    region_id=rid,
-                    first_seen_s=region.first_seen_s,
-                    first_seen_at=at - timedelta(seconds=t - region.first_seen_s),
-                    box=region.box,
-                    zone=zone,
-                    clear_since_s=region.first_seen_s,
-                    act_s=min(act_s, region.first_seen_s),
-                    linked_visits=linked,
-                    people={tr.track_id for tr in near if tr.object_class is ObjectClass.PERSON},
-                    vehicles={tr.track_id for tr in near if tr.object_class.is_vehicle},
-                )
+                state = self._new_deposit(region, zone, t, at)
                 self.deposits[rid] = state
                 logger.debug(
                     "deposit %d: new static region in zone %s at t=%.1f, box %s", rid, zone, t, region.box
@@ -406,7 +275,7 @@ class SiteRules:
             if (
                 region.occluded
                 or (motion_busy or {}).get(rid, False)
-                or self._busy_now(region.box, t, tracked_recently_s)
+                or busy_now(self.tracks.values(), region.box, t, self.t)
             ):
                 state.clear_since_s = t
                 continue
@@ -417,7 +286,7 @@ class SiteRules:
 
     def _decide(
         self,
-        state: DepositState,
+        state: Deposit,
         t: float,
         at: datetime,
         scene: SceneModel,
@@ -433,7 +302,7 @@ class SiteRules:
             return
         scene.absorb(rid, image)
         del self.deposits[rid]
-        incident = self._incident_to_join(state, t)
+        incident = incident_to_join(self.incidents, state, t, (self.width, self.height), self.t)
         if incident is not None:
             incident.deposits.append(state)
             incident.linked_visits |= state.linked_visits
@@ -473,23 +342,9 @@ class SiteRules:
             sorted(incident.linked_visits),
         )
 
-    def _before_time(self, state: DepositState) -> float:
+    def _before_time(self, state: Deposit) -> float:
         starts = [self.visits[v].started_s for v in state.linked_visits]
-        return min([state.act_s, *starts]) - 2.0
-
-    def _incident_to_join(self, state: DepositState, t: float) -> DumpingIncident | None:
-        diag = math.hypot(self.width, self.height)
-        for incident in reversed(self.incidents):
-            if t - incident.confirmed_s > self.t.dumping_cooldown_s:
-                break
-            if incident.zone != state.zone:
-                continue
-            shared_visit = bool(incident.linked_visits & state.linked_visits)
-            ax, ay = (incident.box[0] + incident.box[2]) / 2, (incident.box[1] + incident.box[3]) / 2
-            bx, by = (state.box[0] + state.box[2]) / 2, (state.box[1] + state.box[3]) / 2
-            if shared_visit or math.hypot(ax - bx, ay - by) < 0.25 * diag:
-                return incident
-        return None
+        return min([state.act_s, *starts]) - self.t.before_still_offset_s
 
     # -- end of a file --------------------------------------------------------------------------
     def finish(

@@ -168,17 +168,65 @@ class Track:
 
 
 @dataclass(slots=True)
-class Deposit:
-    """A region that became new and static: something left behind."""
+class VehicleVisit:
+    """A vehicle stopped in a hotspot zone."""
 
-    deposit_id: int
-    xyxy: tuple[int, int, int, int]
-    first_seen_s: float  # video time the region first differed from the long-term background
+    visit_id: int
+    track_id: int
+    object_class: ObjectClass
+    zone: str
+    started_s: float
+    started_at: datetime
+    box: tuple[float, float, float, float]  # pixels, where it stopped
+    last_seen_s: float
+    last_seen_at: datetime
+    ended_s: float | None = None
+    ended_at: datetime | None = None
+    event_id: str | None = None  # set by the pipeline when it mints the event id at the start
+    present_at_start: bool = False  # already standing there when the source started: arrival unseen
+    deposits: int = 0
+
+    @property
+    def active(self) -> bool:
+        return self.ended_s is None
+
+
+@dataclass(slots=True)
+class Deposit:
+    """A new static region in a hotspot zone that the rules are watching: something left behind."""
+
+    region_id: int
+    first_seen_s: float
     first_seen_at: datetime
-    confirmed_s: float | None = None  # when it became a dumping event
-    confirmed_at: datetime | None = None
-    nearby_track_ids: set[int] = field(default_factory=set)
-    zone: str | None = None
+    box: tuple[int, int, int, int]
+    zone: str
+    clear_since_s: float
+    act_s: float
+    linked_visits: set[int] = field(default_factory=set)
+    people: set[int] = field(default_factory=set)
+    vehicles: set[int] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class DumpingIncident:
+    """One dumping event: the first qualifying deposit and any that joined it."""
+
+    incident_id: int
+    zone: str
+    started_s: float
+    started_at: datetime
+    confirmed_s: float
+    confirmed_at: datetime
+    box: tuple[int, int, int, int]
+    before_s: float  # a time before anything was left: for the "before" still
+    deposits: list[Deposit]
+    linked_visits: set[int]
+    people: set[int]
+    vehicles: set[int]
+
+    @property
+    def area_px(self) -> int:
+        return sum((d.box[2] - d.box[0]) * (d.box[3] - d.box[1]) for d in self.deposits)
 
 
 class StillRole(enum.StrEnum):

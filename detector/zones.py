@@ -47,15 +47,10 @@ class PolygonZone:
         return int(np.count_nonzero(region & zone)) / total
 
 
-def anchor_point(xyxy: Sequence[float]) -> tuple[float, float]:
-    """Where an object touches the ground: the bottom centre of its box."""
-    x1, _y1, x2, y2 = xyxy
-    return (float(x1 + x2) / 2.0, float(y2))
-
-
 def first_zone_containing(
     zones: Sequence[PolygonZone], x: float, y: float, width: int, height: int
 ) -> str | None:
+    """The name of the first zone holding pixel point (x, y) of a width×height image, or None."""
     for zone in zones:
         if zone.contains(x, y, width, height):
             return zone.name
