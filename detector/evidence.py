@@ -1,224 +1,71 @@
-"""Evidence on the edge box: a ring of recent frames, stills (master + annotated copy), crops and clips.
+"""Evidence on the edge box: stills (master + annotated copy), crops and clips of one event.
 
-Every file is written write-once and atomically: bytes go to a hidden temporary file in the same
-directory, are fsynced, and only then renamed to their final name (and the directory fsynced), so a
-crash or a full disk never leaves a partial file under a name that looks complete.  The SHA-256 in
-each :class:`~detector.types.EvidenceFile` is computed from the bytes actually written.
+Every file is written write-once and atomically (``detector.storage``): bytes go to a hidden
+temporary file in the same directory, are fsynced, and only then renamed to their final name (and
+the directory fsynced), so a crash or a full disk never leaves a partial file under a name that
+looks complete.  The SHA-256 in each :class:`~detector.types.EvidenceFile` is computed from the
+bytes actually written.
 
 The master ("original") of a still is the frame exactly as captured, JPEG-encoded with no overlay;
-the "annotated" working copy adds boxes, labels and a timestamp burn-in (UTC and Europe/London).
+the "annotated" working copy adds boxes, labels and a timestamp burn-in (UTC and the site's display
+time zone, Europe/London by default).  Clips are cut from a :class:`~detector.frame_ring.FrameRing`.
+Which stills an event gets, and which span its clip covers, is ``detector.evidence_policy``'s
+decision; this module only writes them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import logging
 import os
 import re
-import secrets
 import shutil
 import threading
-from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import NoReturn
 from zoneinfo import ZoneInfo
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from detector.types import ClockSource, EvidenceFile, FileKind, Frame, StillRole
+from detector.config import DEFAULT_DISPLAY_TIMEZONE
+from detector.frame_ring import FrameRing, RingFrame
+from detector.jpeg import JpegError, encode_jpeg
+from detector.storage import (
+    DEFAULT_MIN_FREE_BYTES,
+    StorageError,
+    check_free_space,
+    fsync_dir,
+    raise_storage_error,
+    sha256_file,
+    temp_path_for,
+    write_atomic,
+)
+from detector.types import EvidenceFile, FileKind, Frame, StillRole
 
 logger = logging.getLogger(__name__)
 
-LONDON = ZoneInfo("Europe/London")
-DEFAULT_MIN_FREE_BYTES = 200 * 1024 * 1024
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 Box = tuple[float, float, float, float]
 
 
-class StorageError(Exception):
-    """Evidence or the spool could not be stored safely; the message says what to do."""
-
-
-class DiskFullError(StorageError):
-    """Not enough free space to write evidence without risking what is already stored."""
-
-
-# --- durable file writing (shared with detector.spool) ---------------------------------------
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename or a new entry in ``path`` durable (a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def check_free_space(directory: Path, needed_bytes: int, min_free_bytes: int) -> None:
-    """Raise :class:`DiskFullError` unless ``needed_bytes`` fit and ``min_free_bytes`` stay free."""
-    probe = directory
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    free = shutil.disk_usage(probe).free
-    if free - needed_bytes < min_free_bytes:
-        raise DiskFullError(
-            f"disk almost full at {directory}: {free / 1e6:.1f} MB free, {needed_bytes / 1e6:.1f} MB "
-            f"needed and {min_free_bytes / 1e6:.1f} MB must stay free; free space (prune sent events, "
-            f"check the uploader is reaching the API) or lower min_free_bytes"
-        )
-
-
-def _raise_storage(exc: OSError, path: Path) -> NoReturn:
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        raise DiskFullError(f"disk full while writing {path}: {exc.strerror}; free space on the box") from exc
-    raise StorageError(f"could not write {path}: {exc}") from exc
-
-
-def temp_path_for(path: Path, suffix: str = "") -> Path:
-    """A hidden sibling of ``path`` for writing before the atomic rename."""
-    return path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}{suffix}")
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that ``path`` either does not exist or is complete and durable."""
-    tmp = temp_path_for(path)
-    try:
-        with open(tmp, "xb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
-    except OSError as exc:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        _raise_storage(exc, path)
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> tuple[str, int]:
-    """(hex SHA-256, size in bytes) of a file, read in chunks."""
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-            size += len(block)
-    return digest.hexdigest(), size
-
-
-# --- the frame ring ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RingFrame:
-    """One frame held in the ring, JPEG-encoded; :meth:`decode` gives the :class:`Frame` back."""
-
-    video_time_s: float
-    captured_at: datetime
-    jpeg: bytes
-    camera_id: str
-    index: int
-    clock_source: ClockSource
-
-    def decode(self) -> Frame:
-        image = cv2.imdecode(np.frombuffer(self.jpeg, np.uint8), cv2.IMREAD_COLOR)
-        if image is None:
-            raise StorageError(f"frame {self.index} in the ring is not a decodable JPEG")
-        return Frame(
-            image=np.asarray(image, dtype=np.uint8),
-            camera_id=self.camera_id,
-            index=self.index,
-            captured_at=self.captured_at,
-            clock_source=self.clock_source,
-            video_time_s=self.video_time_s,
-        )
-
-
-class FrameRing:
-    """The last ``seconds`` of video (by video time), JPEG-encoded to keep memory low.
-
-    A 720p JPEG is about 100 KB, so 60 s at 10 fps is about 60 MB.  Thread-safe: the pipeline
-    pushes while an evidence writer may read a span.
-    """
-
-    def __init__(self, seconds: float, jpeg_quality: int = 90) -> None:
-        if seconds <= 0:
-            raise ValueError(f"FrameRing needs a positive length in seconds, got {seconds}")
-        if not 1 <= jpeg_quality <= 100:
-            raise ValueError(f"jpeg_quality must be 1..100, got {jpeg_quality}")
-        self.seconds = float(seconds)
-        self.jpeg_quality = int(jpeg_quality)
-        self._frames: deque[RingFrame] = deque()
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    def push(self, frame: Frame) -> None:
-        ok, buf = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
-        if not ok:
-            logger.warning("frame %d of %s could not be JPEG-encoded; not kept", frame.index, frame.camera_id)
-            return
-        item = RingFrame(
-            video_time_s=float(frame.video_time_s),
-            captured_at=frame.captured_at,
-            jpeg=buf.tobytes(),
-            camera_id=frame.camera_id,
-            index=frame.index,
-            clock_source=frame.clock_source,
-        )
-        with self._lock:
-            if self._frames and item.video_time_s < self._frames[-1].video_time_s:
-                # The source restarted (a file looped, a stream reconnected with a new clock):
-                # older frames belong to another timeline.
-                logger.info("video time went back on %s; frame ring restarted", frame.camera_id)
-                self._frames.clear()
-                self._bytes = 0
-            self._frames.append(item)
-            self._bytes += len(item.jpeg)
-            horizon = item.video_time_s - self.seconds
-            while self._frames and self._frames[0].video_time_s < horizon:
-                self._bytes -= len(self._frames.popleft().jpeg)
-
-    def frames_between(self, start_s: float, end_s: float) -> list[RingFrame]:
-        """The frames whose video time lies in ``[start_s, end_s]``, oldest first."""
-        with self._lock:
-            return [f for f in self._frames if start_s <= f.video_time_s <= end_s]
-
-    def latest(self) -> RingFrame | None:
-        with self._lock:
-            return self._frames[-1] if self._frames else None
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._frames)
-
-    @property
-    def nbytes(self) -> int:
-        """Memory held by the JPEG payloads."""
-        return self._bytes
-
-
 # --- drawing -------------------------------------------------------------------------------------
 
 
-def timestamp_text(captured_at: datetime) -> str:
-    """'2026-11-24 16:00:00.123 UTC | 16:00:00 GMT Europe/London' for the burn-in."""
+def timestamp_text(captured_at: datetime, display_timezone: str = DEFAULT_DISPLAY_TIMEZONE) -> str:
+    """'2026-11-24 16:00:00.123 UTC | 16:00:00 GMT Europe/London' for the burn-in.
+
+    ``display_timezone`` is an IANA name (the site's ``display_timezone``); it is shown as given.
+    """
     utc = captured_at.astimezone(ZoneInfo("UTC"))
-    local = captured_at.astimezone(LONDON)
+    local = captured_at.astimezone(ZoneInfo(display_timezone))
     return (
         f"{utc:%Y-%m-%d %H:%M:%S}.{utc.microsecond // 1000:03d} UTC | "
-        f"{local:%H:%M:%S} {local.tzname()} Europe/London"
+        f"{local:%H:%M:%S} {local.tzname()} {display_timezone}"
     )
 
 
@@ -242,10 +89,12 @@ def annotate(
     boxes: Sequence[tuple[Box, str]] = (),
     offset: tuple[float, float] = (0.0, 0.0),
     scale: float = 1.0,
+    display_timezone: str = DEFAULT_DISPLAY_TIMEZONE,
 ) -> npt.NDArray[np.uint8]:
     """A copy of ``image`` with boxes, labels and the timestamp burn-in (OpenCV drawing only).
 
-    ``offset``/``scale`` map frame coordinates onto ``image`` (for crops).
+    ``offset``/``scale`` map frame coordinates onto ``image`` (for crops); the burn-in shows UTC and
+    the local time in ``display_timezone``.
     """
     out = np.ascontiguousarray(image.copy())
     h, w = out.shape[:2]
@@ -257,16 +106,9 @@ def annotate(
         cv2.rectangle(out, p1, p2, (0, 255, 255), line + 1, cv2.LINE_AA)
         if text:
             _label(out, text, p1[0], p1[1], font_scale, (0, 255, 255))
-    stamp = f"{camera_id}  {timestamp_text(captured_at)}"
+    stamp = f"{camera_id}  {timestamp_text(captured_at, display_timezone)}"
     _label(out, stamp, 0, h, font_scale, (255, 255, 255))
     return out
-
-
-def encode_jpeg(image: npt.NDArray[np.uint8], quality: int) -> bytes:
-    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise StorageError(f"OpenCV could not JPEG-encode an image of shape {image.shape}")
-    return bytes(buf.tobytes())
 
 
 # --- the writer ----------------------------------------------------------------------------------
@@ -275,7 +117,10 @@ def encode_jpeg(image: npt.NDArray[np.uint8], quality: int) -> bytes:
 class EvidenceWriter:
     """Writes an event's stills, crops and clip under ``staging_dir/<event_key>/``.
 
-    The spool copies the files in when the event is complete; :meth:`discard` then frees the staging.
+    The spool sink copies the files in when the event is complete and then calls :meth:`discard` to
+    free the staging (``detector.sinks.spool.SpoolSink``).  Every method raises
+    :class:`~detector.storage.StorageError` (or its :class:`~detector.storage.DiskFullError`) when
+    a file cannot be stored safely, and ``ValueError`` for an unsafe key or an empty box or span.
     """
 
     def __init__(
@@ -285,6 +130,7 @@ class EvidenceWriter:
         jpeg_quality: int = 95,
         min_free_bytes: int = DEFAULT_MIN_FREE_BYTES,
         annotated_min_width: int = 480,
+        display_timezone: str = DEFAULT_DISPLAY_TIMEZONE,
     ) -> None:
         if not 1 <= jpeg_quality <= 100:
             raise ValueError(f"jpeg_quality must be 1..100, got {jpeg_quality}")
@@ -292,6 +138,7 @@ class EvidenceWriter:
         self.jpeg_quality = jpeg_quality
         self.min_free_bytes = min_free_bytes
         self.annotated_min_width = annotated_min_width
+        self.display_timezone = display_timezone
         self._files: dict[str, list[EvidenceFile]] = {}
         self._lock = threading.Lock()
 
@@ -306,7 +153,7 @@ class EvidenceWriter:
         try:
             directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            _raise_storage(exc, directory)
+            raise_storage_error(exc, directory)
         return directory
 
     def _free_name(self, directory: Path, stem: str, suffix: str) -> Path:
@@ -347,8 +194,11 @@ class EvidenceWriter:
         captured_at: datetime,
     ) -> list[EvidenceFile]:
         directory = self._event_dir(event_key)
-        original_bytes = encode_jpeg(master, self.jpeg_quality)
-        annotated_bytes = encode_jpeg(annotated, self.jpeg_quality)
+        try:
+            original_bytes = encode_jpeg(master, self.jpeg_quality)
+            annotated_bytes = encode_jpeg(annotated, self.jpeg_quality)
+        except JpegError as exc:
+            raise StorageError(str(exc)) from exc
         check_free_space(directory, len(original_bytes) + len(annotated_bytes), self.min_free_bytes)
         with self._lock:  # two threads writing the same role must not pick the same name
             original_path = self._free_name(directory, stem, ".jpg")
@@ -371,7 +221,9 @@ class EvidenceWriter:
         """The whole frame: the original master (no overlay) and an annotated working copy."""
         if isinstance(frame, RingFrame):
             frame = frame.decode()
-        annotated = annotate(frame.image, frame.captured_at, frame.camera_id, boxes)
+        annotated = annotate(
+            frame.image, frame.captured_at, frame.camera_id, boxes, display_timezone=self.display_timezone
+        )
         return self._pair(event_key, str(role), str(role), frame.image, annotated, frame.captured_at)
 
     def crop(
@@ -403,6 +255,7 @@ class EvidenceWriter:
             [((x1, y1, x2, y2), str(role))],
             offset=(cx1, cy1),
             scale=scale,
+            display_timezone=self.display_timezone,
         )
         return self._pair(event_key, f"{role}-crop", str(role), master, annotated, frame.captured_at)
 
@@ -451,7 +304,7 @@ class EvidenceWriter:
             writer.release()
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
-            _raise_storage(exc, path)
+            raise_storage_error(exc, path)
         except BaseException:
             writer.release()
             with contextlib.suppress(FileNotFoundError):

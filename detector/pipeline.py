@@ -505,7 +505,9 @@ class _EvidenceBuilder:
     logged and marked on the event (``details.evidence_incomplete``) rather than stopping the camera."""
 
     def __init__(self, staging_dir: Path, perf: Any, cooldown_s: float, read_plates: bool) -> None:
-        from detector.evidence import EvidenceWriter, FrameRing, StorageError
+        from detector.evidence import EvidenceWriter
+        from detector.frame_ring import FrameRing
+        from detector.storage import StorageError
 
         self.perf = perf
         self._storage_error = StorageError

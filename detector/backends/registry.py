@@ -6,13 +6,13 @@ disk, not copied from documentation), so a reviewer can tell exactly which model
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from detector.storage import sha256_file
 from detector.types import ObjectClass
 
 logger = logging.getLogger(__name__)
@@ -36,15 +36,11 @@ class ModelInfo:
 
 @cache
 def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return sha256_file(Path(path))[0]
 
 
-def sha256_file(path: Path) -> str:
-    """SHA-256 of a weights file (cached per path, size and mtime)."""
+def weights_sha256(path: Path) -> str:
+    """Hex SHA-256 of a weights file, cached per path, size and mtime (a model is hashed once)."""
     st = path.stat()
     return _sha256_cached(str(path.resolve()), st.st_size, st.st_mtime_ns)
 
@@ -85,7 +81,7 @@ def ssd_model_info() -> ModelInfo:
         licence=SSD_LICENCE,
         classes=ALL_CLASSES,
         weights_path=pb,
-        sha256=sha256_file(pb),
+        sha256=weights_sha256(pb),
     )
 
 
@@ -100,5 +96,5 @@ def yolo_model_info(path: Path, classes: tuple[ObjectClass, ...]) -> ModelInfo:
         licence="operator-supplied (ultralytics YOLO architecture, AGPL-3.0)",
         classes=classes,
         weights_path=path,
-        sha256=sha256_file(path),
+        sha256=weights_sha256(path),
     )

@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         logger.error("%s", exc)
         return 2
 
-    from detector.spool import Spool
+    from detector.sinks.spool import Spool
 
     spool_root = args.spool or _default_spool()
     spool_root.mkdir(parents=True, exist_ok=True)
@@ -112,12 +112,12 @@ def run(args: argparse.Namespace) -> int:
     staging = Path(tempfile.mkdtemp(prefix="staging-", dir=spool_root.parent))
     uploader: Any = None
     if args.api:
-        from detector.uploader import Uploader
+        from detector.sinks.uploader import Uploader
 
         uploader = Uploader(spool, args.api, args.token)
         uploader.start()
 
-    from detector.evidence import StorageError
+    from detector.storage import StorageError
 
     def sink(event: Any) -> None:
         try:

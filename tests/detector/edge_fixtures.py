@@ -9,7 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from detector.evidence import EvidenceWriter, FrameRing
+from detector.evidence import EvidenceWriter
+from detector.frame_ring import FrameRing
 from detector.types import ClockSource, Event, EventType, Frame, StillRole
 from detector.uuid7 import uuid7_str
 

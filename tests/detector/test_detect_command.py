@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from detector.backends.registry import ssd_model_info
-from detector.spool import Spool
+from detector.sinks.spool import Spool
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 from edge_fixtures import T0, bus_image, frame_of, small_frames
 
-from detector.evidence import DiskFullError, EvidenceWriter, FrameRing, StorageError, timestamp_text
+from detector.evidence import EvidenceWriter, timestamp_text
+from detector.frame_ring import FrameRing
+from detector.storage import DiskFullError, StorageError
 from detector.types import FileKind, StillRole
 
 
@@ -154,8 +156,10 @@ import resource, signal, sys
 from pathlib import Path
 sys.path.insert(0, TESTS_DIR)
 from edge_fixtures import bus_image, frame_of, make_event, small_frames
-from detector.evidence import EvidenceWriter, FrameRing, StorageError
-from detector.spool import Spool
+from detector.evidence import EvidenceWriter
+from detector.frame_ring import FrameRing
+from detector.sinks.spool import Spool
+from detector.storage import StorageError
 from detector.types import StillRole
 
 root = Path(ROOT)
@@ -198,7 +202,7 @@ def test_write_failing_part_way_leaves_no_partial_file(tmp_path: Path) -> None:
     assert "clip refused: the clip at" in proc.stdout and "of 100 frames" in proc.stdout
     big = tmp_path / "staging" / "big"
     assert not list(big.iterdir())  # neither a complete-looking act.jpg nor a temporary file
-    from detector.spool import Spool
+    from detector.sinks.spool import Spool
 
     spool = Spool(tmp_path / "spool", min_free_bytes=0)
     [survivor] = spool.pending()

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from edge_fixtures import make_event
 
-from detector.evidence import DiskFullError, StorageError
-from detector.spool import Spool, SpoolError, event_to_payload, payload_to_event
+from detector.contract import ContractError, event_to_payload, payload_to_event
+from detector.sinks.spool import Spool, SpoolError
+from detector.storage import DiskFullError, StorageError
 from detector.uuid7 import is_uuid7, uuid7_str, uuid7_time
 
 
@@ -46,7 +47,7 @@ def test_payload_round_trip(tmp_path: Path) -> None:
     assert event_to_payload(back) == event_to_payload(event)
     assert (back.start_video_s, back.end_video_s) == (event.start_video_s, event.end_video_s)
     assert all(f.path.is_file() for f in back.files)
-    with pytest.raises(SpoolError, match="not a valid event payload"):
+    with pytest.raises(ContractError, match="not a valid event payload"):
         payload_to_event({"id": "x"})
 
 
@@ -165,7 +166,7 @@ KILLED_PUT = """
 import os, sys
 from pathlib import Path
 sys.path.insert(0, {tests!r})
-import detector.spool as spool_mod
+import detector.sinks.spool as spool_mod
 from edge_fixtures import make_event
 
 real_write = spool_mod.write_atomic

@@ -17,8 +17,8 @@ from edge_fixtures import make_event
 from ingest_server import free_port
 from sqlalchemy import select
 
-from detector.spool import Spool
-from detector.uploader import Uploader
+from detector.sinks.spool import Spool
+from detector.sinks.uploader import Uploader
 from evidence_api.main import create_app
 from evidence_api.models import Event as EventRow
 from evidence_api.services import bootstrap

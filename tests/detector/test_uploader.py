@@ -16,8 +16,8 @@ import pytest
 from edge_fixtures import make_event
 from ingest_server import DroppingProxy, IngestServer
 
-from detector.spool import Spool
-from detector.uploader import Uploader
+from detector.sinks.spool import Spool
+from detector.sinks.uploader import Uploader
 
 TOKEN = "device-token"
 
@@ -128,8 +128,8 @@ def test_stop_between_metadata_and_files_then_restart_completes(
 UPLOAD_IN_CHILD = """
 import logging, sys
 from pathlib import Path
-from detector.spool import Spool
-from detector.uploader import Uploader
+from detector.sinks.spool import Spool
+from detector.sinks.uploader import Uploader
 logging.basicConfig(level=logging.INFO)
 Uploader(Spool(Path({root!r}), min_free_bytes=0), {url!r}, {token!r}, timeout=30).run_once()
 """

@@ -10,6 +10,10 @@ Outcomes:
 - 403, 409, 413, 422 (a permanent refusal) or evidence corrupted on disk: ``dead/`` with the reason.
 - connection errors, timeouts, 5xx, 401, 404, 408, 429: the event stays pending; the round stops
   and the next one waits an exponential backoff with jitter (capped at ``max_backoff``).
+
+As an :class:`~detector.sinks.base.EventSink` (after the spool sink), :meth:`Uploader.publish` wakes
+the background thread so a new event goes out now rather than at the next poll, and
+:meth:`Uploader.close` makes a last round before it stops.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from typing import Any
 
 import httpx
 
-from detector.spool import Spool, SpooledEvent, SpoolError
+from detector.sinks.spool import Spool, SpooledEvent, SpoolError
+from detector.types import Event
 
 logger = logging.getLogger(__name__)
 
@@ -227,7 +232,15 @@ class Uploader:
                 logger.warning("uploader thread did not stop within the timeout")
         self._thread = None
 
+    def publish(self, event: Event) -> None:
+        """A new event was spooled: upload it now (:meth:`wake`); the spool holds what is sent."""
+        self.wake()
+
     def close(self) -> None:
+        """Shut down as a sink: one last round for what is pending (bounded by the HTTP timeout),
+        then stop the background thread and release the HTTP client.  Events that could not be
+        sent stay pending for the next start."""
+        self.run_once()
         self.stop()
         self._client.close()
 

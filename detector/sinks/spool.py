@@ -1,4 +1,4 @@
-"""The durable outbox between the pipeline and the uploader.
+"""The durable outbox between the pipeline and the uploader, and the sink that fills it.
 
 Layout under ``root``::
 
@@ -9,39 +9,52 @@ Layout under ``root``::
 
 An event becomes visible in ``pending/`` only by one atomic directory rename, after every file and
 the directory itself have been fsynced, so a crash at any point leaves either nothing or a complete
-event.  ``event.json`` is exactly the metadata of ``docs/ingest-contract.md`` (each file gets a
-``name`` inside the event directory); ``edge.json`` keeps what only the edge box needs.
+event.  ``event.json`` is exactly the metadata of ``docs/ingest-contract.md`` (``detector.contract``);
+``edge.json`` keeps what only the edge box needs (see ``detector.sinks.spool_entry``).
+
+:class:`SpoolSink` is the first :class:`~detector.sinks.base.EventSink` of the worker: it spools each
+finished event and then frees the event's staged evidence, so the hand-off from the evidence writer's
+staging directory to the spool happens in one visible place.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import json
 import logging
-import math
 import os
 import re
 import shutil
 import threading
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
-import numpy as np
-
-from detector.evidence import (
+from detector.contract import ContractError, event_to_payload, iso_utc
+from detector.sinks.spool_entry import (
+    DEAD_REASON,
+    EDGE_JSON,
+    EVENT_JSON,
+    RESERVED_NAMES,
+    SENT_AT,
+    RecoveryReport,
+    SpooledEvent,
+    SpooledFile,
+    SpoolError,
+    load_entry,
+)
+from detector.storage import (
     DEFAULT_MIN_FREE_BYTES,
     DiskFullError,
     StorageError,
     check_free_space,
+    copy_durable,
     fsync_dir,
-    sha256_file,
     write_atomic,
 )
-from detector.types import ClockSource, Event, EventType, EvidenceFile, FileKind, PlateRead
+from detector.types import Event
+from detector.uuid7 import is_uuid7, uuid7_time
 
 logger = logging.getLogger(__name__)
 
@@ -50,261 +63,13 @@ __all__ = [
     "RecoveryReport",
     "Spool",
     "SpoolError",
+    "SpoolSink",
     "SpooledEvent",
     "SpooledFile",
     "StorageError",
-    "event_to_payload",
-    "payload_to_event",
 ]
 
-EVENT_JSON = "event.json"
-EDGE_JSON = "edge.json"
-DEAD_REASON = "dead_reason.txt"
-SENT_AT = "sent_at.txt"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
-
-
-class SpoolError(StorageError):
-    """A spool operation that cannot be done as asked (unknown id, bad event)."""
-
-
-# --- payloads --------------------------------------------------------------------------------------
-
-
-def _iso(value: datetime) -> str:
-    if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value!r}: the contract needs UTC with an offset")
-    return value.astimezone(UTC).isoformat(timespec="milliseconds")
-
-
-def _file_names(files: list[EvidenceFile]) -> list[str]:
-    """A unique, safe name per file inside the event directory (the staged basename where possible)."""
-    names: list[str] = []
-    taken: set[str] = set()
-    for i, f in enumerate(files):
-        name = f.path.name if _SAFE_NAME.match(f.path.name) else f"file-{i}{f.path.suffix[:8]}"
-        if name in taken or name in (EVENT_JSON, EDGE_JSON, DEAD_REASON, SENT_AT):
-            name = f"{i}-{name}"
-        taken.add(name)
-        names.append(name)
-    return names
-
-
-def _detail_value(key: str, value: Any) -> str | int | float | bool:
-    """A flat JSON value for ``details`` (numpy scalars unwrapped; NaN and anything else as text)."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    logger.warning("event detail %r has a %s value; sent as text", key, type(value).__name__)
-    return str(value)
-
-
-def _confidence(value: Any) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
-def event_to_payload(event: Event) -> dict[str, Any]:
-    """The ``POST /api/v1/events`` body for an event (``docs/ingest-contract.md``).
-
-    Values are plain JSON: numpy scalars from the pipeline are unwrapped, non-finite numbers dropped.
-    """
-    plate = (
-        None
-        if event.plate is None
-        else {
-            "text": event.plate.text,
-            "confidence": _confidence(event.plate.confidence),
-            "valid_uk_format": event.plate.valid_uk_format,
-        }
-    )
-    files = [
-        {
-            "name": name,
-            "role": f.role,
-            "kind": str(f.kind),
-            "media_type": f.media_type,
-            "sha256": f.sha256,
-            "size": int(f.size),
-            "captured_at": _iso(f.captured_at),
-        }
-        for f, name in zip(event.files, _file_names(event.files), strict=True)
-    ]
-    return {
-        "id": event.event_id,
-        "type": str(event.type),
-        "site_id": event.site_id,
-        "camera_id": event.camera_id,
-        "started_at": _iso(event.started_at),
-        "ended_at": _iso(event.ended_at),
-        "clock_source": str(event.clock_source),
-        "model": {"name": event.model_name, "sha256": event.model_sha256},
-        "rule_version": event.rule_version,
-        "zone": event.zone,
-        "linked_event_ids": list(event.linked_event_ids),
-        "plate": plate,
-        "details": {str(k): _detail_value(str(k), v) for k, v in event.details.items()},
-        "files": files,
-    }
-
-
-def payload_to_event(
-    payload: dict[str, Any],
-    base_dir: Path | None = None,
-    *,
-    start_video_s: float = 0.0,
-    end_video_s: float = 0.0,
-) -> Event:
-    """The :class:`Event` back from a payload; file paths are ``base_dir / name``.
-
-    Video times are not part of the contract; the spool keeps them in ``edge.json``.
-    """
-    try:
-        base = base_dir if base_dir is not None else Path()
-        plate = payload.get("plate")
-        return Event(
-            event_id=str(payload["id"]),
-            type=EventType(payload["type"]),
-            site_id=str(payload["site_id"]),
-            camera_id=str(payload["camera_id"]),
-            started_at=datetime.fromisoformat(payload["started_at"]),
-            ended_at=datetime.fromisoformat(payload["ended_at"]),
-            start_video_s=start_video_s,
-            end_video_s=end_video_s,
-            clock_source=ClockSource(payload["clock_source"]),
-            model_name=str(payload["model"]["name"]),
-            model_sha256=str(payload["model"]["sha256"]),
-            rule_version=str(payload["rule_version"]),
-            zone=payload.get("zone"),
-            linked_event_ids=[str(x) for x in payload.get("linked_event_ids", [])],
-            plate=None
-            if plate is None
-            else PlateRead(
-                text=plate.get("text"),
-                confidence=plate.get("confidence"),
-                valid_uk_format=bool(plate.get("valid_uk_format")),
-            ),
-            files=[
-                EvidenceFile(
-                    path=base / f["name"],
-                    role=str(f["role"]),
-                    kind=FileKind(f["kind"]),
-                    media_type=str(f["media_type"]),
-                    sha256=str(f["sha256"]),
-                    size=int(f["size"]),
-                    captured_at=datetime.fromisoformat(f["captured_at"]),
-                )
-                for f in payload.get("files", [])
-            ],
-            details=dict(payload.get("details") or {}),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise SpoolError(f"not a valid event payload: {exc!r}") from exc
-
-
-# --- spooled events --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SpooledFile:
-    name: str
-    path: Path
-    sha256: str
-    size: int
-    media_type: str
-
-
-@dataclass(frozen=True, slots=True)
-class SpooledEvent:
-    """A complete event on disk: its contract payload and its files."""
-
-    event_id: str
-    path: Path
-    payload: dict[str, Any]
-    files: list[SpooledFile]
-
-    def file_by_sha256(self, sha256: str) -> SpooledFile | None:
-        for f in self.files:
-            if f.sha256 == sha256:
-                return f
-        return None
-
-    def verify(self) -> list[str]:
-        """Problems with the files on disk (missing, wrong size, wrong hash); empty when intact."""
-        problems: list[str] = []
-        for f in self.files:
-            if not f.path.is_file():
-                problems.append(f"{f.name} is missing")
-                continue
-            digest, size = sha256_file(f.path)
-            if size != f.size:
-                problems.append(f"{f.name} is {size} bytes on disk, {f.size} declared")
-            elif digest != f.sha256:
-                problems.append(f"{f.name} SHA-256 on disk is {digest}, {f.sha256} declared (file changed)")
-        return problems
-
-    def to_event(self) -> Event:
-        edge = _read_json(self.path / EDGE_JSON) if (self.path / EDGE_JSON).is_file() else {}
-        return payload_to_event(
-            self.payload,
-            self.path,
-            start_video_s=float(edge.get("start_video_s", 0.0)),
-            end_video_s=float(edge.get("end_video_s", 0.0)),
-        )
-
-
-@dataclass(slots=True)
-class RecoveryReport:
-    promoted: list[str] = field(default_factory=list)  # complete tmp entries moved to pending
-    removed: list[str] = field(default_factory=list)  # half-written tmp entries deleted
-    stray_files: int = 0  # leftover temporary files removed from pending/sent/dead
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    with open(path, encoding="utf-8") as fh:
-        data = json.load(fh)
-    if not isinstance(data, dict):
-        raise SpoolError(f"{path} does not hold a JSON object")
-    return data
-
-
-def _load(directory: Path) -> SpooledEvent:
-    payload = _read_json(directory / EVENT_JSON)
-    files = []
-    for f in payload.get("files", []):
-        name = str(f["name"])
-        if not _SAFE_NAME.match(name):
-            raise SpoolError(f"{directory / EVENT_JSON} names an unsafe file {name!r}")
-        files.append(
-            SpooledFile(
-                name=name,
-                path=directory / name,
-                sha256=str(f["sha256"]),
-                size=int(f["size"]),
-                media_type=str(f["media_type"]),
-            )
-        )
-    return SpooledEvent(event_id=str(payload["id"]), path=directory, payload=payload, files=files)
-
-
-def _copy_durable(src: Path, dst: Path) -> tuple[str, int]:
-    """Copy with fsync; returns the SHA-256 and size of the bytes copied."""
-    digest = hashlib.sha256()
-    size = 0
-    with open(src, "rb") as fin, open(dst, "xb") as fout:
-        while block := fin.read(1 << 20):
-            digest.update(block)
-            size += len(block)
-            fout.write(block)
-        fout.flush()
-        os.fsync(fout.fileno())
-    return digest.hexdigest(), size
 
 
 class Spool:
@@ -339,8 +104,8 @@ class Spool:
         if not _SAFE_ID.match(event_id):
             raise SpoolError(f"event id {event_id!r} is not a safe directory name")
         try:
-            payload = event_to_payload(event)
-        except (TypeError, ValueError) as exc:
+            payload = event_to_payload(event, reserved_names=RESERVED_NAMES)
+        except (ContractError, TypeError, ValueError) as exc:
             raise SpoolError(f"event {event_id} cannot be described for the API: {exc}") from exc
         with self._lock:
             existing = self._existing(event_id)
@@ -360,7 +125,7 @@ class Spool:
                 work.mkdir()
                 for f, spec in zip(event.files, payload["files"], strict=True):
                     dst = work / spec["name"]
-                    digest, size = _copy_durable(f.path, dst)
+                    digest, size = copy_durable(f.path, dst)
                     if digest != f.sha256 or size != f.size:
                         raise SpoolError(
                             f"event {event_id}: {f.path} changed since it was written "
@@ -373,7 +138,7 @@ class Spool:
                         {
                             "start_video_s": event.start_video_s,
                             "end_video_s": event.end_video_s,
-                            "spooled_at": _iso(datetime.now(UTC)),
+                            "spooled_at": iso_utc(datetime.now(UTC)),
                         }
                     ).encode(),
                 )
@@ -408,7 +173,7 @@ class Spool:
             if not entry.is_dir() or entry.name.startswith("."):
                 continue
             try:
-                out.append(_load(entry))
+                out.append(load_entry(entry))
             except FileNotFoundError:
                 if entry.is_dir() and quarantine:
                     self._quarantine(entry, "event.json is missing")
@@ -428,14 +193,14 @@ class Spool:
             if not entry.is_dir():
                 return  # another thread moved it meanwhile
             try:
-                _load(entry)
+                load_entry(entry)
                 return  # it was mid-move after all and reads fine now
             except (OSError, ValueError, KeyError, TypeError, SpoolError):
                 pass
             target = self.dead_dir / entry.name
             if target.exists():
                 target = self.dead_dir / f"{entry.name}.unreadable-{int(datetime.now(UTC).timestamp())}"
-            write_atomic(entry / DEAD_REASON, f"{_iso(datetime.now(UTC))} {reason}\n".encode())
+            write_atomic(entry / DEAD_REASON, f"{iso_utc(datetime.now(UTC))} {reason}\n".encode())
             os.rename(entry, target)
             fsync_dir(self.dead_dir)
             fsync_dir(self.pending_dir)
@@ -457,7 +222,6 @@ class Spool:
 
     def stats(self) -> dict[str, int | float | None]:
         """Counts per state, bytes waiting, and the age in seconds of the oldest pending event."""
-        from detector.uuid7 import is_uuid7, uuid7_time
 
         def names(d: Path) -> list[str]:
             return [p.name for p in d.iterdir() if p.is_dir()]
@@ -479,7 +243,7 @@ class Spool:
         path = self._existing(event_id) if _SAFE_ID.match(event_id) else None
         if path is None:
             raise SpoolError(f"no spooled event {event_id!r} under {self.root}")
-        return _load(path)
+        return load_entry(path)
 
     def dead_reason(self, event_id: str) -> str:
         path = self.dead_dir / event_id / DEAD_REASON
@@ -504,13 +268,13 @@ class Spool:
             return dst
 
     def mark_sent(self, event_id: str) -> Path:
-        path = self._move(event_id, self.sent_dir, SENT_AT, _iso(datetime.now(UTC)))
+        path = self._move(event_id, self.sent_dir, SENT_AT, iso_utc(datetime.now(UTC)))
         logger.info("event %s sent", event_id)
         return path
 
     def mark_dead(self, event_id: str, reason: str) -> Path:
         """For permanent refusals (409, 422, 403) and corrupted evidence; never for network errors."""
-        text = f"{_iso(datetime.now(UTC))} {reason.strip()}\n"
+        text = f"{iso_utc(datetime.now(UTC))} {reason.strip()}\n"
         path = self._move(event_id, self.dead_dir, DEAD_REASON, text)
         logger.error("event %s moved to dead/: %s", event_id, reason)
         return path
@@ -567,7 +331,49 @@ class Spool:
 
     def _complete(self, entry: Path) -> bool:
         try:
-            event = _load(entry)
+            event = load_entry(entry)
         except (OSError, ValueError, KeyError, TypeError, SpoolError):
             return False
         return event.event_id == entry.name and not event.verify()
+
+
+class Staging(Protocol):
+    """Where an event's evidence waits until the spool holds its own copy (the evidence writer)."""
+
+    staging_dir: Path
+
+    def discard(self, event_key: str) -> None:
+        """Delete an event's staged files."""
+        ...
+
+
+class SpoolSink:
+    """The spool as an :class:`~detector.sinks.base.EventSink`: keep the event, then free its staging.
+
+    A storage failure (disk full, a file that changed since it was written) is logged and the staged
+    files are left where they are for an operator to recover; the camera keeps running.
+    """
+
+    def __init__(self, spool: Spool, *, staging: Staging | None = None) -> None:
+        self.spool = spool
+        self.staging = staging
+
+    def publish(self, event: Event) -> None:
+        try:
+            path = self.spool.put(event)
+        except StorageError as exc:
+            logger.error(
+                "event %s (%s) NOT spooled: %s; staged files kept in %s",
+                event.event_id,
+                event.type,
+                exc,
+                None if self.staging is None else self.staging.staging_dir,
+            )
+            return
+        if self.staging is not None:
+            self.staging.discard(event.event_id)
+        logger.info("event %s (%s) spooled at %s", event.event_id, event.type, path)
+
+    def close(self) -> None:
+        """Nothing to release: every put is durable when it returns."""
+        return None
