@@ -8,6 +8,7 @@ pipeline decides *when* (a capped rate while things move, a slow keep-alive othe
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import cv2
@@ -102,6 +103,19 @@ class MotionGate:
 
     def mask_at(self, result: MotionResult, width: int, height: int) -> npt.NDArray[np.uint8]:
         return cv2.resize(result.mask, (width, height), interpolation=cv2.INTER_NEAREST)  # type: ignore[return-value]
+
+
+def busy_boxes(mask: npt.NDArray[np.uint8], boxes: Mapping[int, Box], min_share: float) -> dict[int, bool]:
+    """Per key, whether more than ``min_share`` (0–1) of the box's pixels move in ``mask``.
+
+    ``mask`` is a 0/255 motion mask at the resolution the boxes are given in; an empty box is
+    never busy.
+    """
+    busy = {}
+    for key, (x1, y1, x2, y2) in boxes.items():
+        patch = mask[y1:y2, x1:x2]
+        busy[key] = bool(patch.size and np.count_nonzero(patch) > min_share * patch.size)
+    return busy
 
 
 def _square_crop(box: Box, side: int, width: int, height: int) -> Box:

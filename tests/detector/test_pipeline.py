@@ -8,8 +8,9 @@ from detector_testutil import START, textured
 
 from detector.backends.opencv_ssd import OpenCVSSDDetector
 from detector.config import default_site
-from detector.pipeline import CameraPipeline, uuid7
+from detector.pipeline import CameraPipeline
 from detector.types import ClockSource, Frame
+from detector.uuid7 import uuid7_str
 
 
 def _frames(start_index: int, count: int, width: int, height: int) -> list[Frame]:
@@ -33,6 +34,6 @@ def test_a_stream_that_changes_resolution_keeps_running(ssd: OpenCVSSDDetector) 
 
 
 def test_event_ids_are_uuid7_and_sort_by_time() -> None:
-    ids = [uuid7() for _ in range(50)]
+    ids = [uuid7_str() for _ in range(50)]
     assert all(len(i) == 36 and i[14] == "7" and i[19] in "89ab" for i in ids)
     assert len(set(ids)) == 50

@@ -1,0 +1,113 @@
+"""Rule decisions become :class:`~detector.types.Event` records: ids, times, model, zone and details.
+
+The event id is a UUIDv7 minted at the edge (``detector.uuid7``): the idempotency key of the ingest
+contract.  A vehicle visit's id is minted when the visit starts, so a dumping event confirmed while
+the vehicle is still there can already link to it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from detector.backends.registry import ModelInfo
+from detector.config import CameraConfig
+from detector.rules import RULE_VERSION, DumpingIncident, VehicleVisit
+from detector.types import ClockSource, Event, EventType
+from detector.uuid7 import uuid7_str
+
+logger = logging.getLogger(__name__)
+
+
+def new_event_id() -> str:
+    """A fresh event id (UUIDv7, canonical lower-case text)."""
+    return uuid7_str()
+
+
+class EventFactory:
+    """Builds the events of one camera from the rules' decisions."""
+
+    def __init__(self, site_id: str, camera: CameraConfig, model: ModelInfo) -> None:
+        self.site_id = site_id
+        self.camera = camera
+        self.model = model
+
+    def _common(
+        self,
+        kind: EventType,
+        start_s: float,
+        end_s: float,
+        started_at: datetime,
+        ended_at: datetime,
+        clock_source: ClockSource,
+    ) -> dict[str, Any]:
+        return {
+            "type": kind,
+            "site_id": self.site_id,
+            "camera_id": self.camera.id,
+            "started_at": started_at,
+            "ended_at": ended_at,
+            "start_video_s": start_s,
+            "end_video_s": end_s,
+            "clock_source": clock_source,
+            "model_name": self.model.name,
+            "model_sha256": self.model.sha256,
+            "rule_version": RULE_VERSION,
+        }
+
+    def visit(self, visit: VehicleVisit, clock_source: ClockSource) -> Event:
+        """The event of a final (cooled-down) vehicle visit; its files are added by the evidence policy."""
+        assert visit.ended_s is not None and visit.ended_at is not None
+        return Event(
+            event_id=visit.event_id or new_event_id(),
+            zone=visit.zone,
+            details={
+                "vehicle_class": visit.object_class.name.lower(),
+                "track_id": visit.track_id,
+                "dwell_s": round(visit.ended_s - visit.started_s, 1),
+                "deposits": visit.deposits,
+                "present_at_start": visit.present_at_start,
+                "camera_mode": self.camera.mode,
+            },
+            **self._common(
+                EventType.VEHICLE_VISIT,
+                visit.started_s,
+                visit.ended_s,
+                visit.started_at,
+                visit.ended_at,
+                clock_source,
+            ),
+        )
+
+    def dumping(
+        self,
+        incident: DumpingIncident,
+        linked_event_ids: list[str],
+        clock_source: ClockSource,
+        persistence_s: float,
+    ) -> Event:
+        """The event of a confirmed dumping incident, linked to the events of its vehicle visits."""
+        x1, y1, x2, y2 = incident.box
+        return Event(
+            event_id=new_event_id(),
+            zone=incident.zone,
+            linked_event_ids=linked_event_ids,
+            details={
+                "deposit_area_px": int((x2 - x1) * (y2 - y1)),
+                "deposit_box": f"{x1},{y1},{x2},{y2}",
+                "people": len(incident.people),
+                "vehicles": len(incident.vehicles),
+                "persistence_s": persistence_s,
+                "first_seen_video_s": round(incident.deposits[0].first_seen_s, 2),
+                "camera_mode": self.camera.mode,
+            },
+            **self._common(
+                EventType.DUMPING,
+                incident.started_s,
+                incident.confirmed_s,
+                incident.started_at,
+                incident.confirmed_at,
+                clock_source,
+            ),
+        )

@@ -1,0 +1,230 @@
+"""Evidence policy: which stills an event gets, which span its clip covers, and the frames kept for them.
+
+The pipeline tells the policy what it sees (every frame, the tracked vehicles of each visit) and
+what the rules decided (a visit started, a visit ended, a dumping confirmed); the policy keeps
+what it will need and writes the files through the :class:`~detector.evidence.EvidenceWriter`.
+
+- **Vehicle visit**: the *arrival* view (the frame the visit started on), the *departure* view (the
+  last frame the vehicle was tracked), the best *vehicle* view (highest confidence × box area) as a
+  still and a crop, the *plate* crop when a plate was read, and a clip from ``pre_roll_s`` before
+  the visit to ``post_roll_s`` after it.
+- **Dumping**: *before* (the latest periodic snapshot before the act or the linked visit),
+  *act* (the first ring frame within ``act_window_s`` of the act), *after* (the frame it was
+  confirmed on) and a clip from ``pre_roll_s`` before the act to the confirmation.
+
+Clips never exceed ``max_clip_s`` (the end is kept).  A storage failure on one file is logged and
+marked on the event (``details.evidence_incomplete``) rather than stopping the camera.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from detector.config import PerformanceConfig, ThresholdsConfig
+from detector.evidence import EvidenceWriter
+from detector.frame_ring import FrameRing
+from detector.geometry import Box
+from detector.jpeg import JpegError, decode_jpeg, encode_jpeg
+from detector.plates import PlateReader
+from detector.rules import DumpingIncident, VehicleVisit
+from detector.storage import StorageError
+from detector.types import Detections, Event, Frame, StillRole
+
+logger = logging.getLogger(__name__)
+
+SNAPSHOT_EVERY_S = 5.0  # a 'before' snapshot this often (video seconds) ...
+SNAPSHOT_KEEP_S = 300.0  # ... kept this long: a deposit's act or visit is rarely older
+SNAPSHOT_JPEG_QUALITY = 90
+RING_MARGIN_S = 5.0  # the frame ring reaches back this much further than the longest clip needs
+PUSH_JITTER = 0.999  # a frame this close to the clip frame interval still counts as due
+
+
+class SnapshotRing:
+    """Periodic JPEG snapshots of the scene, for the 'before' still of a dumping event."""
+
+    def __init__(self, every_s: float = SNAPSHOT_EVERY_S, keep_s: float = SNAPSHOT_KEEP_S) -> None:
+        self.every_s = every_s
+        self.keep_s = keep_s
+        self._snapshots: deque[tuple[float, bytes, Frame]] = deque()
+        self._last = -1e9
+
+    def observe(self, frame: Frame) -> None:
+        """Keep ``frame`` if a snapshot is due; snapshots older than ``keep_s`` fall out."""
+        if frame.video_time_s - self._last < self.every_s:
+            return
+        self._last = frame.video_time_s
+        try:
+            jpeg = encode_jpeg(frame.image, SNAPSHOT_JPEG_QUALITY)
+        except JpegError:
+            logger.warning("could not encode a snapshot at t=%.1f", frame.video_time_s)
+            return
+        # Keep the frame's metadata with a 1×1 placeholder image; the JPEG holds the pixels.
+        meta = Frame(
+            image=np.zeros((1, 1, 3), np.uint8),
+            camera_id=frame.camera_id,
+            index=frame.index,
+            captured_at=frame.captured_at,
+            clock_source=frame.clock_source,
+            video_time_s=frame.video_time_s,
+        )
+        self._snapshots.append((frame.video_time_s, jpeg, meta))
+        while self._snapshots and frame.video_time_s - self._snapshots[0][0] > self.keep_s:
+            self._snapshots.popleft()
+
+    def before(self, t: float) -> Frame | None:
+        """The latest snapshot at or before video time ``t`` (None if there is none)."""
+        best = None
+        for ts, jpeg, meta in self._snapshots:
+            if ts <= t:
+                best = (jpeg, meta)
+        if best is None:
+            return None
+        try:
+            image = decode_jpeg(best[0])
+        except JpegError:
+            logger.warning("a 'before' snapshot could not be decoded")
+            return None
+        m = best[1]
+        return Frame(image, m.camera_id, m.index, m.captured_at, m.clock_source, m.video_time_s)
+
+
+@dataclass(slots=True)
+class VisitViews:
+    """The frames a vehicle visit's stills are taken from, each with the vehicle's box (pixels)."""
+
+    arrival: tuple[Frame, Box] | None = None
+    departure: tuple[Frame, Box] | None = None
+    vehicle: tuple[Frame, Box] | None = None  # the best view so far
+    best_score: float = field(default=-1.0)  # confidence × box area of ``vehicle``
+
+
+class EvidencePolicy:
+    """Decides and writes the evidence of one camera's events (see the module docstring)."""
+
+    def __init__(
+        self,
+        writer: EvidenceWriter,
+        performance: PerformanceConfig,
+        thresholds: ThresholdsConfig,
+        *,
+        plates: PlateReader | None = None,
+    ) -> None:
+        self.writer = writer
+        self.perf = performance
+        self.thresholds = thresholds
+        self.plates = plates
+        # A visit is final (and its clip cut) only after its cooldown, so the ring must reach back
+        # over the longest clip plus that cooldown; nothing older is ever needed.
+        seconds = (
+            performance.max_clip_s + performance.post_roll_s + thresholds.visit_cooldown_s + RING_MARGIN_S
+        )
+        self.ring = FrameRing(seconds, jpeg_quality=performance.ring_jpeg_quality)
+        self.snapshots = SnapshotRing()
+        self._push_every = 1.0 / performance.clip_fps
+        self._last_push = -1e9
+        self._views: dict[int, VisitViews] = {}
+
+    # -- what the pipeline sees -----------------------------------------------------------------
+    def observe_frame(self, frame: Frame) -> None:
+        """Every frame: into the clip ring at the clip frame rate, and a 'before' snapshot when due."""
+        if frame.video_time_s - self._last_push >= self._push_every * PUSH_JITTER:
+            self._last_push = frame.video_time_s
+            self.ring.push(frame)
+        self.snapshots.observe(frame)
+
+    def visit_started(self, visit: VehicleVisit, frame: Frame) -> None:
+        """The arrival view: the frame on which the visit started."""
+        self._views.setdefault(visit.visit_id, VisitViews()).arrival = (frame, visit.box)
+
+    def observe_visits(self, frame: Frame, tracked: Detections, visits: Iterable[VehicleVisit]) -> None:
+        """After each tracker update: the departure view and the best vehicle view of active visits."""
+        if tracked.tracker_id is None:
+            return
+        for visit in visits:
+            if not visit.active:
+                continue
+            idx = np.flatnonzero(tracked.tracker_id == visit.track_id)
+            if not len(idx):
+                continue
+            i = int(idx[0])
+            box = tuple(float(v) for v in tracked.xyxy[i])
+            score = float(tracked.confidence[i]) * (box[2] - box[0]) * (box[3] - box[1])
+            views = self._views.setdefault(visit.visit_id, VisitViews())
+            views.departure = (frame, (box[0], box[1], box[2], box[3]))
+            if score > views.best_score:
+                views.best_score = score
+                views.vehicle = views.departure
+
+    # -- what the rules decided -----------------------------------------------------------------
+    @contextlib.contextmanager
+    def _file(self, event: Event, what: str) -> Iterator[None]:
+        """Write one evidence file; a failure costs that file (logged, marked), never the event."""
+        try:
+            yield
+        except (StorageError, ValueError) as exc:
+            logger.error("event %s: %s not written: %s", event.event_id, what, exc)
+            event.details["evidence_incomplete"] = True
+
+    def _clip(self, event: Event, start_s: float, end_s: float) -> None:
+        start_s = max(start_s, end_s - self.perf.max_clip_s)
+        with self._file(event, "clip"):
+            event.files.append(self.writer.clip(event.event_id, self.ring, start_s, end_s))
+
+    def visit_ended(self, event: Event, visit: VehicleVisit) -> None:
+        """Stills, crops, the plate and the clip of a final vehicle visit, added to ``event.files``."""
+        views = self._views.pop(visit.visit_id, VisitViews())
+        key = event.event_id
+        label = str(event.details.get("vehicle_class", "vehicle"))
+        for role, view in ((StillRole.ARRIVAL, views.arrival), (StillRole.DEPARTURE, views.departure)):
+            if view is not None:
+                with self._file(event, str(role)):
+                    event.files += self.writer.still(key, role, view[0], [(view[1], label)])
+        if views.vehicle is not None:
+            frame, box = views.vehicle
+            with self._file(event, "vehicle"):
+                event.files += self.writer.still(key, StillRole.VEHICLE, frame, [(box, label)])
+            with self._file(event, "vehicle crop"):
+                event.files += self.writer.crop(key, StillRole.VEHICLE, frame, box)
+            if self.plates is not None:
+                self._read_plate(event, frame, box)
+        # post-roll: the visit is final only after its cooldown, so the ring already holds it
+        self._clip(
+            event, event.start_video_s - self.perf.pre_roll_s, event.end_video_s + self.perf.post_roll_s
+        )
+
+    def _read_plate(self, event: Event, frame: Frame, box: Box) -> None:
+        assert self.plates is not None
+        try:
+            plate, plate_box = self.plates.read_with_box(frame.image, box)
+        except Exception:  # OCR is best effort: a failed read costs the plate, never the event
+            logger.warning("event %s: plate read failed", event.event_id, exc_info=True)
+            return
+        event.plate = plate
+        if plate_box is not None:
+            with self._file(event, "plate crop"):
+                event.files += self.writer.crop(event.event_id, StillRole.PLATE, frame, plate_box)
+
+    def dumping_confirmed(self, event: Event, incident: DumpingIncident, now: Frame) -> None:
+        """Before, act and after stills (deposits boxed) and the clip of a dumping event."""
+        key = event.event_id
+        boxes: list[tuple[Box, str]] = [
+            ((float(d.box[0]), float(d.box[1]), float(d.box[2]), float(d.box[3])), "deposit")
+            for d in incident.deposits
+        ]
+        before = self.snapshots.before(incident.before_s)
+        if before is not None:
+            with self._file(event, "before"):
+                event.files += self.writer.still(key, StillRole.BEFORE, before, boxes)
+        act = self.ring.frames_between(incident.started_s, incident.started_s + self.thresholds.act_window_s)
+        if act:
+            with self._file(event, "act"):
+                event.files += self.writer.still(key, StillRole.ACT, act[0], boxes)
+        with self._file(event, "after"):
+            event.files += self.writer.still(key, StillRole.AFTER, now, boxes)
+        self._clip(event, incident.started_s - self.perf.pre_roll_s, incident.confirmed_s)

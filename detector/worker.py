@@ -1,0 +1,219 @@
+"""The edge worker's composition root: one camera's source, detector, pipeline and event sinks.
+
+Everything the worker runs is built here, from the site configuration and a few options
+(:class:`WorkerOptions`, which ``tipwatch detect`` fills from its arguments):
+
+- the **frame source** (file, image folder or reconnecting stream) and the **detector backend**;
+- the **spool** (recovered at start: a worker killed mid-write leaves ``tmp/`` entries), a
+  **staging directory** beside it for evidence being written, and the **evidence writer** over it;
+- the **sinks**, in order: the spool (which frees an event's staging once it holds its own copy),
+  then the uploader when an API is given (woken by each event).  A new output (MQTT, a webhook)
+  is one sink module and one line in :func:`build_sinks`;
+- the **pipeline**, publishing to the sinks through a :class:`~detector.sinks.base.Dispatcher`.
+
+:meth:`Worker.run` runs the pipeline over the source until it ends (a file) or is interrupted (a
+stream), then closes the source and the sinks (the uploader makes a last round) and removes the
+staging directory if nothing was left in it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from detector.backends import create_detector
+from detector.backends.registry import ModelNotFoundError
+from detector.config import CameraConfig, SiteConfig
+from detector.evidence import EvidenceWriter
+from detector.pipeline import CameraPipeline, PipelineMetrics, configure_threads
+from detector.sinks.base import Dispatcher, EventSink
+from detector.sinks.spool import Spool, SpoolSink
+from detector.sources import FileSource, ImageFolderSource, SourceError, StreamGap, StreamSource, open_source
+from detector.types import Frame
+
+logger = logging.getLogger(__name__)
+
+
+class WorkerError(Exception):
+    """The worker cannot start as asked (no source, a source that will not open, missing model
+    weights); the message says what to fix."""
+
+
+def default_spool_dir() -> Path:
+    """``$XDG_DATA_HOME/tipwatch/spool`` (``~/.local/share/tipwatch/spool`` by default)."""
+    base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
+    return base / "tipwatch" / "spool"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    """What a run of the worker needs beyond the site file."""
+
+    source: str | None = None  # file, image folder or stream URL; None: the camera's own source
+    camera_id: str | None = None  # camera of the site file; None: the first
+    spool_dir: Path | None = None  # None: default_spool_dir()
+    api_url: str | None = None  # evidence API base URL: starts the uploader
+    token: str | None = None  # device token for api_url
+    start_time: datetime | None = None  # capture time of a file's first frame (timezone-aware)
+    folder_fps: float = 1.0  # frame rate of an image folder
+    read_plates: bool = True  # OCR the plate on the best view of each visiting vehicle
+    status_every_s: float = 60.0  # seconds between status lines for a live stream
+    progress: bool = True  # a progress bar for files
+
+
+def open_spool(root: Path) -> Spool:
+    """The spool at ``root`` (created if missing), with what a killed worker left in ``tmp/`` finished
+    (complete entries promoted) or removed (half-written ones)."""
+    root.mkdir(parents=True, exist_ok=True)
+    spool = Spool(root)
+    recovered = spool.recover()
+    if recovered.promoted or recovered.removed or recovered.stray_files:
+        logger.warning(
+            "spool recovery: %d complete event(s) promoted, %d half-written removed, %d stray file(s)",
+            len(recovered.promoted),
+            len(recovered.removed),
+            recovered.stray_files,
+        )
+    return spool
+
+
+def build_sinks(spool: Spool, staging: EvidenceWriter, options: WorkerOptions) -> list[EventSink]:
+    """The worker's sinks, in publishing order: the spool first, so evidence is durable before
+    anything else hears of the event."""
+    sinks: list[EventSink] = [SpoolSink(spool, staging=staging)]
+    if options.api_url:
+        from detector.sinks.uploader import Uploader
+
+        uploader = Uploader(spool, options.api_url, options.token or "")
+        uploader.start()
+        sinks.append(uploader)
+    return sinks
+
+
+class Worker:
+    """One camera's source, pipeline and sinks, built by :func:`build_worker`."""
+
+    def __init__(
+        self,
+        *,
+        camera: CameraConfig,
+        source: FileSource | StreamSource | ImageFolderSource,
+        pipeline: CameraPipeline,
+        sinks: Dispatcher,
+        staging_dir: Path,
+        gaps: list[StreamGap],
+        options: WorkerOptions,
+    ) -> None:
+        self.camera = camera
+        self.source = source
+        self.pipeline = pipeline
+        self.sinks = sinks
+        self.staging_dir = staging_dir
+        self.gaps = gaps
+        self.options = options
+        self._last_status = time.monotonic()
+
+    def _status(self, _frame: Frame) -> None:
+        if time.monotonic() - self._last_status < self.options.status_every_s:
+            return
+        self._last_status = time.monotonic()
+        logger.info(
+            "status camera %s: %s, gaps %d (%.0f s)",
+            self.camera.id,
+            self.pipeline.metrics.as_dict(),
+            len(self.gaps),
+            sum(g.seconds for g in self.gaps),
+        )
+
+    def run(self) -> PipelineMetrics:
+        """Process the whole source (or until Ctrl-C), then close everything; returns the metrics."""
+        bar: Any = None
+        on_frame: Callable[[Frame], None] | None = None
+        if not self.source.is_live and self.options.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=self.source.frame_count, unit="frame", desc=self.camera.id)
+
+            def on_frame(_frame: Frame) -> None:
+                bar.update(1)
+
+        elif self.source.is_live:
+            on_frame = self._status
+        try:
+            self.pipeline.run(self.source.frames(), on_frame=on_frame)
+        except KeyboardInterrupt:
+            logger.info("interrupted: closing visits and stopping")
+            self.pipeline.finish()
+        finally:
+            self.source.close()
+            if bar is not None:
+                bar.close()
+            self.sinks.close()
+            self._remove_staging_if_empty()
+        logger.info("done: %s", self.pipeline.metrics.as_dict())
+        return self.pipeline.metrics
+
+    def _remove_staging_if_empty(self) -> None:
+        """Events that could not be spooled keep their staged files here for an operator."""
+        try:
+            self.staging_dir.rmdir()
+        except OSError:
+            logger.info("staging directory %s kept: it still holds files", self.staging_dir)
+
+
+def build_worker(site: SiteConfig, options: WorkerOptions) -> Worker:
+    """Build the worker for one camera of ``site``.
+
+    Raises :class:`~detector.config.SiteConfigError` for an unknown camera and :class:`WorkerError`
+    when there is no source, it does not open, or the detector's weights are missing.
+    """
+    camera = site.camera(options.camera_id)
+    spec = options.source or camera.source
+    if not spec:
+        raise WorkerError("no source: pass --source or set cameras[].source in the site file")
+    gaps: list[StreamGap] = []
+    try:
+        source = open_source(
+            spec, camera.id, start_time=options.start_time, folder_fps=options.folder_fps, on_gap=gaps.append
+        )
+    except SourceError as exc:
+        raise WorkerError(str(exc)) from exc
+    configure_threads()
+    try:
+        detector = create_detector(site.detector)
+    except ModelNotFoundError as exc:
+        source.close()
+        raise WorkerError(str(exc)) from exc
+    spool_root = options.spool_dir or default_spool_dir()
+    spool = open_spool(spool_root)
+    staging_dir = Path(tempfile.mkdtemp(prefix="staging-", dir=spool_root.parent))
+    writer = EvidenceWriter(staging_dir, display_timezone=site.display_timezone)
+    sinks = Dispatcher(build_sinks(spool, writer, options))
+    pipeline = CameraPipeline(
+        site, camera, detector, evidence_writer=writer, sink=sinks, read_plates=options.read_plates
+    )
+    logger.info(
+        "site %s camera %s (%s): source %s, model %s sha256 %s",
+        site.site_id,
+        camera.id,
+        camera.mode,
+        spec,
+        detector.model.name,
+        detector.model.sha256,
+    )
+    return Worker(
+        camera=camera,
+        source=source,
+        pipeline=pipeline,
+        sinks=sinks,
+        staging_dir=staging_dir,
+        gaps=gaps,
+        options=options,
+    )
