@@ -43,6 +43,10 @@ thresholds:
         ("site_id: a\ndetector:\n  type: yolo\n", "line 2, detector.yolo.model_path: Field required"),
         ("site_id: a\ndetector:\n  type: tensorrt\n", "does not match any of the expected tags"),
         ("site_id: a\nthresholds:\n  dumping_persistence_s: -5\n", "greater than 0"),
+        (
+            "site_id: a\ndisplay_timezone: Mars/Olympus\n",
+            "line 2, display_timezone: Value error, unknown time",
+        ),
         ("site_id: a\ncameras:\n  - id: c\n    mode: hidden\n", "line 4, cameras.0.mode"),
         ("name: no id\n", "site_id: Field required"),
         ("site_id: [unclosed\n", "not valid YAML"),

@@ -72,6 +72,19 @@ def test_timestamp_burn_in_shows_utc_and_london_time() -> None:
     assert timestamp_text(summer).endswith("17:00:00 BST Europe/London")
 
 
+def test_timestamp_burn_in_follows_the_display_time_zone(tmp_path: Path) -> None:
+    assert timestamp_text(T0, "America/New_York") == (
+        "2026-11-24 16:00:00.000 UTC | 11:00:00 EST America/New_York"
+    )
+    frame = frame_of(bus_image())
+    london = EvidenceWriter(tmp_path / "a", min_free_bytes=0).still("evt", StillRole.ACT, frame)
+    eastern = EvidenceWriter(tmp_path / "b", min_free_bytes=0, display_timezone="America/New_York").still(
+        "evt", StillRole.ACT, frame
+    )
+    assert london[0].sha256 == eastern[0].sha256  # the master has no overlay
+    assert london[1].sha256 != eastern[1].sha256  # the burn-in differs
+
+
 def test_clip_has_the_ring_frames_at_their_rate(tmp_path: Path) -> None:
     ring = FrameRing(seconds=60)
     for f in small_frames(50, fps=10.0):
