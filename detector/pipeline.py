@@ -189,6 +189,9 @@ class CameraPipeline:
             return []
 
     def _process(self, frame: Frame) -> list[Event]:
+        """The frame's flow: evidence keeps what it may need → motion → detector, tracker and the
+        visit rules when a detector run is due → scene model and the deposit rules when a scene
+        sample is due → the decisions become events."""
         self.metrics.frames += 1
         self.metrics.video_seconds = frame.video_time_s
         rules = self._rules_for(frame)
