@@ -20,7 +20,7 @@ from evidence_api.routes import audit, auth, authorisations, cases, events, site
 from evidence_api.services import bundles as bundle_service
 from evidence_api.services.errors import DomainError
 from evidence_api.settings import Settings
-from evidence_api.storage import FilesystemBlobStore
+from evidence_api.storage import make_blob_store
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def create_app(settings: Settings | None = None, *, schema: str | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
-    app.state.store = FilesystemBlobStore(settings.resolved_blob_dir)
+    app.state.store = make_blob_store(settings)
     # bundle exports asked for in the background run here, one at a time
     app.state.bundle_exports = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bundle-export")
 
