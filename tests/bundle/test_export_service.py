@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -22,8 +23,11 @@ from evidence_api.bundle.signing import KeyStore
 from evidence_api.bundle.verify import verify_bundle
 from evidence_api.db import Base, make_engine, make_sessionmaker
 from evidence_api.services import audit
-from evidence_api.services.bundles import BundleExportError, export_case, officer_initials
+from evidence_api.services.bundle_export import ExportSetup, export_case
+from evidence_api.services.bundle_spec import CouncilProfile, officer_initials
+from evidence_api.services.errors import BundleExportError
 from evidence_api.services.ingest import store_preview
+from evidence_api.settings import Settings
 from evidence_api.storage import FilesystemBlobStore
 
 PG_URL = os.environ.get("TIPWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -175,7 +179,20 @@ def world(session: Session, tmp_path: Path, media: object) -> dict[str, object]:
     session.commit()
     keys = KeyStore(tmp_path / "data")
     keys.generate()
-    return {"store": store, "keys": keys, "case": case, "covered": covered, "early": before_authorisation}
+    setup = ExportSetup(
+        store=store,
+        keys=keys,
+        council=CouncilProfile.from_settings(Settings(data_dir=tmp_path / "data")),
+        data_dir=tmp_path / "data",
+    )
+    return {
+        "store": store,
+        "keys": keys,
+        "setup": setup,
+        "case": case,
+        "covered": covered,
+        "early": before_authorisation,
+    }
 
 
 def test_export_verifies_and_leaves_out_what_was_not_authorised(
@@ -183,10 +200,9 @@ def test_export_verifies_and_leaves_out_what_was_not_authorised(
 ) -> None:
     out = tmp_path / "bundles" / "case.zip"
     result = export_case(
-        session,
-        "FT/2026/0142",
-        store=world["store"],
-        keys=world["keys"],
+        session=session,
+        case="FT/2026/0142",
+        setup=world["setup"],
         out_path=out,
         exported_by="legal:solicitor",
     )
@@ -240,10 +256,9 @@ def test_legal_override_includes_the_unauthorised_event(
     session.commit()
     out = tmp_path / "override.zip"
     result = export_case(
-        session,
-        str(world["case"].id),
-        store=world["store"],
-        keys=world["keys"],
+        session=session,
+        case=str(world["case"].id),
+        setup=world["setup"],
         out_path=out,
         exported_by="legal:x",
     )
@@ -259,19 +274,17 @@ def test_export_refuses_without_a_signing_key_or_a_case(
 ) -> None:
     with pytest.raises(BundleExportError, match="no case"):
         export_case(
-            session,
-            "FT/none",
-            store=world["store"],
-            keys=world["keys"],
+            session=session,
+            case="FT/none",
+            setup=world["setup"],
             out_path=tmp_path / "x.zip",
             exported_by="x",
         )
     with pytest.raises(BundleExportError, match="admin keys generate"):
         export_case(
-            session,
-            "FT/2026/0142",
-            store=world["store"],
-            keys=KeyStore(tmp_path / "empty"),
+            session=session,
+            case="FT/2026/0142",
+            setup=dataclasses.replace(world["setup"], keys=KeyStore(tmp_path / "empty")),
             out_path=tmp_path / "x.zip",
             exported_by="x",
         )
