@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
 import uuid
+import zipfile
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -30,6 +32,7 @@ from evidence_api.services.bundle_export import BackgroundExports, reap_interrup
 from evidence_api.services.bundle_history import bundle_path
 from evidence_api.settings import Settings
 from evidence_api.storage import make_blob_store
+from tipwatch.person_finder import ssd_person_finder
 
 T0 = datetime(2026, 7, 14, 21, 5, tzinfo=UTC)
 
@@ -252,3 +255,22 @@ def test_an_export_cut_short_by_a_stopped_api_is_recorded_as_failed_at_start_up(
     assert not part.exists()
     # this process's own export is running, not interrupted
     assert sorted(b["status"] for b in listed.values()) == ["failed", "running"]
+
+
+def test_blurring_people_needs_the_person_finder_the_app_was_given(api: Any, tmp_path: Path) -> None:
+    client, auth, case_id = api
+    url = f"/api/v1/cases/{case_id}/bundles"
+    refused = client.post(f"{url}?blur_people=true", headers=auth("legal"))
+    assert refused.status_code == 409 and "no person finder" in refused.json()["detail"]
+    assert client.get(url, headers=auth("legal")).json() == []  # refused before anything began
+    client.app.state.person_finder_factory = ssd_person_finder  # type: ignore[attr-defined]
+    res = client.post(f"{url}?blur_people=true", headers=auth("legal"))
+    assert res.status_code == 201, res.text
+    path = tmp_path / "blurred.zip"
+    path.write_bytes(client.get(res.json()["download_url"], headers=auth("legal")).content)
+    assert verify_bundle(path).ok
+    with zipfile.ZipFile(path) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+    (act,) = manifest["exhibits"]
+    labels = [w["label"] for w in act["working_copies"]]
+    assert any(label.startswith("people blurred for disclosure") for label in labels), labels
