@@ -1,4 +1,6 @@
-"""FastAPI dependencies: settings, session (commit on success), blob store, current principal, roles."""
+"""FastAPI dependencies: settings, session (commit on success), blob store, bundle exports, the current
+principal and roles, for the JSON routes (bearer token) and the review pages (``PageUser``, cookie) alike.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +16,15 @@ from sqlalchemy.orm import Session
 
 from evidence_api.models import ApiToken, Device, Role, User
 from evidence_api.security import hash_token
+from evidence_api.services.bundle_export import BackgroundExports, ExportSetup
+from evidence_api.services.errors import DomainError
 from evidence_api.settings import Settings
 from evidence_api.storage import BlobStore
 
 logger = logging.getLogger(__name__)
 
 SESSION_COOKIE = "tipwatch_session"
+STAFF_ROLES = frozenset({Role.officer, Role.legal, Role.admin})
 
 
 def get_settings(request: Request) -> Settings:
@@ -46,6 +51,23 @@ def get_store(request: Request) -> BlobStore:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]  # commit before the answer is sent
 StoreDep = Annotated[BlobStore, Depends(get_store)]
+
+
+def get_export_setup(request: Request, settings: SettingsDep, store: StoreDep) -> ExportSetup:
+    """What a bundle export needs: the store, keys and council particulars, and the person finder the
+    app was given (``create_app(person_finder_factory=...)``)."""
+    return ExportSetup.from_settings(
+        settings, store=store, person_finder_factory=request.app.state.person_finder_factory
+    )
+
+
+def get_background_exports(request: Request) -> BackgroundExports:
+    exports: BackgroundExports = request.app.state.bundle_exports
+    return exports
+
+
+ExportSetupDep = Annotated[ExportSetup, Depends(get_export_setup)]
+BackgroundExportsDep = Annotated[BackgroundExports, Depends(get_background_exports)]
 
 
 @dataclass(frozen=True)
@@ -144,3 +166,34 @@ OfficerUser = Annotated[Principal, Depends(require_roles(Role.officer, Role.admi
 LegalUser = Annotated[Principal, Depends(require_roles(Role.legal, Role.admin))]
 AdminUser = Annotated[Principal, Depends(require_roles(Role.admin))]
 AuditReader = Annotated[Principal, Depends(require_roles(Role.legal, Role.admin))]
+
+
+# -- the review pages: a cookie session, and a browser sent to sign in instead of a 401 ---------------
+class LoginRequired(Exception):
+    """A page was asked for without a staff sign-in: the browser is sent to the sign-in page."""
+
+
+def get_page_user(request: Request, session: SessionDep, settings: SettingsDep) -> Principal:
+    """The signed-in member of staff (officer, legal or admin) behind the page's session cookie;
+    LoginRequired (a redirect to ``/login``) for anyone else, a device's token included."""
+    token = request.cookies.get(SESSION_COOKIE)
+    principal = principal_from_token(session, token, pepper=settings.secret_key) if token else None
+    if principal is None or principal.role not in STAFF_ROLES:
+        raise LoginRequired
+    return principal
+
+
+PageUser = Annotated[Principal, Depends(get_page_user)]
+
+
+def require_page_roles(*roles: Role, refusal: str) -> Callable[[Principal], Principal]:
+    """A page dependency that lets only the given roles through; the others see ``refusal`` on an error
+    page (400, as a DomainError)."""
+    allowed = set(roles)
+
+    def check(principal: PageUser) -> Principal:
+        if principal.role not in allowed:
+            raise DomainError(refusal)
+        return principal
+
+    return check

@@ -1,30 +1,49 @@
-"""``create_app(settings)``: routers under /api/v1, domain errors as 4xx, migrations at start-up."""
+"""``create_app(settings)``: the API's composition root.
+
+Routers are listed explicitly under /api/v1 (:data:`ROUTERS`), the review pages are mounted beside them,
+domain errors become 4xx answers (JSON for the API, a page for the pages), and migrations run at
+start-up.  Everything the requests share is built here once and kept on ``app.state``: settings, the
+database engine and sessions, the blob store, the bundle-export thread, and the person finder that
+bundle exports blur people with (injected: the API never imports the edge's detector).
+"""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from evidence_api import __version__
+from evidence_api.bundle.redact import PersonFinderFactory
 from evidence_api.db import make_engine, make_sessionmaker
-from evidence_api.routes import audit, auth, authorisations, cases, events, sites
-from evidence_api.services import bundles as bundle_service
+from evidence_api.deps import LoginRequired
+from evidence_api.routes import audit, auth, authorisations, bundles, cases, events, returns, sites
+from evidence_api.services.bundle_export import BackgroundExports, reap_interrupted
 from evidence_api.services.errors import DomainError
 from evidence_api.settings import Settings
-from evidence_api.storage import FilesystemBlobStore
+from evidence_api.storage import make_blob_store
+from evidence_api.web import pages
+from evidence_api.web.rendering import error_page
 
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
+# in this order in the OpenAPI schema
+ROUTERS: tuple[APIRouter, ...] = (
+    auth.router,
+    events.router,
+    sites.router,
+    authorisations.router,
+    cases.router,
+    audit.router,
+    bundles.router,
+    returns.router,
+)
 
 
 def run_migrations(engine_url: str, *, engine: object | None = None) -> None:
@@ -56,12 +75,46 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def _reap_interrupted_exports(app: FastAPI) -> None:
     with app.state.sessionmaker() as session:
-        reaped = bundle_service.reap_interrupted(session, data_dir=app.state.settings.data_dir)
+        reaped = reap_interrupted(session=session, data_dir=app.state.settings.data_dir)
     if reaped:
         logger.warning("%d bundle export(s) cut short by an earlier stop recorded as failed", reaped)
 
 
-def create_app(settings: Settings | None = None, *, schema: str | None = None) -> FastAPI:
+def domain_error_json(exc: DomainError) -> JSONResponse:
+    """A DomainError as the API answers it: ``{"detail": message}`` with its status; a 422 in the shape
+    of FastAPI's own validation errors (the schema says so)."""
+    if exc.status_code == 422:
+        detail = [{"loc": ["body"], "msg": str(exc), "type": "value_error"}]
+        return JSONResponse({"detail": detail}, status_code=422)
+    return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    """Translate the domain's errors, the same way for every route: JSON under /api/v1, a page showing
+    the message everywhere else (the review pages); a page that needs a sign-in redirects to it."""
+
+    @app.exception_handler(DomainError)
+    async def _domain_error(request: Request, exc: DomainError) -> Response:
+        if request.url.path.startswith(API_PREFIX + "/"):
+            return domain_error_json(exc)
+        return error_page(request, exc)
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(_request: Request, _exc: LoginRequired) -> Response:
+        return RedirectResponse("/login", status_code=303)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    schema: str | None = None,
+    person_finder_factory: PersonFinderFactory | None = None,
+) -> FastAPI:
+    """The API and review pages over ``settings`` (default: from the environment).
+
+    ``schema`` puts the tables in a PostgreSQL schema (tests).  ``person_finder_factory`` makes the
+    person finder that bundle exports blur people with; without one, an export that asks for blurring
+    is refused with a message saying so (the tipwatch command passes the edge box's detector)."""
     settings = settings or Settings()
     if settings.database_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -78,28 +131,12 @@ def create_app(settings: Settings | None = None, *, schema: str | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
-    app.state.store = FilesystemBlobStore(settings.resolved_blob_dir)
+    app.state.store = make_blob_store(settings)
+    app.state.person_finder_factory = person_finder_factory
     # bundle exports asked for in the background run here, one at a time
-    app.state.bundle_exports = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bundle-export")
-
-    @app.exception_handler(DomainError)
-    async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
-        if exc.status_code == 422:  # the same shape as FastAPI's own validation errors (the schema says so)
-            detail = [{"loc": ["body"], "msg": str(exc), "type": "value_error"}]
-            return JSONResponse({"detail": detail}, status_code=422)
-        return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
-
-    for module in (auth, events, sites, authorisations, cases, audit):
-        app.include_router(module.router, prefix=API_PREFIX)
-    for optional in (
-        "evidence_api.routes.bundles",
-        "evidence_api.routes.returns",
-        "evidence_api.routes.admin",
-    ):
-        if importlib.util.find_spec(optional) is not None:
-            app.include_router(importlib.import_module(optional).router, prefix=API_PREFIX)
-    if importlib.util.find_spec("evidence_api.web.pages") is not None:
-        from evidence_api.web import pages
-
-        pages.mount(app)
+    app.state.bundle_exports = BackgroundExports(app.state.sessionmaker)
+    add_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
+    pages.mount(app)
     return app

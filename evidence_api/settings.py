@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 logger = logging.getLogger(__name__)
 
 DEVELOPMENT_SECRET = "tipwatch-development-secret-change-me"  # noqa: S105 - refused outside development
+DEFAULT_DISPLAY_TIMEZONE = "Europe/London"  # GMT/BST: the time zone people read, unless set otherwise
 
 
 class Settings(BaseSettings):
@@ -38,8 +39,59 @@ class Settings(BaseSettings):
     expiry_warning_days: int = Field(
         default=14, ge=0, description="warn this many days before an authorisation expires"
     )
-    display_timezone: str = Field(default="Europe/London", description="time zone shown to people")
+    display_timezone: str = Field(
+        default=DEFAULT_DISPLAY_TIMEZONE,
+        description="time zone shown to people (pages, bundle documents); a legal day ends at its midnight",
+    )
     run_migrations: bool = Field(default=True, description="run Alembic migrations when the app starts")
+
+    # -- the council's particulars, as its evidence bundles state them ------------------------------
+    council_name: str = Field(
+        default="the Council",
+        title="Council name",
+        description="the organisation producing the exhibits, as the s.9 statement names it "
+        "(e.g. 'Anytown District Council')",
+    )
+    council_address: str = Field(
+        default="",
+        title="Council address",
+        description="the producing organisation's postal address, recorded in each bundle's manifest",
+    )
+    producer_role: str = Field(
+        default="Enforcement Officer",
+        title="Producing officer's role",
+        description="the job title the s.9 statement gives the officer who produces the exhibits",
+    )
+    offence_wording: str = Field(
+        default="s.33 Environmental Protection Act 1990 (unauthorised deposit of waste)",
+        title="Offence",
+        description="the offence a case is exported for, as the exhibit list and the manifest state it",
+    )
+    statement_system: str = Field(
+        default=(
+            "Tipwatch cameras at fly-tipping hotspots run a detector on an edge box beside the camera; it "
+            "flags vehicle visits and deposits, keeps the frames and clip as captured, hashes them and "
+            "uploads them to the council's evidence system, where an officer reviews each event."
+        ),
+        title="Statement: the system",
+        description="the s.9 statement's description of how the cameras and the evidence system work",
+    )
+    statement_clock: str = Field(
+        default=(
+            "Each edge box keeps its clock with NTP; each event records whether its times come from the "
+            "camera's stream clock or the box's own clock when the frame arrived."
+        ),
+        title="Statement: clocks",
+        description="the s.9 statement's account of how the edge boxes keep time",
+    )
+    statement_storage: str = Field(
+        default=(
+            "Originals are stored write-once in a content-addressed store, under their SHA-256, read-only; "
+            "every access and change is recorded in a hash-chained audit log."
+        ),
+        title="Statement: storage",
+        description="the s.9 statement's account of how the masters are stored and their handling recorded",
+    )
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

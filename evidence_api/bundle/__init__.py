@@ -1,5 +1,6 @@
-"""Court evidence bundles: a pure builder (``builder``), the offline verifier (``verify``), signing keys.
+"""Court evidence bundles: the format (``format``, ``manifest``), a pure builder (``builder`` and the
+modules it puts in order), the offline verifier (``verify``), signing keys.
 
-Nothing is imported here on purpose: ``verify`` must stay importable with only the standard library
-and ``cryptography``.
+Nothing is imported here on purpose: ``verify`` (with ``format`` and ``manifest``) must stay importable
+with only the standard library and ``cryptography``.
 """

@@ -1,9 +1,9 @@
 """The human-readable part of a bundle: exhibit list and draft s.9 statement, as HTML and PDF.
 
-Both are rendered from the manifest itself (the same dict that is signed), so what a person reads
-cannot drift from what the verifier checks.  PDFs are written by :mod:`evidence_api.bundle.pdf` with the
-core fonts (no font files, no network); the stills in them are the reduced print copies, embedded as they
-are.
+Both are rendered from the manifest itself (the same records that are signed, typed in
+:mod:`evidence_api.bundle.manifest`), so what a person reads cannot drift from what the verifier
+checks.  PDFs are written by :mod:`evidence_api.bundle.pdf` with the core fonts (no font files, no
+network); the stills in them are the reduced print copies, embedded as they are.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
+from evidence_api.bundle.manifest import ExhibitEntry, Manifest
 from evidence_api.bundle.pdf import Jpeg, PdfDocument
 from evidence_api.bundle.spec import Producer
 from evidence_api.bundle.verify import format_fingerprint
@@ -83,11 +84,7 @@ STATEMENT_HTML = _ENV.from_string(
 )
 
 
-def _local(manifest: Mapping[str, Any], key: str) -> str:
-    return str(manifest.get(key + "_local", manifest.get(key, "")))
-
-
-def statement_paragraphs(manifest: Mapping[str, Any], producer: Producer) -> list[str]:
+def statement_paragraphs(manifest: Manifest, producer: Producer) -> list[str]:
     case = manifest["case"]
     exhibits = manifest["exhibits"]
     models = sorted({f"{ex['model_name']} (SHA-256 {ex['model_sha256']})" for ex in exhibits})
@@ -115,19 +112,19 @@ def statement_paragraphs(manifest: Mapping[str, Any], producer: Producer) -> lis
         f"Continuity. Every step of each exhibit's handling is recorded in a hash-chained audit log; the "
         f"extract in this bundle ends at entry {manifest['continuity']['head_seq']} with hash "
         f"{manifest['continuity']['head_hash']}.",
-        f"Integrity. The bundle's manifest was signed on {_local(manifest, 'exported_at')} with the "
+        f"Integrity. The bundle's manifest was signed on {manifest['exported_at_local']} with the "
         f"council's Ed25519 key {signing['key_id']}, "
         f"fingerprint {format_fingerprint(signing['fingerprint'])}. "
         "Anyone can check the bundle offline with `tipwatch bundle verify`.",
     ]
 
 
-def _template_context(manifest: Mapping[str, Any], producer: Producer) -> dict[str, Any]:
+def _template_context(manifest: Manifest, producer: Producer) -> dict[str, Any]:
     return {
         "style": _STYLE,
         "case": manifest["case"],
         "exported_at": manifest["exported_at"],
-        "exported_at_local": _local(manifest, "exported_at"),
+        "exported_at_local": manifest["exported_at_local"],
         "exported_by": manifest["exported_by"],
         "bundle_id": manifest["bundle_id"],
         "signing": manifest["signing"],
@@ -141,20 +138,32 @@ def _template_context(manifest: Mapping[str, Any], producer: Producer) -> dict[s
     }
 
 
-def exhibit_rows_html(exhibits: list[Mapping[str, Any]]) -> str:
+def exhibit_rows_html(exhibits: list[ExhibitEntry]) -> str:
     """The exhibit list's table rows for these exhibits (escaped HTML).  Plain formatting rather than a
     template: an export renders a row per exhibit, and this is several times faster."""
     return "".join(map(_exhibit_row, exhibits))
 
 
-_ROW_FIELDS = (
-    "slug reference description master size captured_at_local captured_at_utc clock_source site_name "
-    "site_id camera_id media_type sha256 model_name model_sha256 rule_version authority"
-).split()
-
-
-def _exhibit_row(ex: Mapping[str, Any]) -> str:
-    e = {k: escape(ex[k]) for k in _ROW_FIELDS}
+def _exhibit_row(ex: ExhibitEntry) -> str:
+    e = {
+        "slug": escape(ex["slug"]),
+        "reference": escape(ex["reference"]),
+        "description": escape(ex["description"]),
+        "master": escape(ex["master"]),
+        "size": escape(ex["size"]),
+        "captured_at_local": escape(ex["captured_at_local"]),
+        "captured_at_utc": escape(ex["captured_at_utc"]),
+        "clock_source": escape(ex["clock_source"]),
+        "site_name": escape(ex["site_name"]),
+        "site_id": escape(ex["site_id"]),
+        "camera_id": escape(ex["camera_id"]),
+        "media_type": escape(ex["media_type"]),
+        "sha256": escape(ex["sha256"]),
+        "model_name": escape(ex["model_name"]),
+        "model_sha256": escape(ex["model_sha256"]),
+        "rule_version": escape(ex["rule_version"]),
+        "authority": escape(ex["authority"]),
+    }
     if ex["media_type"] == "image/jpeg":
         picture = f'<figure>\n<img src="../{e["master"]}" alt="exhibit {e["reference"]}"></figure>'
     else:
@@ -179,7 +188,7 @@ Working copies (not evidence of the original): {working or "none"}
 """
 
 
-def exhibit_list_html(manifest: Mapping[str, Any], producer: Producer, rows: str | None = None) -> bytes:
+def exhibit_list_html(manifest: Manifest, producer: Producer, rows: str | None = None) -> bytes:
     """The whole exhibit list page; ``rows`` are :func:`exhibit_rows_html` of every exhibit, if already
     rendered."""
     if rows is None:
@@ -189,7 +198,7 @@ def exhibit_list_html(manifest: Mapping[str, Any], producer: Producer, rows: str
     return EXHIBIT_LIST_HTML.render(context, rows=safe_rows).encode("utf-8")
 
 
-def statement_html(manifest: Mapping[str, Any], producer: Producer) -> bytes:
+def statement_html(manifest: Manifest, producer: Producer) -> bytes:
     return STATEMENT_HTML.render(_template_context(manifest, producer)).encode("utf-8")
 
 
@@ -197,9 +206,7 @@ def statement_html(manifest: Mapping[str, Any], producer: Producer) -> bytes:
 THUMB_WIDTH = 60.0  # mm: a preview of ~380-640 px prints at 160-270 dpi
 
 
-def exhibit_list_pdf(
-    manifest: Mapping[str, Any], producer: Producer, stills: Mapping[str, Jpeg]
-) -> PdfDocument:
+def exhibit_list_pdf(manifest: Manifest, producer: Producer, stills: Mapping[str, Jpeg]) -> PdfDocument:
     """One volume of the printed exhibit list, laid out (``.chunks()`` / ``.output()`` writes it);
     ``stills`` maps an exhibit reference to its print copy."""
     case = manifest["case"]
@@ -214,7 +221,7 @@ def exhibit_list_pdf(
     )
     signing = manifest["signing"]
     pdf.paragraph(
-        f"Exported {_local(manifest, 'exported_at')} by {manifest['exported_by']}. Signing key "
+        f"Exported {manifest['exported_at_local']} by {manifest['exported_by']}. Signing key "
         f"{signing['key_id']}, fingerprint {format_fingerprint(signing['fingerprint'])}. Audit chain head "
         f"{manifest['continuity']['head_hash']}.",
         9,
@@ -256,17 +263,17 @@ def exhibit_list_pdf(
     return pdf
 
 
-def _created(manifest: Mapping[str, Any]) -> datetime:
+def _created(manifest: Manifest) -> datetime:
     return datetime.fromisoformat(manifest["exported_at"])
 
 
-def statement_pdf(manifest: Mapping[str, Any], producer: Producer) -> bytes:
+def statement_pdf(manifest: Manifest, producer: Producer) -> bytes:
     """Laid out twice: the declaration states the page count, known only after the first layout."""
     pages = len(_statement_document(manifest, producer, "...").pages)
     return _statement_document(manifest, producer, str(pages)).output()
 
 
-def _statement_document(manifest: Mapping[str, Any], producer: Producer, pages: str) -> PdfDocument:
+def _statement_document(manifest: Manifest, producer: Producer, pages: str) -> PdfDocument:
     case = manifest["case"]
     pdf = PdfDocument(
         title=f"Draft witness statement - case {case['reference']}",

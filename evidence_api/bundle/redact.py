@@ -1,14 +1,16 @@
 """Working copies of a still: cropped to the vehicle and plate, and people blurred for disclosure.
 
 Working copies are derived, clearly labelled files; the master is never touched.  People are found
-with OpenCV's Haar face cascade when the installed ``cv2`` ships one, and always with the offline SSD
-detector's person boxes (the same model the edge box runs), so a bystander seen from behind is
-blurred too.  The blur is irreversible: each region is pixelated to a coarse grid, then smoothed.
+with OpenCV's Haar face cascade when the installed ``cv2`` ships one, and always with the person finder
+the caller injects (a :data:`PersonFinderFactory`; the product passes the edge box's offline SSD
+detector, :func:`tipwatch.person_finder.ssd_person_finder`), so a bystander seen from behind is blurred
+too.  The blur is irreversible: each region is pixelated to a coarse grid, then smoothed.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,7 +33,14 @@ class RedactionError(ValueError):
 
 
 class PersonFinder(Protocol):
+    """Finds the people in a BGR still (``np.ndarray`` of shape (H, W, 3), uint8): ``(x1, y1, x2, y2)``
+    pixel boxes, which may reach past the frame."""
+
     def __call__(self, image: Image) -> list[Box]: ...
+
+
+# Makes a person finder for one export (loading a model is slow: once per export, not per still).
+PersonFinderFactory = Callable[[], PersonFinder]
 
 
 def decode_jpeg(data: bytes) -> Image:
@@ -83,7 +92,7 @@ def blur_regions(image: Image, boxes: list[Box]) -> Image:
 
 @cache
 def _face_cascade() -> Any | None:
-    # OpenCV 5 builds drop the objdetect Haar classes and data files; the SSD person boxes then suffice.
+    # OpenCV 5 builds drop the objdetect Haar classes and data files; the person finder then suffices.
     data = getattr(cv2, "data", None)
     folder = getattr(data, "haarcascades", None)
     classifier = getattr(cv2, "CascadeClassifier", None)
@@ -91,7 +100,7 @@ def _face_cascade() -> Any | None:
         return None
     path = Path(folder) / "haarcascade_frontalface_default.xml"
     if not path.is_file():
-        logger.info("no Haar face cascade in this cv2 build; blurring person boxes from the SSD detector")
+        logger.info("no Haar face cascade in this cv2 build; blurring the person finder's boxes only")
         return None
     cascade = classifier(str(path))
     return None if cascade.empty() else cascade
@@ -104,28 +113,6 @@ def find_faces(image: Image) -> list[Box]:
     grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     found = cascade.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(24, 24))
     return [(int(x), int(y), int(x + w), int(y + h)) for x, y, w, h in np.asarray(found).reshape(-1, 4)]
-
-
-class SSDPersonFinder:
-    """Person boxes from the offline SSD detector, grown a little so hair and hands are covered too."""
-
-    def __init__(self, min_confidence: float = 0.3, grow: float = 0.1) -> None:
-        from detector.backends.opencv_ssd import OpenCVSSDConfig, OpenCVSSDDetector
-        from detector.types import ObjectClass
-
-        self._detector = OpenCVSSDDetector(OpenCVSSDConfig(min_confidence=min_confidence))
-        self._person = int(ObjectClass.PERSON)
-        self._grow = grow
-
-    def __call__(self, image: Image) -> list[Box]:
-        dets = self._detector.detect(image)
-        boxes: list[Box] = []
-        for (x1, y1, x2, y2), cls in zip(dets.xyxy, dets.class_id, strict=True):
-            if int(cls) != self._person:
-                continue
-            gx, gy = (x2 - x1) * self._grow, (y2 - y1) * self._grow
-            boxes.append((int(x1 - gx), int(y1 - gy), int(x2 + gx), int(y2 + gy)))
-        return boxes
 
 
 def blur_people(image: Image, person_finder: PersonFinder) -> tuple[Image, int]:

@@ -1,8 +1,9 @@
 """The plain description of one case export: what the bundle builder needs, and nothing of the database.
 
-``evidence_api.services.bundles`` maps database rows onto these dataclasses; tests and benchmarks build
-them directly.  Every time is timezone-aware UTC; Europe/London local time is added only when the
-manifest and documents are written, for the people who read them.
+:mod:`evidence_api.services.bundle_spec` maps database rows onto these dataclasses; tests and benchmarks
+build them directly.  Every time is timezone-aware UTC; local time (in :attr:`BundleSpec.display_timezone`,
+the API's ``display_timezone`` setting) is added only when the manifest and documents are written, for the
+people who read them.
 """
 
 from __future__ import annotations
@@ -12,12 +13,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from evidence_api.settings import DEFAULT_DISPLAY_TIMEZONE
 
 JsonScalar = str | int | float | bool | None
 
 
 class BundleSpecError(ValueError):
     """The description of an export is inconsistent; the message says which record and why."""
+
+
+class BundleBuildError(RuntimeError):
+    """The export cannot be made as described; nothing is left at the output path."""
 
 
 def _require_aware(name: str, value: datetime | None) -> None:
@@ -268,9 +276,17 @@ class BundleSpec:
     redaction: RedactionOptions = field(default_factory=RedactionOptions)
     bundle_id: str = ""
     print_stills: bool = True  # embed each master still in the PDF exhibit list (doubles the bytes written)
+    display_timezone: str = DEFAULT_DISPLAY_TIMEZONE  # IANA name of the zone the documents' local times use
 
     def __post_init__(self) -> None:
         _require_aware("exported_at", self.exported_at)
+        try:
+            ZoneInfo(self.display_timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise BundleSpecError(
+                f"display time zone {self.display_timezone!r} is not a known IANA zone "
+                "(e.g. 'Europe/London'): check TIPWATCH_DISPLAY_TIMEZONE"
+            ) from exc
         known_events = {e.event_id for e in self.events}
         for ex in self.exhibits:
             if ex.event_id not in known_events:
@@ -285,3 +301,8 @@ class BundleSpec:
                         f"custody step {step.stage} of exhibit {ex.sha256[:12]} cites audit entry "
                         f"{step.audit_seq}, which is not in the extract"
                     )
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The display time zone."""
+        return ZoneInfo(self.display_timezone)

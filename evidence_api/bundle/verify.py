@@ -1,7 +1,8 @@
 """Offline verifier for Tipwatch evidence bundles.
 
-Deliberately self-contained: it imports only the Python standard library and ``cryptography``
-(Ed25519), needs no database and no network, and is short enough for a defence expert to read.
+Deliberately self-contained: it imports only the Python standard library, ``cryptography`` (Ed25519)
+and :mod:`evidence_api.bundle.format` (the file names and the audit hash scheme, itself standard library
+only); it needs no database and no network, and is short enough for a defence expert to read.
 
 A bundle is valid only when, all at once:
 
@@ -24,39 +25,50 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import cast
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from evidence_api.bundle.format import (
+    AUDIT_EXTRACT_NAME,
+    BUNDLE_FORMAT,
+    GENESIS_HASH,
+    MANIFEST_NAME,
+    PUBLIC_KEY_NAME,
+    SIGNATURE_NAME,
+    SUMS_NAME,
+    UNSIGNED_NAMES,
+    audit_entry_hash,
+    canonical_json,
+)
+from evidence_api.bundle.manifest import Manifest
+
 logger = logging.getLogger(__name__)
 
-BUNDLE_FORMAT = "tipwatch-bundle/1"
-MANIFEST_NAME = "manifest.json"
-SIGNATURE_NAME = "manifest.sig"
-PUBLIC_KEY_NAME = "signing/public_key.pem"
-SUMS_NAME = "SHA256SUMS"
-AUDIT_EXTRACT_NAME = "continuity/audit_extract.jsonl"
-UNSIGNED_NAMES = frozenset({MANIFEST_NAME, SIGNATURE_NAME})
-GENESIS_HASH = "0" * 64
 CHUNK = 1 << 20
 
-
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-
-def canonical_json(value: Any) -> bytes:
-    """The one byte form of a JSON value that hashes and signatures are computed over."""
-    return _CANONICAL.encode(value).encode("utf-8")
-
-
-def audit_entry_hash(scheme: str, seq: int, prev_hash: str, fields: dict[str, Any]) -> str:
-    """Recompute one audit entry's hash under the scheme the manifest declares."""
-    if scheme == "tipwatch-audit/1":
-        # sha256 over the canonical JSON of the entry's content, its sequence number and the previous hash
-        return hashlib.sha256(canonical_json({**fields, "seq": seq, "prev_hash": prev_hash})).hexdigest()
-    raise ValueError(f"unknown audit hash scheme {scheme!r}")
+# The names and the hash scheme are the format's (shared with the builder and the live audit log);
+# canonical_json and GENESIS_HASH are offered here too, for tools that re-sign or rebuild a chain.
+__all__ = [
+    "AUDIT_EXTRACT_NAME",
+    "BUNDLE_FORMAT",
+    "GENESIS_HASH",
+    "MANIFEST_NAME",
+    "PUBLIC_KEY_NAME",
+    "SIGNATURE_NAME",
+    "SUMS_NAME",
+    "VerifyReport",
+    "audit_entry_hash",
+    "canonical_json",
+    "format_fingerprint",
+    "load_public_key_pem",
+    "normalise_fingerprint",
+    "public_key_fingerprint",
+    "unsafe_member_name",
+    "verify_bundle",
+]
 
 
 def public_key_fingerprint(key: Ed25519PublicKey) -> str:
@@ -175,7 +187,7 @@ def _check_signature(
     zf: zipfile.ZipFile,
     members: dict[str, zipfile.ZipInfo],
     manifest_bytes: bytes,
-    manifest: dict[str, Any],
+    manifest: Manifest,
     report: VerifyReport,
     pinned_key: Ed25519PublicKey | None,
     pinned_fingerprint: str | None,
@@ -219,7 +231,7 @@ def _check_signature(
 
 
 def _check_files(
-    zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], manifest: dict[str, Any], report: VerifyReport
+    zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], manifest: Manifest, report: VerifyReport
 ) -> dict[str, str]:
     listed: dict[str, str] = {}
     for entry in manifest.get("files", []):
@@ -253,7 +265,7 @@ def _check_files(
     return listed
 
 
-def _check_exhibits(manifest: dict[str, Any], listed: dict[str, str], report: VerifyReport) -> None:
+def _check_exhibits(manifest: Manifest, listed: dict[str, str], report: VerifyReport) -> None:
     exhibits = manifest.get("exhibits", [])
     report.exhibits = len(exhibits)
     for ex in exhibits:
@@ -269,7 +281,7 @@ def _check_exhibits(manifest: dict[str, Any], listed: dict[str, str], report: Ve
 
 
 def _check_continuity(
-    zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], manifest: dict[str, Any], report: VerifyReport
+    zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], manifest: Manifest, report: VerifyReport
 ) -> None:
     continuity = manifest.get("continuity") or {}
     scheme = str(continuity.get("hash_scheme", ""))
@@ -322,13 +334,13 @@ def _check_continuity(
         )
     for ex in manifest.get("exhibits", []):
         for step in ex.get("custody", []):
-            seq = step.get("audit_seq")
-            if seq is None:
+            cited = step.get("audit_seq")
+            if cited is None:
                 continue
-            if hashes.get(seq) != step.get("audit_hash"):
+            if hashes.get(cited) != step.get("audit_hash"):
                 report.problems.append(
                     f"exhibit {ex.get('reference')}: custody step {step.get('stage')} cites audit entry "
-                    f"{seq}, which is not in the extract with that hash"
+                    f"{cited}, which is not in the extract with that hash"
                 )
 
 
@@ -363,12 +375,14 @@ def _verify_open_zip(
         return
     manifest_bytes = zf.read(members[MANIFEST_NAME])
     try:
-        manifest = json.loads(manifest_bytes)
-        if not isinstance(manifest, dict):
+        parsed = json.loads(manifest_bytes)
+        if not isinstance(parsed, dict):
             raise ValueError("not a JSON object")
     except ValueError as exc:
         report.problems.append(f"{MANIFEST_NAME} is not valid JSON: {exc}")
-        manifest = {}
+        parsed = {}
+    # the records the builder writes; but read from an untrusted file, any key may be missing or wrong
+    manifest = cast(Manifest, parsed)
     if manifest and manifest.get("format") != BUNDLE_FORMAT:
         report.problems.append(f"unknown bundle format {manifest.get('format')!r}, expected {BUNDLE_FORMAT}")
     report.case_reference = str((manifest.get("case") or {}).get("reference", ""))

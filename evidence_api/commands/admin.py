@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import importlib
-import importlib.util
 import json
 import logging
 import sys
@@ -14,6 +12,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from evidence_api.commands import admin_keys
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
@@ -21,8 +21,6 @@ if TYPE_CHECKING:
     from evidence_api.storage import BlobStore
 
 logger = logging.getLogger(__name__)
-
-KEYS_MODULE = "evidence_api.commands.admin_keys"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -86,9 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     o = sub.add_parser("openapi", help="print or write evidence_api/openapi.json")
     o.add_argument("--write", action="store_true")
 
-    if importlib.util.find_spec(KEYS_MODULE) is not None:
-        keys = sub.add_parser("keys", help="bundle signing keys")
-        importlib.import_module(KEYS_MODULE).add_arguments(keys)
+    admin_keys.add_arguments(sub.add_parser("keys", help="bundle signing keys"))
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -105,7 +101,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def run(args: argparse.Namespace) -> int:
     cmd = args.admin_command
     if cmd == "keys":
-        return int(importlib.import_module(KEYS_MODULE).run(args) or 0)
+        return admin_keys.run(args)
     if cmd == "openapi":
         from evidence_api.openapi_schema import render, write
 

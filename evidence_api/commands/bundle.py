@@ -1,7 +1,8 @@
 """``tipwatch bundle verify FILE.zip`` (offline, no database) and ``tipwatch bundle export``.
 
 ``verify`` imports only :mod:`evidence_api.bundle.verify` (standard library + ``cryptography``); the
-export path imports the API's database and storage layers only when it runs.
+export path imports the API's database and storage layers only when it runs.  People blurring needs a
+person finder, which the caller injects (``run(args, person_finder_factory=...)``).
 """
 
 from __future__ import annotations
@@ -11,8 +12,12 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from evidence_api.bundle.verify import verify_bundle
+
+if TYPE_CHECKING:
+    from evidence_api.bundle.redact import PersonFinderFactory
 
 logger = logging.getLogger(__name__)
 
@@ -83,9 +88,16 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _export(args: argparse.Namespace) -> int:
+def _export(args: argparse.Namespace, person_finder_factory: PersonFinderFactory | None) -> int:
+    """Export a case with settings from the environment, overridden by --db / --data; the command owns
+    its session and commits the export's record."""
     try:
-        from evidence_api.services import bundles
+        from evidence_api.db import make_engine, make_sessionmaker
+        from evidence_api.services.bundle_export import ExportSetup, export_case
+        from evidence_api.services.bundle_spec import ExportOptions
+        from evidence_api.services.errors import BundleExportError
+        from evidence_api.settings import Settings
+        from evidence_api.storage import make_blob_store
     except ModuleNotFoundError as exc:
         print(
             f"error: bundle export needs the evidence API database layer, missing here ({exc}); "
@@ -94,20 +106,35 @@ def _export(args: argparse.Namespace) -> int:
         )
         return 2
 
+    overrides: dict[str, Any] = {}
+    if args.data:
+        overrides["data_dir"] = Path(args.data)
+    if args.db:
+        overrides["database_url"] = args.db
+    settings = Settings(**overrides)
+    setup = ExportSetup.from_settings(
+        settings, store=make_blob_store(settings), person_finder_factory=person_finder_factory
+    )
+    options = ExportOptions(
+        crop_vehicle=not args.no_crop, blur_people=args.blur_people, print_stills=not args.no_print_stills
+    )
+    engine = make_engine(settings.resolved_database_url)
     try:
-        result = bundles.export_case_cli(
-            case=args.case,
-            out=args.out,
-            db_url=args.db,
-            data_dir=args.data,
-            exported_by=args.by,
-            blur_people=args.blur_people,
-            crop_vehicle=not args.no_crop,
-            print_stills=not args.no_print_stills,
-        )
-    except bundles.BundleExportError as exc:
+        with make_sessionmaker(engine)() as session:
+            result = export_case(
+                session=session,
+                case=args.case,
+                setup=setup,
+                out_path=args.out,
+                exported_by=args.by,
+                options=options,
+            )
+            session.commit()
+    except BundleExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    finally:
+        engine.dispose()
     print(
         f"wrote {result.path} ({result.size:,} bytes): {len(result.exhibit_references)} exhibits, "
         f"{len(result.excluded)} left out as not authorised at capture\n"
@@ -116,7 +143,9 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, *, person_finder_factory: PersonFinderFactory | None = None) -> int:
+    """``person_finder_factory`` finds people for ``export --blur-people`` (the tipwatch command passes the
+    edge box's detector); without one, blurring is refused with a message saying so."""
     if args.bundle_command == "verify":
         return _verify(args)
-    return _export(args)
+    return _export(args, person_finder_factory)

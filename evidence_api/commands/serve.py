@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from evidence_api.bundle.redact import PersonFinderFactory
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, *, person_finder_factory: PersonFinderFactory | None = None) -> int:
+    """Serve until stopped.  ``person_finder_factory`` lets bundle exports blur people (the tipwatch
+    command passes the edge box's detector); without one, such exports are refused, saying why."""
     import uvicorn
 
     from evidence_api.main import create_app
@@ -32,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     if args.data:
         overrides["data_dir"] = args.data
     settings = Settings(**overrides)  # type: ignore[arg-type]
-    app = create_app(settings)
+    app = create_app(settings, person_finder_factory=person_finder_factory)
     logger.info("serving on http://%s:%d/api/v1 (database %s)", args.host, args.port, app.state.engine.url)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0

@@ -1,4 +1,8 @@
-"""Evidence bundles for the legal team: export a case to a signed zip, then download it."""
+"""Evidence bundles for the legal team: export a case to a signed zip, then download it.
+
+Thin: the services decide (:mod:`evidence_api.services.bundle_export`, ``bundle_history``); their
+DomainErrors become 404 (no such case or bundle) and 409 (cannot be exported) in the app's handler.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal, cast
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Query, status
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 
-from evidence_api.bundle.signing import KeyStore
 from evidence_api.bundle.verify import format_fingerprint
-from evidence_api.deps import LegalUser, SessionDep, SettingsDep, StoreDep
-from evidence_api.services import audit, bundles
+from evidence_api.deps import BackgroundExportsDep, ExportSetupDep, LegalUser, SessionDep, SettingsDep
+from evidence_api.services import bundle_export, bundle_history, bundle_spec
+from evidence_api.services.bundle_spec import ExportOptions
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["bundles"])
@@ -55,11 +59,10 @@ class BundleAccepted(BaseModel):
 )
 def export_bundle(
     case_id: str,
-    request: Request,
     principal: LegalUser,
     session: SessionDep,
-    settings: SettingsDep,
-    store: StoreDep,
+    setup: ExportSetupDep,
+    exports: BackgroundExportsDep,
     blur_people: Annotated[bool, Query(description="add working copies with people blurred")] = False,
     crop_vehicle: Annotated[bool, Query(description="add working copies cropped to the vehicle")] = True,
     print_stills: Annotated[bool, Query(description="embed the stills in the PDF exhibit list")] = True,
@@ -68,52 +71,38 @@ def export_bundle(
     ] = False,
 ) -> BundleOut | JSONResponse:
     """Export a case's confirmed events to a signed evidence bundle (legal or admin)."""
-    options = bundles.ExportOptions(
-        crop_vehicle=crop_vehicle, blur_people=blur_people, print_stills=print_stills
+    started = bundle_export.start_export(
+        session=session,
+        case=case_id,
+        setup=setup,
+        exported_by=principal.actor,
+        options=ExportOptions(crop_vehicle=crop_vehicle, blur_people=blur_people, print_stills=print_stills),
+        background=exports if background else None,
     )
-    try:
-        ticket = bundles.begin_export(
-            session, case_id, keys=KeyStore(settings.data_dir), exported_by=principal.actor
+    ticket, result = started.ticket, started.result
+    if result is None:
+        accepted = BundleAccepted(
+            bundle_id=ticket.bundle_id,
+            case_id=str(ticket.case_id),
+            status="running",
+            status_url=f"/api/v1/cases/{ticket.case_id}/bundles",
         )
-        out_path = bundles.bundle_path(settings.data_dir, ticket.case_id, uuid.UUID(ticket.bundle_id))
-        if background:
-            app = request.app
-            bundles.finish_in_background(
-                app.state.bundle_exports,
-                app.state.sessionmaker,
-                ticket,
-                store=store,
-                out_path=out_path,
-                options=options,
-            )
-            accepted = BundleAccepted(
-                bundle_id=ticket.bundle_id,
-                case_id=str(ticket.case_id),
-                status="running",
-                status_url=f"/api/v1/cases/{ticket.case_id}/bundles",
-            )
-            return JSONResponse(accepted.model_dump(), status_code=status.HTTP_202_ACCEPTED)
-        result = bundles.finish_export(session, ticket, store=store, out_path=out_path, options=options)
-    except bundles.CaseNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    except bundles.BundleExportError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    case = bundles.find_case(session, str(ticket.case_id))
+        return JSONResponse(accepted.model_dump(), status_code=status.HTTP_202_ACCEPTED)
     assert result.sha256 is not None
     return BundleOut(
         bundle_id=result.bundle_id,
-        case_id=str(case.id),
-        case_reference=case.reference,
+        case_id=str(ticket.case_id),
+        case_reference=ticket.case_reference,
         sha256=result.sha256,
         size=result.size,
         exhibits=result.exhibit_references,
         excluded=[
-            ExcludedExhibit(**{k: x[k] for k in ("event_id", "role", "sha256", "reason")})
+            ExcludedExhibit(event_id=x["event_id"], role=x["role"], sha256=x["sha256"], reason=x["reason"])
             for x in result.excluded
         ],
         signing_key=result.key_id,
         fingerprint=format_fingerprint(result.fingerprint),
-        download_url=f"/api/v1/cases/{case.id}/bundles/{result.bundle_id}",
+        download_url=f"/api/v1/cases/{ticket.case_id}/bundles/{result.bundle_id}",
     )
 
 
@@ -134,10 +123,7 @@ def list_bundles(
     case_id: str, principal: LegalUser, session: SessionDep, settings: SettingsDep
 ) -> list[BundleListed]:
     """A case's exports (running, exported or failed), newest first, from the audit log (legal or admin)."""
-    try:
-        case = bundles.find_case(session, case_id)
-    except bundles.CaseNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    case = bundle_spec.find_case(session=session, case=case_id)
     return [
         BundleListed(
             bundle_id=r.bundle_id,
@@ -150,7 +136,7 @@ def list_bundles(
             error=r.error,
             download_url=f"/api/v1/cases/{case.id}/bundles/{r.bundle_id}" if r.available else None,
         )
-        for r in bundles.list_exports(session, case, data_dir=settings.data_dir)
+        for r in bundle_history.list_exports(session=session, case=case, data_dir=settings.data_dir)
     ]
 
 
@@ -159,15 +145,11 @@ def download_bundle(
     case_id: uuid.UUID, bundle_id: uuid.UUID, principal: LegalUser, session: SessionDep, settings: SettingsDep
 ) -> FileResponse:
     """Download an exported bundle (legal or admin); each download is recorded in the audit log."""
-    path = bundles.bundle_path(settings.data_dir, case_id, bundle_id)
-    if not path.is_file():
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no bundle {bundle_id} for case {case_id}")
-    audit.append(
-        session,
+    path = bundle_history.open_download(
+        session=session,
+        case_id=case_id,
+        bundle_id=bundle_id,
+        data_dir=settings.data_dir,
         actor=principal.actor,
-        action="bundle.downloaded",
-        target_type="case",
-        target_id=str(case_id),
-        details={"bundle_id": str(bundle_id)},
     )
     return FileResponse(path, media_type="application/zip", filename=f"bundle-{bundle_id}.zip")

@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from evidence_api.deps import DeviceOnly, LegalUser, OfficerUser, SessionDep, SettingsDep, Staff, StoreDep
-from evidence_api.models import Blob, EventFile, ReviewStatus
+from evidence_api.models import ReviewStatus
 from evidence_api.routes.views import event_out
 from evidence_api.schemas import (
     EventFileOut,
@@ -26,8 +26,7 @@ from evidence_api.schemas import (
     ReviewIn,
 )
 from evidence_api.services import ingest, review
-from evidence_api.services.errors import NotFound, TooLarge
-from evidence_api.storage import BlobError
+from evidence_api.services.errors import TooLarge
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["events"])
@@ -195,13 +194,9 @@ def download_blob(
     sha256: Sha256Path, principal: Staff, session: SessionDep, store: StoreDep
 ) -> StreamingResponse:
     """Download a still or clip by SHA-256 (an audited read of evidence)."""
-    blob = session.get(Blob, sha256)
-    ef = session.query(EventFile).filter(EventFile.sha256 == sha256).first()
-    if blob is None or ef is None:
-        raise NotFound(f"no stored file with SHA-256 {sha256}")
-    try:
-        fh = store.open(sha256)
-    except BlobError as exc:
-        raise NotFound(str(exc)) from exc
-    review.audit_read(session=session, event=ef.event, actor=principal.actor, what="blob", sha256=sha256)
-    return StreamingResponse(fh, media_type=blob.media_type, headers={"X-Content-SHA256": sha256})
+    opened = review.open_evidence_file(
+        session=session, store=store, sha256=sha256, actor=principal.actor, what="blob"
+    )
+    return StreamingResponse(
+        opened.stream, media_type=opened.media_type, headers={"X-Content-SHA256": sha256}
+    )

@@ -1,5 +1,8 @@
 """Append-only, hash-chained audit log (scheme ``tipwatch-audit/1``, the one bundles verify).
 
+The hash scheme and canonical JSON are the bundle format's (:mod:`evidence_api.bundle.format`), so the
+live log and the offline verifier cannot drift apart.
+
 ``append`` adds to the caller's transaction and never commits. Appends serialise on the chain head:
 a row lock (``SELECT ... FOR UPDATE``) on PostgreSQL, the database write lock (BEGIN IMMEDIATE) on SQLite.
 """
@@ -7,7 +10,6 @@ a row lock (``SELECT ... FOR UPDATE``) on PostgreSQL, the database write lock (B
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,20 +18,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from evidence_api.bundle.format import AUDIT_HASH_SCHEME, GENESIS_HASH, canonical_json, compute_hash
 from evidence_api.models import AuditEntry, AuditHead
 
 logger = logging.getLogger(__name__)
 
-SCHEME = "tipwatch-audit/1"
-GENESIS_HASH = "0" * 64
+SCHEME = AUDIT_HASH_SCHEME  # the scheme every entry of this log is hashed under
 
 
 class AuditChainError(Exception):
     """The audit chain does not verify: history was edited or entries are missing."""
-
-
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def entry_fields(entry: AuditEntry) -> dict[str, Any]:
@@ -44,11 +42,6 @@ def entry_fields(entry: AuditEntry) -> dict[str, Any]:
         "after_hash": entry.after_hash,
         "details": entry.details,
     }
-
-
-def compute_hash(seq: int, prev_hash: str, fields: dict[str, Any]) -> str:
-    data = canonical_json({**fields, "seq": seq, "prev_hash": prev_hash}).encode("utf-8")
-    return hashlib.sha256(data).hexdigest()
 
 
 def _lock_head(session: Session) -> AuditHead:
@@ -94,7 +87,7 @@ def append(
         target_id=str(target_id),
         before_hash=before_hash,
         after_hash=after_hash,
-        details=canonical_json(details or {}),
+        details=canonical_json(details or {}).decode("utf-8"),
         prev_hash=head.head_hash,
     )
     entry.entry_hash = compute_hash(entry.seq, entry.prev_hash, entry_fields(entry))
@@ -153,4 +146,4 @@ def verify_chain_report(session: Session, *, batch: int = 5000) -> ChainReport:
 
 def hash_state(state: dict[str, Any]) -> str:
     """SHA-256 of a record's canonical JSON state, for before/after hashes."""
-    return hashlib.sha256(canonical_json(state).encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_json(state)).hexdigest()

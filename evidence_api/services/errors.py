@@ -1,9 +1,16 @@
-"""Domain errors; the API maps each to a 4xx status with its message."""
+"""Domain errors: one family, each with the HTTP status it means.
+
+Services raise them with a message a person can act on; the JSON routes answer ``{"detail": message}``
+with the status (422 in FastAPI's own validation shape), and the review pages show the message on a
+page with the same status (see :func:`evidence_api.main.add_error_handlers`).
+"""
 
 from __future__ import annotations
 
 
 class DomainError(Exception):
+    """Something asked of the service cannot be done; the message says why and what to do."""
+
     status_code = 400
 
 
@@ -12,6 +19,8 @@ class NotFound(DomainError):
 
 
 class Conflict(DomainError):
+    """The request clashes with the state of the records (e.g. a confirmed event reviewed again)."""
+
     status_code = 409
 
 
@@ -25,3 +34,12 @@ class Invalid(DomainError):
 
 class TooLarge(DomainError):
     status_code = 413
+
+
+class BundleExportError(Conflict):
+    """A case cannot be exported as asked (nothing confirmed, no signing key, a master that no longer
+    matches its hash, ...); the message says what to fix."""
+
+
+class CaseNotFound(NotFound, BundleExportError):
+    """No case with the id or reference given (404; an export error too, for the export's callers)."""

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import BinaryIO
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from evidence_api.models import Camera, Event, LegalOverride, ReviewStatus, Site
+from evidence_api.models import Blob, Camera, Event, EventFile, LegalOverride, ReviewStatus, Site
 from evidence_api.services import audit
 from evidence_api.services.errors import Conflict, Invalid, NotFound
+from evidence_api.storage import BlobError, BlobStore
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +144,36 @@ def audit_read(*, session: Session, event: Event, actor: str, what: str, sha256:
         target_id=str(event.id),
         after_hash=sha256,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceFile:
+    """A stored still or clip opened for a person: its bytes (the caller closes the stream) and type."""
+
+    stream: BinaryIO
+    media_type: str
+
+
+def open_evidence_file(
+    *, session: Session, store: BlobStore, sha256: str, actor: str, what: str, print_copy: bool = False
+) -> EvidenceFile:
+    """Open an event's stored file (a still or clip, by SHA-256) and record the read in the audit log as
+    ``evidence.read.<what>``.  With ``print_copy``, a still's reduced print copy is sent instead where
+    there is one, and the read is recorded as ``<what>.print_copy``.  NotFound when no event has such a
+    file, or the store has lost it."""
+    blob = session.get(Blob, sha256)
+    ef = session.execute(select(EventFile).where(EventFile.sha256 == sha256)).scalars().first()
+    if blob is None or ef is None:
+        raise NotFound(f"no stored file with SHA-256 {sha256}")
+    send = sha256
+    if print_copy and blob.preview_sha256 and store.exists(blob.preview_sha256):
+        send, what = blob.preview_sha256, f"{what}.print_copy"
+    try:
+        stream = store.open(send)
+    except BlobError as exc:
+        raise NotFound(str(exc)) from exc
+    audit_read(session=session, event=ef.event, actor=actor, what=what, sha256=sha256)
+    return EvidenceFile(stream, blob.media_type)
 
 
 def camera_key(session: Session, camera_id: uuid.UUID) -> str:

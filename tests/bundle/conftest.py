@@ -18,6 +18,7 @@ import cv2
 import pytest
 import ultralytics
 
+from evidence_api.bundle.format import GENESIS_HASH, audit_entry_hash
 from evidence_api.bundle.signing import KeyStore, SigningKey
 from evidence_api.bundle.spec import (
     AuditExtract,
@@ -36,7 +37,6 @@ from evidence_api.bundle.spec import (
     VehicleBox,
     WorkingFile,
 )
-from evidence_api.bundle.verify import GENESIS_HASH, audit_entry_hash
 
 ASSETS = Path(ultralytics.__file__).parent / "assets"
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")

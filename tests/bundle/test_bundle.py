@@ -19,11 +19,11 @@ import pypdf
 import pytest
 
 from evidence_api.bundle.builder import BundleBuildError, build_bundle
-from evidence_api.bundle.redact import SSDPersonFinder
 from evidence_api.bundle.signing import KeyStore, SigningKey
 from evidence_api.bundle.spec import BundleSpec, ExhibitSource, WorkingFile
 from evidence_api.bundle.verify import verify_bundle
 from evidence_api.previews import make_preview
+from tipwatch.person_finder import ssd_person_finder
 
 MakeCase = Callable[..., BundleSpec]
 
@@ -198,7 +198,8 @@ def resign_after_edit(files: dict[str, bytes], manifest: dict) -> None:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from evidence_api.bundle.verify import canonical_json, public_key_fingerprint
+    from evidence_api.bundle.format import canonical_json
+    from evidence_api.bundle.verify import public_key_fingerprint
 
     key = Ed25519PrivateKey.generate()
     pem = key.public_key().public_bytes(
@@ -337,7 +338,7 @@ def test_people_are_really_blurred_in_the_disclosure_copy(
     tmp_path: Path, make_case: MakeCase, signer: SigningKey
 ) -> None:
     out = tmp_path / "blur.zip"
-    result = build_bundle(make_case(blur_people=True), signer, out)
+    result = build_bundle(make_case(blur_people=True), signer, out, person_finder=ssd_person_finder())
     assert verify_bundle(out).ok
     assert result.blurred_regions >= 3  # bus.jpg and zidane.jpg have several people
     manifest = read_manifest(out)
@@ -346,7 +347,7 @@ def test_people_are_really_blurred_in_the_disclosure_copy(
     with zipfile.ZipFile(out) as zf:
         original = decode(zf.read(act["master"]))
         blurred = decode(zf.read(blurred_path))
-    people = SSDPersonFinder()(original)
+    people = ssd_person_finder()(original)
     assert len(people) >= 2  # the two men in zidane.jpg
     for x1, y1, x2, y2 in people:
         box = (slice(max(0, y1), y2), slice(max(0, x1), x2))
@@ -355,6 +356,15 @@ def test_people_are_really_blurred_in_the_disclosure_copy(
         assert soft < sharp * 0.1, (sharp, soft)  # fine detail (faces, clothing texture) is gone
     outside = (slice(0, 140), slice(0, 690))  # top-left background, no person there: untouched
     assert np.abs(original[outside].astype(int) - blurred[outside].astype(int)).mean() < 3
+
+
+def test_blurring_people_without_a_person_finder_is_refused_and_nothing_is_written(
+    tmp_path: Path, make_case: MakeCase, signer: SigningKey
+) -> None:
+    out = tmp_path / "blur.zip"
+    with pytest.raises(BundleBuildError, match="no person finder was given"):
+        build_bundle(make_case(blur_people=True), signer, out)
+    assert list(tmp_path.iterdir()) == [tmp_path / "data"]  # no bundle, no partial file
 
 
 def test_vehicle_crop_working_copy(bundle: Path) -> None:
@@ -396,16 +406,32 @@ def test_hand_check_with_sha256sum_and_openssl(tmp_path: Path, bundle: Path) -> 
     assert fp.stdout.split()[0] == read_manifest(bundle)["signing"]["fingerprint"]
 
 
-def test_verifier_imports_only_stdlib_and_cryptography() -> None:
-    source = Path(__file__).parents[2] / "evidence_api" / "bundle" / "verify.py"
+def _verifier_import_roots() -> set[str]:
+    """The top-level packages the verifier imports, counting those of the bundle-format modules it
+    shares with the builder (``evidence_api.bundle.format``, ``.manifest``) as its own."""
     import ast
 
-    roots = set()
-    for node in ast.walk(ast.parse(source.read_text())):
-        if isinstance(node, ast.Import):
-            roots |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            roots.add(node.module.split(".")[0])
+    bundle = Path(__file__).parents[2] / "evidence_api" / "bundle"
+    roots: set[str] = set()
+    todo, done = ["verify"], set()
+    while todo:
+        name = todo.pop()
+        done.add(name)
+        for node in ast.walk(ast.parse((bundle / f"{name}.py").read_text())):
+            if isinstance(node, ast.Import):
+                roots |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                if node.module.startswith("evidence_api.bundle."):
+                    shared = node.module.removeprefix("evidence_api.bundle.")
+                    if shared not in done:
+                        todo.append(shared)
+                else:
+                    roots.add(node.module.split(".")[0])
+    return roots
+
+
+def test_verifier_imports_only_stdlib_and_cryptography() -> None:
+    roots = _verifier_import_roots()
     assert roots - set(sys.stdlib_module_names) == {"cryptography"}
     code = (
         "import sys, evidence_api.commands.bundle; "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import hashlib
 import io
 import json
@@ -22,8 +24,11 @@ from evidence_api.bundle.signing import KeyStore
 from evidence_api.bundle.verify import verify_bundle
 from evidence_api.db import Base, make_engine, make_sessionmaker
 from evidence_api.services import audit
-from evidence_api.services.bundles import BundleExportError, export_case, officer_initials
+from evidence_api.services.bundle_export import ExportSetup, export_case
+from evidence_api.services.bundle_spec import CouncilProfile, officer_initials
+from evidence_api.services.errors import BundleExportError
 from evidence_api.services.ingest import store_preview
+from evidence_api.settings import Settings
 from evidence_api.storage import FilesystemBlobStore
 
 PG_URL = os.environ.get("TIPWATCH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -175,7 +180,20 @@ def world(session: Session, tmp_path: Path, media: object) -> dict[str, object]:
     session.commit()
     keys = KeyStore(tmp_path / "data")
     keys.generate()
-    return {"store": store, "keys": keys, "case": case, "covered": covered, "early": before_authorisation}
+    setup = ExportSetup(
+        store=store,
+        keys=keys,
+        council=CouncilProfile.from_settings(Settings(data_dir=tmp_path / "data")),
+        data_dir=tmp_path / "data",
+    )
+    return {
+        "store": store,
+        "keys": keys,
+        "setup": setup,
+        "case": case,
+        "covered": covered,
+        "early": before_authorisation,
+    }
 
 
 def test_export_verifies_and_leaves_out_what_was_not_authorised(
@@ -183,10 +201,9 @@ def test_export_verifies_and_leaves_out_what_was_not_authorised(
 ) -> None:
     out = tmp_path / "bundles" / "case.zip"
     result = export_case(
-        session,
-        "FT/2026/0142",
-        store=world["store"],
-        keys=world["keys"],
+        session=session,
+        case="FT/2026/0142",
+        setup=world["setup"],
         out_path=out,
         exported_by="legal:solicitor",
     )
@@ -220,6 +237,33 @@ def test_export_verifies_and_leaves_out_what_was_not_authorised(
     assert printed == stored
 
 
+def test_the_councils_particulars_and_time_zone_come_from_the_settings(
+    session: Session, world: dict, tmp_path: Path
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        council_name="Anytown District Council",
+        council_address="Town Hall, High Street, Anytown AN1 1AA",
+        producer_role="Senior Enforcement Officer",
+        offence_wording="s.33(1)(a) Environmental Protection Act 1990",
+        display_timezone="Europe/Paris",
+    )
+    setup = dataclasses.replace(world["setup"], council=CouncilProfile.from_settings(settings))
+    out = tmp_path / "council.zip"
+    export_case(session=session, case="FT/2026/0142", setup=setup, out_path=out, exported_by="legal:x")
+    assert verify_bundle(out).ok
+    with zipfile.ZipFile(out) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+        statement = zf.read("documents/statement_s9.html").decode()
+    assert manifest["producer"]["organisation"] == "Anytown District Council"
+    assert manifest["producer"]["address"] == "Town Hall, High Street, Anytown AN1 1AA"
+    assert manifest["case"]["offence"] == "s.33(1)(a) Environmental Protection Act 1990"
+    assert "Senior Enforcement Officer at Anytown District Council" in statement
+    # 21:05 UTC in July is 23:05 in Paris; the DPIA granted on 1 June runs from Paris midnight
+    assert manifest["exhibits"][0]["captured_at_local"].startswith("2026-07-14 23:05:00 CEST")
+    assert manifest["authorisations"][0]["valid_from"] == "2026-05-31T22:00:00+00:00"
+
+
 def test_legal_override_includes_the_unauthorised_event(
     session: Session, world: dict, tmp_path: Path
 ) -> None:
@@ -240,10 +284,9 @@ def test_legal_override_includes_the_unauthorised_event(
     session.commit()
     out = tmp_path / "override.zip"
     result = export_case(
-        session,
-        str(world["case"].id),
-        store=world["store"],
-        keys=world["keys"],
+        session=session,
+        case=str(world["case"].id),
+        setup=world["setup"],
         out_path=out,
         exported_by="legal:x",
     )
@@ -259,19 +302,17 @@ def test_export_refuses_without_a_signing_key_or_a_case(
 ) -> None:
     with pytest.raises(BundleExportError, match="no case"):
         export_case(
-            session,
-            "FT/none",
-            store=world["store"],
-            keys=world["keys"],
+            session=session,
+            case="FT/none",
+            setup=world["setup"],
             out_path=tmp_path / "x.zip",
             exported_by="x",
         )
     with pytest.raises(BundleExportError, match="admin keys generate"):
         export_case(
-            session,
-            "FT/2026/0142",
-            store=world["store"],
-            keys=KeyStore(tmp_path / "empty"),
+            session=session,
+            case="FT/2026/0142",
+            setup=dataclasses.replace(world["setup"], keys=KeyStore(tmp_path / "empty")),
             out_path=tmp_path / "x.zip",
             exported_by="x",
         )
@@ -336,3 +377,40 @@ def test_cli_export_then_verify(
     with zipfile.ZipFile(lean) as zf:
         assert b"/Subtype /Image" not in zf.read("documents/exhibit_list.pdf")
     assert tipwatch(["bundle", "verify", str(lean)]) == 0
+
+
+def test_cli_export_blurs_people_only_with_the_person_finder_it_is_given(
+    session: Session,
+    world: dict,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from evidence_api.commands import bundle as bundle_command
+    from tipwatch.person_finder import ssd_person_finder
+
+    url = session.get_bind().engine.url.render_as_string(hide_password=False)
+    if not url.startswith("sqlite"):
+        pytest.skip("the CLI takes a URL; the PostgreSQL fixture uses a per-test schema search_path")
+    monkeypatch.setenv("TIPWATCH_BLOB_DIR", str(tmp_path / "blobs"))
+    parser = argparse.ArgumentParser()
+    bundle_command.add_arguments(parser)
+    out = tmp_path / "blurred.zip"
+    argv = [
+        "export",
+        "--case",
+        "FT/2026/0142",
+        "--out",
+        str(out),
+        "--db",
+        url,
+        "--data",
+        str(tmp_path / "data"),
+    ]
+    args = parser.parse_args([*argv, "--blur-people"])
+    assert bundle_command.run(args) == 1
+    assert "no person finder" in capsys.readouterr().err and not out.exists()
+    assert bundle_command.run(args, person_finder_factory=ssd_person_finder) == 0
+    assert verify_bundle(out).ok
+    with zipfile.ZipFile(out) as zf:
+        assert any(name.endswith("_people_blurred.jpg") for name in zf.namelist())

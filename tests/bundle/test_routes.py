@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
 import uuid
+import zipfile
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,15 @@ from evidence_api import models
 from evidence_api.bundle.signing import KeyStore
 from evidence_api.bundle.verify import verify_bundle
 from evidence_api.db import Base, make_engine, make_sessionmaker
+from evidence_api.main import add_error_handlers
 from evidence_api.routes import bundles as bundle_routes
 from evidence_api.security import hash_token, new_token
-from evidence_api.services import audit, bundles
+from evidence_api.services import audit
+from evidence_api.services.bundle_export import BackgroundExports, reap_interrupted
+from evidence_api.services.bundle_history import bundle_path
 from evidence_api.settings import Settings
-from evidence_api.storage import FilesystemBlobStore
+from evidence_api.storage import make_blob_store
+from tipwatch.person_finder import ssd_person_finder
 
 T0 = datetime(2026, 7, 14, 21, 5, tzinfo=UTC)
 
@@ -39,7 +44,7 @@ def api(tmp_path: Path, media: Any) -> tuple[TestClient, Callable[[str], dict[st
     (tmp_path / "data").mkdir()
     Base.metadata.create_all(engine)
     maker = make_sessionmaker(engine)
-    store = FilesystemBlobStore(settings.resolved_blob_dir)
+    store = make_blob_store(settings)
     KeyStore(settings.data_dir).generate()
     tokens: dict[str, str] = {}
     with maker() as s:
@@ -112,7 +117,9 @@ def api(tmp_path: Path, media: Any) -> tuple[TestClient, Callable[[str], dict[st
     app.state.settings = settings
     app.state.sessionmaker = maker
     app.state.store = store
-    app.state.bundle_exports = ThreadPoolExecutor(max_workers=1)
+    app.state.person_finder_factory = None
+    app.state.bundle_exports = BackgroundExports(maker)
+    add_error_handlers(app)
     app.include_router(bundle_routes.router, prefix="/api/v1")
     return TestClient(app), lambda role: {"Authorization": f"Bearer {tokens[role]}"}, case_id
 
@@ -232,13 +239,13 @@ def test_an_export_cut_short_by_a_stopped_api_is_recorded_as_failed_at_start_up(
                 details={"bundle_id": bid, "signing_key": "k", "host": socket.gethostname(), "pid": pid},
             )
         s.commit()
-    part = bundles.bundle_path(app.state.settings.data_dir, uuid.UUID(case_id), uuid.UUID(bundle_id))
+    part = bundle_path(app.state.settings.data_dir, uuid.UUID(case_id), uuid.UUID(bundle_id))
     part = part.with_name(part.name + ".part")
     part.parent.mkdir(parents=True, exist_ok=True)
     part.write_bytes(b"PK half a bundle")
     with app.state.sessionmaker() as s:
-        assert bundles.reap_interrupted(s, data_dir=app.state.settings.data_dir) == 1
-        assert bundles.reap_interrupted(s, data_dir=app.state.settings.data_dir) == 0  # once only
+        assert reap_interrupted(session=s, data_dir=app.state.settings.data_dir) == 1
+        assert reap_interrupted(session=s, data_dir=app.state.settings.data_dir) == 0  # once only
         audit.verify_chain(s)
     listed = {
         b["bundle_id"]: b
@@ -248,3 +255,22 @@ def test_an_export_cut_short_by_a_stopped_api_is_recorded_as_failed_at_start_up(
     assert not part.exists()
     # this process's own export is running, not interrupted
     assert sorted(b["status"] for b in listed.values()) == ["failed", "running"]
+
+
+def test_blurring_people_needs_the_person_finder_the_app_was_given(api: Any, tmp_path: Path) -> None:
+    client, auth, case_id = api
+    url = f"/api/v1/cases/{case_id}/bundles"
+    refused = client.post(f"{url}?blur_people=true", headers=auth("legal"))
+    assert refused.status_code == 409 and "no person finder" in refused.json()["detail"]
+    assert client.get(url, headers=auth("legal")).json() == []  # refused before anything began
+    client.app.state.person_finder_factory = ssd_person_finder  # type: ignore[attr-defined]
+    res = client.post(f"{url}?blur_people=true", headers=auth("legal"))
+    assert res.status_code == 201, res.text
+    path = tmp_path / "blurred.zip"
+    path.write_bytes(client.get(res.json()["download_url"], headers=auth("legal")).content)
+    assert verify_bundle(path).ok
+    with zipfile.ZipFile(path) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+    (act,) = manifest["exhibits"]
+    labels = [w["label"] for w in act["working_copies"]]
+    assert any(label.startswith("people blurred for disclosure") for label in labels), labels

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from evidence_api.main import create_app
 from evidence_api.models import Blob, Case, User
 from evidence_api.services import audit, retention
-from evidence_api.services.bundles import officer_initials
+from evidence_api.services.bundle_spec import officer_initials
 
 
 def test_confirm_dismiss_and_case(api: Api, media: dict[str, bytes]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -133,3 +134,22 @@ def test_the_legal_team_exports_and_downloads_a_bundle_from_the_case_page(
     assert hashlib.sha256(zip_bytes).hexdigest() in page.text
     (tmp_path / "b.zip").write_bytes(zip_bytes)
     assert verify_bundle(tmp_path / "b.zip").ok
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_refusal_is_a_page_for_the_pages_and_json_for_the_api(api: Api) -> None:
+    csrf = _login(api, "officer")
+    missing = uuid.uuid4()
+    page = api.client.get(f"/review/events/{missing}")
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert f"event {missing} not found" in page.text and "Back to the review queue" in page.text
+    gone = api.client.get(f"/review/blobs/{'0' * 64}")
+    assert gone.status_code == 404 and "no stored file" in gone.text and "<html" in gone.text
+    stale = api.client.post(f"/review/events/{missing}/decision", data={"action": "confirm"})
+    assert stale.status_code == 400 and "security token" in stale.text and "<html" in stale.text
+    unknown = api.client.post(
+        f"/review/events/{missing}/decision", data={"action": "shrug", "csrf_token": csrf}
+    )
+    assert unknown.status_code == 400 and "unknown review action" in unknown.text
+    same = api.client.get(f"/api/v1/events/{missing}", headers=api.h("officer"))
+    assert same.status_code == 404 and same.json() == {"detail": f"event {missing} not found"}

@@ -1,58 +1,22 @@
-"""Content-addressed blob store: originals are written once under their SHA-256 and never changed."""
+"""The filesystem blob store: ``root/ab/cd/abcd...``, each blob written once and made read-only."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 import os
-import re
 import tempfile
-from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import BinaryIO
 
+from evidence_api.storage.base import BlobError, BlobHashMismatch, check_sha256
+
 logger = logging.getLogger(__name__)
 
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-CHUNK = 1 << 20
 
-
-class BlobError(Exception):
-    """A blob could not be stored or found."""
-
-
-class BlobHashMismatch(BlobError):
-    pass
-
-
-def check_sha256(sha256: str) -> str:
-    if not SHA256_RE.fullmatch(sha256):
-        raise BlobError(f"not a SHA-256 hex digest: {sha256!r} (64 lower-case hex digits expected)")
-    return sha256
-
-
-class BlobStore(ABC):
-    """Blobs keyed by SHA-256. ``put`` verifies the hash; an existing blob is never overwritten."""
-
-    @abstractmethod
-    def put(self, data: bytes, *, sha256: str) -> bool:
-        """Store ``data`` if it hashes to ``sha256``; True if newly written, False if already present."""
-
-    @abstractmethod
-    def exists(self, sha256: str) -> bool: ...
-
-    @abstractmethod
-    def open(self, sha256: str) -> BinaryIO: ...
-
-    @abstractmethod
-    def delete(self, sha256: str) -> bool: ...
-
-    @abstractmethod
-    def size(self, sha256: str) -> int: ...
-
-
-class FilesystemBlobStore(BlobStore):
-    """``root/ab/cd/abcd...``; written via temp file + fsync + rename, then made read-only."""
+class FilesystemBlobStore:
+    """A :class:`~evidence_api.storage.base.BlobStore` in a directory; written via temp file + fsync +
+    rename, then made read-only."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -106,10 +70,3 @@ class FilesystemBlobStore(BlobStore):
             return False
         logger.info("deleted blob %s", sha256)
         return True
-
-
-def sha256_stream(fh: BinaryIO) -> str:
-    h = hashlib.sha256()
-    while chunk := fh.read(CHUNK):
-        h.update(chunk)
-    return h.hexdigest()

@@ -1,0 +1,84 @@
+"""How the review pages answer: templates (times in the display time zone), the CSRF double-submit
+token on every form, and a DomainError shown to a person as a page."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, Request
+from fastapi.responses import Response
+from fastapi.templating import Jinja2Templates
+
+from evidence_api.security import csrf_token
+from evidence_api.services.errors import DomainError
+from evidence_api.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+CSRF_COOKIE = "tipwatch_csrf"
+STALE_FORM = "the form's security token is missing or stale: reload the page and try again"
+
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+
+def local_time(value: datetime | None, tz: str) -> str:
+    """``14 Jul 2026 22:05:00 BST (21:05:00 UTC)``: wall time in the zone ``tz``, with UTC beside it."""
+    if value is None:
+        return "—"
+    local = value.astimezone(ZoneInfo(tz))
+    return f"{local:%d %b %Y %H:%M:%S} {local.tzname()} ({value:%H:%M:%S} UTC)"
+
+
+templates.env.filters["local"] = local_time
+
+
+def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> Response:
+    """The template ``name`` with ``context``, the CSRF token (``csrf``, set as its cookie too) and the
+    display time zone (``tz``, from the settings)."""
+    settings: Settings = request.app.state.settings
+    token = request.cookies.get(CSRF_COOKIE) or csrf_token()
+    context = {"csrf": token, "tz": settings.display_timezone, **context}
+    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    response.set_cookie(
+        CSRF_COOKIE, token, httponly=False, samesite="strict", secure=settings.env == "production"
+    )
+    return response
+
+
+def error_page(request: Request, exc: DomainError) -> Response:
+    """A DomainError as a page: its message, with the error's status."""
+    return render(request, "error.html", {"message": str(exc)}, status_code=exc.status_code)
+
+
+@dataclass(frozen=True, slots=True)
+class PostedForm:
+    """A posted form's text fields, and whether its CSRF token matched the cookie (double submit)."""
+
+    data: dict[str, str]
+    csrf_ok: bool
+
+
+async def posted_form(request: Request) -> PostedForm:
+    form = await request.form()
+    data = {k: v for k, v in form.items() if isinstance(v, str)}
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    ok = bool(cookie) and hmac.compare_digest(cookie, data.get("csrf_token", ""))
+    return PostedForm(data, ok)
+
+
+def checked_form(form: Annotated[PostedForm, Depends(posted_form)]) -> dict[str, str]:
+    """The posted form's fields, once its CSRF token is checked (a DomainError, 400, if not)."""
+    if not form.csrf_ok:
+        raise DomainError(STALE_FORM)
+    return form.data
+
+
+# Declare it before the page's user, so the form is read (and checked) first, before a session opens.
+CheckedForm = Annotated[dict[str, str], Depends(checked_form)]
