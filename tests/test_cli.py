@@ -7,14 +7,14 @@ import sys
 
 import pytest
 
-from detector.cli import COMMANDS, build_parser
+from tipwatch.cli import COMMANDS, build_parser
 
 EXPECTED = {"demo", "samples", "detect", "eval", "bench", "serve", "admin", "bundle"}
 
 
 def test_help_lists_every_subcommand_with_one_line_of_help() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "detector", "--help"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "tipwatch", "--help"], capture_output=True, text=True, check=True
     ).stdout
     assert EXPECTED <= set(COMMANDS)
     for name, (_module, help_text) in COMMANDS.items():
@@ -33,7 +33,7 @@ def test_every_subcommand_module_builds_its_arguments(name: str) -> None:
 
 def test_unknown_subcommand_is_a_usage_error() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "detector", "fly-tip"], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "tipwatch", "fly-tip"], capture_output=True, text=True, check=False
     )
     assert proc.returncode == 2
     assert "invalid choice" in proc.stderr

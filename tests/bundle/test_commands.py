@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from detector.cli import main as tipwatch
+from tipwatch.cli import main as tipwatch
 from evidence_api.bundle.builder import build_bundle
 from evidence_api.bundle.signing import KeyStore, SigningKeyError
 from evidence_api.bundle.spec import BundleSpec

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from detector_testutil import noisy, shaded, textured, with_bag
 
-from detector.composite import bin_bag, paste
+from tipwatch.dev.composite import bin_bag, paste
 from detector.scene import SceneModel
 from detector.types import Frame
 

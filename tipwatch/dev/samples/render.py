@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from detector.samples.scenarios import SCENARIOS, Actor, Scenario
-from detector.samples.scene import FPS, HEIGHT, WIDTH, Scene, build_scene, cloud_gain
+from tipwatch.dev.samples.scenarios import SCENARIOS, Actor, Scenario
+from tipwatch.dev.samples.scene import FPS, HEIGHT, WIDTH, Scene, build_scene, cloud_gain
 
 logger = logging.getLogger(__name__)
 

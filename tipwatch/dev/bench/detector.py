@@ -40,9 +40,9 @@ import cv2
 import numpy as np
 
 from detector.backends import create_detector
-from detector.composite import VTEST, with_deposit
+from tipwatch.dev.composite import VTEST, with_deposit
 from detector.config import default_site
-from detector.eval import measure_cameras_in_threads
+from tipwatch.dev.eval import measure_cameras_in_threads
 from detector.pipeline import CameraPipeline, GateSettings, configure_threads
 from detector.sources import FileSource
 

@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evidence_api.demo import DemoError, run_demo
+    from tipwatch.demo import DemoError, run_demo
 
     try:
         return run_demo(clips_dir=args.clips, data_dir=args.data, keep=args.keep)

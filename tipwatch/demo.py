@@ -78,8 +78,8 @@ def _check(response: httpx.Response, what: str) -> Any:
 
 
 def run_demo(*, clips_dir: Path, data_dir: Path, keep: bool = False) -> int:
-    from detector.cli import main as tipwatch
-    from detector.samples import make_samples
+    from tipwatch.cli import main as tipwatch
+    from tipwatch.dev.samples import make_samples
     from evidence_api.bundle.signing import KeyStore
     from evidence_api.bundle.verify import verify_bundle
     from evidence_api.main import create_app

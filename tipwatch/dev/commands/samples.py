@@ -7,7 +7,7 @@ import logging
 import time
 from pathlib import Path
 
-from detector.samples import SCENE_NAMES, SampleError, make_samples
+from tipwatch.dev.samples import SCENE_NAMES, SampleError, make_samples
 
 logger = logging.getLogger(__name__)
 

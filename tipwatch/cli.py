@@ -16,16 +16,22 @@ from collections.abc import Sequence
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": (
-        "evidence_api.commands.demo",
+        "tipwatch.commands.demo",
         "run the whole chain on sample clips: detect, upload, review page, bundle",
     ),
-    "samples": ("detector.commands.samples", "render the synthetic sample clips and their ground truth"),
+    "samples": ("tipwatch.dev.commands.samples", "render the synthetic sample clips and their ground truth"),
     "detect": (
         "detector.commands.detect",
         "run the detection worker on a file, folder or stream for one site",
     ),
-    "eval": ("detector.commands.eval", "score the detector against clips that have NAME.truth.json files"),
-    "bench": ("detector.commands.bench", "measure speed and memory (detector, api, bundles) and print JSON"),
+    "eval": (
+        "tipwatch.dev.commands.eval",
+        "score the detector against clips that have NAME.truth.json files",
+    ),
+    "bench": (
+        "tipwatch.dev.commands.bench",
+        "measure speed and memory (detector, api, bundles) and print JSON",
+    ),
     "serve": ("evidence_api.commands.serve", "run the evidence API and review pages"),
     "admin": (
         "evidence_api.commands.admin",
