@@ -78,13 +78,13 @@ def _check(response: httpx.Response, what: str) -> Any:
 
 
 def run_demo(*, clips_dir: Path, data_dir: Path, keep: bool = False) -> int:
-    from tipwatch.cli import main as tipwatch
-    from tipwatch.dev.samples import make_samples
     from evidence_api.bundle.signing import KeyStore
     from evidence_api.bundle.verify import verify_bundle
     from evidence_api.main import create_app
     from evidence_api.services.bootstrap import ensure_site_camera_device, ensure_staff
     from evidence_api.settings import Settings
+    from tipwatch.cli import main as tipwatch
+    from tipwatch.dev.samples import make_samples
 
     for noisy in ("httpx", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

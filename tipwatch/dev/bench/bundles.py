@@ -340,7 +340,8 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
             proc = subprocess.run(
                 [
                     sys.executable,
-                    __file__,
+                    "-m",  # by module name, never by file path: a fresh process, the same code
+                    "tipwatch.dev.bench.bundles",
                     "--worker",
                     str(folder),
                     "--stills",

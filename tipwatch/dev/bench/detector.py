@@ -32,19 +32,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-if __name__ == "__main__":
-    # Run as a script, this folder comes first on sys.path and this file would shadow the package.
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
 import cv2
 import numpy as np
 
 from detector.backends import create_detector
-from tipwatch.dev.composite import VTEST, with_deposit
 from detector.config import default_site
-from tipwatch.dev.eval import measure_cameras_in_threads
 from detector.pipeline import CameraPipeline, GateSettings, configure_threads
 from detector.sources import FileSource
+from tipwatch.dev.composite import VTEST, with_deposit
+from tipwatch.dev.eval import measure_cameras_in_threads
 
 logger = logging.getLogger(__name__)
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -186,8 +182,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> int:
+    """Script entry (``python benchmarks/detector.py``): warnings only on the console, then :func:`run`."""
     logging.basicConfig(level=logging.WARNING)
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(p)
-    raise SystemExit(run(p.parse_args()))
+    return run(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
