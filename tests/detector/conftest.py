@@ -11,10 +11,10 @@ import pytest
 from detector_testutil import START
 
 from detector.backends.opencv_ssd import OpenCVSSDDetector
-from tipwatch.dev.composite import VTEST
 from detector.pipeline import configure_threads
 from detector.sources import FileSource
 from detector.types import Frame
+from tipwatch.dev.composite import VTEST
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tipwatch.dev.eval import Span, TruthError, find_clips, match
 from detector.types import EventType
+from tipwatch.dev.eval import Span, TruthError, find_clips, match
 
 D, V = EventType.DUMPING, EventType.VEHICLE_VISIT
 

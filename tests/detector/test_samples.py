@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 
 from detector.backends.opencv_ssd import OpenCVSSDConfig, OpenCVSSDDetector
+from detector.types import ObjectClass
 from tipwatch.dev.commands import samples as samples_command
 from tipwatch.dev.eval import load_truth
 from tipwatch.dev.samples import GENERATOR, SCENARIOS, SampleError, frame_at, make_samples, truth_document
 from tipwatch.dev.samples.motion import Carried
 from tipwatch.dev.samples.render import write_clip
 from tipwatch.dev.samples.scene import FPS, HEIGHT, WIDTH
-from detector.types import ObjectClass
 
 EXPECTED_EVENTS = {
     "dumping_layby": ["dumping", "vehicle_visit"],

@@ -44,7 +44,7 @@ ROLES = ("arrival", "act", "departure", "after")
 def make_stills(n_events: int) -> list[list[bytes]]:
     """4 distinct JPEGs per event (frames of real CCTV, a counter stamped in to make each unique)."""
     cap = cv2.VideoCapture(str(VTEST))
-    frames = []
+    frames: list[cv2.typing.MatLike] = []
     while len(frames) < 40:
         ok, frame = cap.read()
         if not ok:

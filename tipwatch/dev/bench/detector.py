@@ -91,7 +91,7 @@ def make_quiet_clip(out: Path, seconds: float = 60.0) -> Path:
         raise RuntimeError(f"cannot read {VTEST}")
     noise_sigma = float(np.std(first.astype(np.int16) - second.astype(np.int16))) * 0.3
     writer = cv2.VideoWriter(
-        str(out), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (first.shape[1], first.shape[0])
+        str(out), cv2.VideoWriter.fourcc(*"MJPG"), 10.0, (first.shape[1], first.shape[0])
     )
     rng = np.random.default_rng(0)
     for _ in range(int(seconds * 10)):
@@ -103,7 +103,7 @@ def make_quiet_clip(out: Path, seconds: float = 60.0) -> Path:
 
 def make_720p(out: Path) -> Path:
     cap = cv2.VideoCapture(VTEST)
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (1280, 720))
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*"MJPG"), 10.0, (1280, 720))
     while True:
         ok, frame = cap.read()
         if not ok:
