@@ -114,7 +114,7 @@ def frame_at(name: str, t: float) -> U8:
 
 
 def truth_document(scenario: Scenario, *, end_s: float | None = None) -> dict[str, object]:
-    """The ground truth file's content (ARCHITECTURE.md format, plus the generator and clip length)."""
+    """The ground truth file's content (docs/architecture.md format, plus the generator and clip length)."""
     return {
         "events": [e.as_json() for e in scenario.events],
         "site": None,
