@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import subprocess
 import sys
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 from tests_support_netguard import NetGuard, is_loopback
 
+from tipwatch.cli import console_logging
+from tipwatch.demo import log_to_file
 from tipwatch.demo_story import ClipResult, Story, clock, duration
 
 HERE = Path(__file__).parent
@@ -124,3 +127,16 @@ def test_times_read_as_a_person_would_say_them() -> None:
     assert (clock(4.4), clock(73.5), clock(-0.2)) == ("0:04", "1:14", "0:00")
     clip = ClipResult("c", START, [], [_event("dumping", 4.4, 73.5)])
     assert clip.offset_s(clip.events[0]["started_at"]) == pytest.approx(4.4)
+
+
+@pytest.mark.parametrize(("console", "on_console"), [(logging.WARNING, False), (logging.DEBUG, True)])
+def test_log_lines_go_to_the_file_and_to_the_console_only_when_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], console: int, on_console: bool
+) -> None:
+    log = tmp_path / "demo.log"
+    with console_logging(console), log_to_file(log, logging.INFO):
+        logging.getLogger("detector.rules").info("visit 1: BUS track 1 stopped")
+        logging.getLogger("httpx").info("HTTP Request: GET /api/v1/events 200")  # noise, even in the file
+    text = log.read_text(encoding="utf-8")
+    assert " INFO detector.rules: visit 1: BUS track 1 stopped" in text and "HTTP Request" not in text
+    assert ("visit 1" in capsys.readouterr().err) is on_console
