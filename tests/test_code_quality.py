@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PATHS = ["detector", "evidence_api", "benchmarks", "tests"]
+PATHS = ["detector", "evidence_api", "tipwatch", "benchmarks", "tests"]
 
 
 @pytest.mark.parametrize(

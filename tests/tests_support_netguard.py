@@ -61,7 +61,7 @@ def main() -> int:
     assert sys.argv[2] == "--"
     sys.addaudithook(NetGuard(log))
     socket.setdefaulttimeout(30)
-    from detector.cli import main as tipwatch_main
+    from tipwatch.cli import main as tipwatch_main
 
     return tipwatch_main(sys.argv[3:])
 

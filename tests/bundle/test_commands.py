@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from detector.cli import main as tipwatch
 from evidence_api.bundle.builder import build_bundle
 from evidence_api.bundle.signing import KeyStore, SigningKeyError
 from evidence_api.bundle.spec import BundleSpec
 from evidence_api.bundle.verify import verify_bundle
 from evidence_api.commands import admin_keys
+from tipwatch.cli import main as tipwatch
 
 
 def keys(data: Path, *argv: str) -> int:

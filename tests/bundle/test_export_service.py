@@ -332,7 +332,7 @@ def test_cli_export_then_verify(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from detector.cli import main as tipwatch
+    from tipwatch.cli import main as tipwatch
 
     url = session.get_bind().engine.url.render_as_string(hide_password=False)
     if not url.startswith("sqlite"):

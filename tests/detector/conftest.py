@@ -11,10 +11,10 @@ import pytest
 from detector_testutil import START
 
 from detector.backends.opencv_ssd import OpenCVSSDDetector
-from detector.composite import VTEST
 from detector.pipeline import configure_threads
 from detector.sources import FileSource
 from detector.types import Frame
+from tipwatch.dev.composite import VTEST
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -46,7 +46,7 @@ def vtest_frames(vtest_path: str) -> list[Frame]:
 @pytest.fixture(scope="session")
 def samples_dir() -> Iterator[Path]:
     """The rendered sample clips (cached between runs; make_samples re-renders stale ones)."""
-    from detector.samples import make_samples
+    from tipwatch.dev.samples import make_samples
 
     root = Path(
         os.environ.get("TIPWATCH_SAMPLES_DIR", Path(tempfile.gettempdir()) / "tipwatch-samples-cache")

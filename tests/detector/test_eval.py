@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from detector.eval import Span, TruthError, find_clips, match
 from detector.types import EventType
+from tipwatch.dev.eval import Span, TruthError, find_clips, match
 
 D, V = EventType.DUMPING, EventType.VEHICLE_VISIT
 
@@ -44,7 +44,7 @@ def test_bad_truth_file_is_named(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_eval_on_the_sample_clips_is_perfect(samples_dir: Path) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "detector", "eval", str(samples_dir), "--json"],
+        [sys.executable, "-m", "tipwatch", "eval", str(samples_dir), "--json"],
         capture_output=True,
         text=True,
         timeout=600,

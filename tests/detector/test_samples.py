@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 
 from detector.backends.opencv_ssd import OpenCVSSDConfig, OpenCVSSDDetector
-from detector.commands import samples as samples_command
-from detector.eval import load_truth
-from detector.samples import GENERATOR, SCENARIOS, SampleError, frame_at, make_samples, truth_document
-from detector.samples.motion import Carried
-from detector.samples.render import write_clip
-from detector.samples.scene import FPS, HEIGHT, WIDTH
 from detector.types import ObjectClass
+from tipwatch.dev.commands import samples as samples_command
+from tipwatch.dev.eval import load_truth
+from tipwatch.dev.samples import GENERATOR, SCENARIOS, SampleError, frame_at, make_samples, truth_document
+from tipwatch.dev.samples.motion import Carried
+from tipwatch.dev.samples.render import write_clip
+from tipwatch.dev.samples.scene import FPS, HEIGHT, WIDTH
 
 EXPECTED_EVENTS = {
     "dumping_layby": ["dumping", "vehicle_visit"],
@@ -118,7 +118,7 @@ def test_a_rendered_clip_is_deterministic_across_processes(tmp_path: Path) -> No
     assert count == 3 * FPS
     # a fresh interpreter (fresh GrabCut, fresh RNGs) renders the same pixels
     code = (
-        "import sys; from pathlib import Path; from detector.samples import make_samples; "
+        "import sys; from pathlib import Path; from tipwatch.dev.samples import make_samples; "
         "make_samples(Path(sys.argv[1]), only=['dumping_layby'], end_s=3.0)"
     )
     subprocess.run([sys.executable, "-c", code, str(tmp_path / "b")], check=True, timeout=120)

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from detector_testutil import noisy, shaded, textured, with_bag
 
-from detector.composite import bin_bag, paste
 from detector.scene import SceneModel
 from detector.types import Frame
+from tipwatch.dev.composite import bin_bag, paste
 
 
 def _feed(scene: SceneModel, images: list[np.ndarray], t0: float = 0.0, exclusion: np.ndarray | None = None):

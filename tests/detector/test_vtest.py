@@ -11,12 +11,12 @@ import pytest
 from detector_testutil import START
 
 from detector.backends.opencv_ssd import OpenCVSSDDetector
-from detector.composite import VTEST_QUIET_SPOT, with_deposit
 from detector.config import default_site
 from detector.pipeline import CameraPipeline
 from detector.rules import RULE_VERSION
 from detector.sources import FileSource
 from detector.types import ClockSource, EventType
+from tipwatch.dev.composite import VTEST_QUIET_SPOT, with_deposit
 
 pytestmark = pytest.mark.slow
 

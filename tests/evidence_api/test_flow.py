@@ -135,7 +135,7 @@ def test_purge_removes_old_unconfirmed_events_and_their_blobs(api: Api, media: d
 
 
 def test_admin_cli_creates_a_user_and_verifies_the_audit_chain(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    base = [sys.executable, "-m", "detector.cli", "admin", "--db", db_url, "--data", str(tmp_path)]
+    base = [sys.executable, "-m", "tipwatch.cli", "admin", "--db", db_url, "--data", str(tmp_path)]
     r = subprocess.run(
         [*base, "user", "create", "alice", "--role", "officer", "--password-stdin"],
         input="a long password\n",

@@ -6,15 +6,15 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from detector.samples.scenarios import SCENARIOS, Actor, Scenario
-from detector.samples.scene import FPS, HEIGHT, WIDTH, Scene, build_scene, cloud_gain
+from tipwatch.dev.samples.scenarios import SCENARIOS, Actor, Scenario
+from tipwatch.dev.samples.scene import FPS, HEIGHT, WIDTH, Scene, build_scene, cloud_gain
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def frame_at(name: str, t: float) -> U8:
 
 
 def truth_document(scenario: Scenario, *, end_s: float | None = None) -> dict[str, object]:
-    """The ground truth file's content (ARCHITECTURE.md format, plus the generator and clip length)."""
+    """The ground truth file's content (docs/architecture.md format, plus the generator and clip length)."""
     return {
         "events": [e.as_json() for e in scenario.events],
         "site": None,
@@ -147,8 +147,15 @@ def is_current(video: Path, truth: Path, duration_s: float) -> bool:
     return isinstance(doc, dict) and doc.get("generator") == GENERATOR and doc.get("duration_s") == duration_s
 
 
-def write_clip(scenario: Scenario, out_dir: Path, *, end_s: float | None = None) -> Path:
-    """Render a scenario to ``out_dir/NAME.mp4`` and ``NAME.truth.json`` (each written atomically)."""
+#: called once per rendered frame (a progress bar's ``update``)
+OnFrame = Callable[[], object]
+
+
+def write_clip(
+    scenario: Scenario, out_dir: Path, *, end_s: float | None = None, on_frame: OnFrame | None = None
+) -> Path:
+    """Render a scenario to ``out_dir/NAME.mp4`` and ``NAME.truth.json`` (each written atomically);
+    ``on_frame`` is called after each frame is written."""
     video = out_dir / f"{scenario.name}.mp4"
     truth = out_dir / f"{scenario.name}.truth.json"
     partial = out_dir / f".{scenario.name}.partial.mp4"
@@ -161,6 +168,8 @@ def write_clip(scenario: Scenario, out_dir: Path, *, end_s: float | None = None)
         for frame in frames(scenario, end_s=end_s):
             writer.write(frame)
             count += 1
+            if on_frame is not None:
+                on_frame()
     finally:
         writer.release()
     os.replace(partial, video)
@@ -177,29 +186,59 @@ def write_clip(scenario: Scenario, out_dir: Path, *, end_s: float | None = None)
     return video
 
 
-def make_samples(
+def _stale(
+    out_dir: Path, scenarios: Sequence[Scenario], *, force: bool, end_s: float | None
+) -> list[Scenario]:
+    return [
+        s
+        for s in scenarios
+        if force
+        or not is_current(out_dir / f"{s.name}.mp4", out_dir / f"{s.name}.truth.json", _length(s, end_s))
+    ]
+
+
+def frames_to_render(
     out_dir: Path, *, force: bool = False, only: Sequence[str] | None = None, end_s: float | None = None
+) -> int:
+    """How many frames :func:`make_samples` with the same arguments would render (0: all up to date);
+    the total of a progress bar.  Raises :class:`SampleError` for an unknown scene name."""
+    stale = _stale(out_dir, _scenarios(only), force=force, end_s=end_s)
+    return sum(round(_length(s, end_s) * FPS) for s in stale)
+
+
+def _scenarios(only: Sequence[str] | None) -> list[Scenario]:
+    names = list(SCENARIOS) if only is None else list(only)
+    return [_scenario(n) for n in names]
+
+
+def make_samples(
+    out_dir: Path,
+    *,
+    force: bool = False,
+    only: Sequence[str] | None = None,
+    end_s: float | None = None,
+    on_frame: OnFrame | None = None,
 ) -> list[Path]:
     """Render the sample clips into ``out_dir`` (created if needed) and return their mp4 paths.
 
     A clip whose mp4 and truth file exist and whose truth records this generator version (and
     length) is kept as it is unless ``force``.  ``only`` limits the work to the named scenes.
     ``end_s`` cuts every clip short (for tests); the truth file records the length, so a short
-    clip is never taken for the full one.
+    clip is never taken for the full one.  ``on_frame`` is called after each rendered frame
+    (:func:`frames_to_render` gives the total).
     """
-    names = list(SCENARIOS) if only is None else list(only)
-    scenarios = [_scenario(n) for n in names]  # reject an unknown name before rendering anything
+    scenarios = _scenarios(only)  # reject an unknown name before rendering anything
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise SampleError(f"cannot create the sample directory {out_dir}: {exc}") from exc
+    stale = {s.name for s in _stale(out_dir, scenarios, force=force, end_s=end_s)}
     paths = []
     for scenario in scenarios:
         video = out_dir / f"{scenario.name}.mp4"
-        truth = out_dir / f"{scenario.name}.truth.json"
-        if not force and is_current(video, truth, _length(scenario, end_s)):
-            logger.debug("%s is up to date", video)
+        if scenario.name in stale:
+            write_clip(scenario, out_dir, end_s=end_s, on_frame=on_frame)
         else:
-            write_clip(scenario, out_dir, end_s=end_s)
+            logger.debug("%s is up to date", video)
         paths.append(video)
     return paths

@@ -7,7 +7,7 @@ import json
 import logging
 from pathlib import Path
 
-from detector.eval import TruthError, evaluate
+from tipwatch.dev.eval import TruthError, evaluate
 
 logger = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evidence_api.demo import DemoError, run_demo
+    from tipwatch.demo import DemoError, run_demo
 
     try:
-        return run_demo(clips_dir=args.clips, data_dir=args.data, keep=args.keep)
+        return run_demo(clips_dir=args.clips, data_dir=args.data, keep=args.keep, verbose=args.verbose)
     except DemoError as exc:
         logger.error("demo failed: %s", exc)
         return 1

@@ -7,7 +7,9 @@ import logging
 import time
 from pathlib import Path
 
-from detector.samples import SCENE_NAMES, SampleError, make_samples
+from tqdm import tqdm
+
+from tipwatch.dev.samples import SCENE_NAMES, SampleError, frames_to_render, make_samples
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
-        paths = make_samples(args.directory, force=args.force, only=args.only)
+        total = frames_to_render(args.directory, force=args.force, only=args.only)
+        # The bar goes to stderr and only while there is rendering to do; stdout stays the paths.
+        with tqdm(total=total, unit="frame", desc="rendering", disable=total == 0) as bar:
+            paths = make_samples(args.directory, force=args.force, only=args.only, on_frame=bar.update)
     except SampleError as exc:
         logger.error("%s", exc)
         return 2

@@ -1,6 +1,6 @@
 """Scoring the detector against ground truth (``NAME.truth.json`` next to ``NAME.mp4``).
 
-Truth format (ARCHITECTURE.md): ``{"events": [{"type": "dumping" | "vehicle_visit", "start_s": float,
+Truth format (docs/architecture.md): ``{"events": [{"type": "dumping" | "vehicle_visit", "start_s": float,
 "end_s": float}], "site": "optional/path/to/site.yaml"}``; a clip without a site file uses the whole
 frame as the hotspot zone.  A detected event matches a truth event of the same type when their
 time spans overlap (touching counts); each truth event matches at most once.  Precision with no

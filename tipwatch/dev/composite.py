@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -46,9 +45,9 @@ def photo_cutout(
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     """A board-sized cut-out of a real photo (the side panel of the bus in ultralytics' bus.jpg),
     with a soft-cornered alpha mask: real texture and colour, not a rendered blob."""
-    import ultralytics
+    from tipwatch.dev.samples.sprites import assets_dir
 
-    path = Path(ultralytics.__file__).parent / "assets" / "bus.jpg"
+    path = assets_dir() / "bus.jpg"  # found without importing the model library
     photo = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if photo is None:
         raise FileNotFoundError(f"cannot read {path}")

@@ -5,8 +5,16 @@ a rendered lay-by or alley with sensor noise, lighting drift and swaying leaves;
 with ``NAME.truth.json`` listing the events the detector should flag.
 """
 
-from detector.samples.render import GENERATOR, SampleError, frame_at, frames, make_samples, truth_document
-from detector.samples.scenarios import SCENARIOS, Scenario, TruthEvent
+from tipwatch.dev.samples.render import (
+    GENERATOR,
+    SampleError,
+    frame_at,
+    frames,
+    frames_to_render,
+    make_samples,
+    truth_document,
+)
+from tipwatch.dev.samples.scenarios import SCENARIOS, Scenario, TruthEvent
 
 SCENE_NAMES: tuple[str, ...] = tuple(SCENARIOS)
 
@@ -19,6 +27,7 @@ __all__ = [
     "TruthEvent",
     "frame_at",
     "frames",
+    "frames_to_render",
     "make_samples",
     "truth_document",
 ]

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from detector.samples.scene import perspective
+from tipwatch.dev.samples.scene import perspective
 
 logger = logging.getLogger(__name__)
 

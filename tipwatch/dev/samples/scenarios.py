@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from detector.samples import sprites
-from detector.samples.motion import Carried, Key, Motion, Path
-from detector.samples.scene import Backdrop
-from detector.samples.sprites import Sprite
+from tipwatch.dev.samples import sprites
+from tipwatch.dev.samples.motion import Carried, Key, Motion, Path
+from tipwatch.dev.samples.scene import Backdrop
+from tipwatch.dev.samples.sprites import Sprite
 
 logger = logging.getLogger(__name__)
 

@@ -1,3 +1,0 @@
-from detector.cli import main
-
-raise SystemExit(main())

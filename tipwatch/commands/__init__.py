@@ -1,0 +1,1 @@
+"""Subcommands of `tipwatch` that belong to neither side: the demo, which joins them."""

@@ -1,0 +1,1 @@
+"""Subcommands that need a source checkout: `tipwatch samples`, `tipwatch eval`, `tipwatch bench`."""
