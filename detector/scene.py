@@ -1,6 +1,6 @@
 """Scene model: finds regions that are new (not in the long-term background) and have stayed still.
 
-How it stays honest on real CCTV (see "Known pitfalls of the scene model" in ARCHITECTURE.md):
+How it stays honest on real CCTV (the known pitfalls of the scene model are in docs/architecture.md):
 
 - **Illumination-invariant comparison.**  The current frame is compared with the long-term
   background by local normalised cross-correlation (NCC) where there is texture (a cloud shadow

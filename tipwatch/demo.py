@@ -139,6 +139,7 @@ def _run(*, clips_dir: Path, data_dir: Path, story: Story) -> int:
     from evidence_api.services.bootstrap import ensure_site_camera_device, ensure_staff
     from evidence_api.settings import Settings
     from tipwatch.dev.samples import frames_to_render, make_samples
+    from tipwatch.person_finder import ssd_person_finder
 
     story.intro()
     story.step(1, f"Sample clips in {clips_dir}")
@@ -150,7 +151,7 @@ def _run(*, clips_dir: Path, data_dir: Path, story: Story) -> int:
 
     story.step(2, f"Evidence API on SQLite at {data_dir / 'tipwatch.db'}")
     settings = Settings(data_dir=data_dir)
-    app = create_app(settings)
+    app = create_app(settings, person_finder_factory=ssd_person_finder)
     password = secrets.token_urlsafe(12)
     with app.state.sessionmaker() as session:
         ensure_staff(session=session, password=password)

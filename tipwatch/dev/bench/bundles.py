@@ -48,7 +48,8 @@ from evidence_api.bundle.spec import (
     ReviewDecision,
     WorkingFile,
 )
-from evidence_api.bundle.verify import GENESIS_HASH, audit_entry_hash, verify_bundle
+from evidence_api.bundle.format import GENESIS_HASH, audit_entry_hash
+from evidence_api.bundle.verify import verify_bundle
 from evidence_api.previews import make_preview
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
