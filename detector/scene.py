@@ -20,6 +20,12 @@ How it stays honest on real CCTV (the known pitfalls of the scene model are in d
   blends in with them now is a ghost (something that was in the background left) and is learnt
   away; a blob must be seen for a few samples before it is a candidate, and a candidate is only
   confirmed if its saved "before" patch still differs from "now" at decision time.
+- **Registered.**  Each sample is aligned to the background first (``detector.registration``:
+  ECC over the pixels nothing stands in front of), so a camera knocked by a few pixels is
+  registered, not a picture full of "new" edges; the move is recorded for the camera's health.
+- **Candidates hold still.**  While a region waits for its decision the background does not learn
+  under it (no slow erosion of a small or dark deposit), and a region that the blob step misses
+  in one sample is still "seen" if its box still differs from the background.
 - **Sampled.**  The pipeline calls :meth:`SceneModel.update` a few times a second, not per frame.
 """
 
@@ -33,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from detector.geometry import iou
+from detector.registration import CameraMove, Registration
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +100,8 @@ class SceneModel:
         self._pending: list[tuple[Box, int, float]] = []  # (box, samples seen, first seen) of young blobs
         self.last_diff: npt.NDArray[np.bool_] | None = None
         self.relearns = 0
+        self.registration = Registration()
+        self.moves: list[CameraMove] = []  # every recorded camera move, oldest first
         self._open = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
         self._close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
 
@@ -148,20 +157,41 @@ class SceneModel:
         diff = np.where(both, ncc < self.s.ncc_threshold, rel > self.s.flat_ratio)
         return np.asarray(diff | one_sided, bool)
 
+    def registered(self, image: U8) -> F32:
+        """The working image of ``image``, aligned to the background (see :meth:`update`)."""
+        return self.registration.to_reference(self.prepare(image))
+
+    def _start(self, cur: F32, excl: npt.NDArray[np.bool_]) -> None:
+        self._long = cur.copy()
+        self._short = cur.copy()
+        self._known = ~excl
+        self._age = np.zeros(cur.shape, np.uint8)
+        self._pending = []
+        self.regions.clear()
+        self.registration.reset()
+
     # -- main entry -----------------------------------------------------------------------------
     def update(self, image: U8, t: float, exclusion: U8 | None = None) -> list[StaticRegion]:
         """Feed one sampled frame (``exclusion``: 0/255 mask at working resolution of tracked objects
-        and motion, already dilated by the caller's margin).  Returns the current candidates."""
-        cur = self.prepare(image)
-        excl = np.zeros(cur.shape, bool) if exclusion is None else exclusion.astype(bool)
-        if self._long is None or self._long.shape != cur.shape:
-            self._long = cur.copy()
-            self._short = cur.copy()
-            self._known = ~excl
-            self._age = np.zeros(cur.shape, np.uint8)
-            self.regions.clear()
+        and motion, already dilated by the caller's margin).  Returns the current candidates, their
+        ``box`` where they now appear in the frame."""
+        raw = self.prepare(image)
+        raw_excl = np.zeros(raw.shape, bool) if exclusion is None else exclusion.astype(bool)
+        if self._long is None or self._long.shape != raw.shape:
+            self._start(raw, raw_excl)
             return []
         assert self._short is not None and self._known is not None
+        if not self.registration.estimate(raw, self._long, ~raw_excl):
+            logger.warning("scene: the view moved too far to register at t=%.1f s: background relearnt", t)
+            self.moves.append(CameraMove(t, float("nan"), float("nan"), float("nan")))
+            self.relearns += 1
+            self._start(raw, raw_excl)
+            return []
+        move = self.registration.moved(t, self._scale)
+        if move is not None:
+            self.moves.append(move)
+        cur = self.registration.to_reference(raw)
+        excl = self.registration.mask_to_reference(raw_excl)
         still = np.abs(cur - self._short) < self.s.static_diff
         cv2.accumulateWeighted(cur, self._short, self.s.short_alpha)
         diff = self.dissimilar(cur, self._long) & self._known
@@ -183,12 +213,25 @@ class SceneModel:
         opened = cv2.morphologyEx(steady_long, cv2.MORPH_OPEN, self._open)
         cand = np.asarray(cv2.morphologyEx(opened, cv2.MORPH_CLOSE, self._close), np.uint8)
         blobs = self._blobs(cand)
-        self._associate(blobs, cur, excl, t)
-        # Learn the background slowly, only where nothing new or excluded is.
-        learn = ~diff & ~excl & still
+        self._associate(blobs, cur, excl, diff, t)
+        # Learn the background slowly, only where nothing new or excluded is, and never under a
+        # candidate waiting for its decision.
+        learn = ~diff & ~excl & still & ~self._held()
         blend = self._long + self.s.long_alpha * (cur - self._long)
         self._long[learn] = blend[learn]
+        for region in self.regions.values():
+            region.box = self.to_full(self.registration.box_to_sample(region.small_box))
         return list(self.regions.values())
+
+    def _held(self) -> npt.NDArray[np.bool_]:
+        """Candidate regions and young blobs, with a small margin: the background must not learn there."""
+        assert self._long is not None
+        held = np.zeros(self._long.shape, bool)
+        h, w = held.shape
+        m = 3
+        for x1, y1, x2, y2 in [r.small_box for r in self.regions.values()] + [p[0] for p in self._pending]:
+            held[max(0, y1 - m) : min(h, y2 + m), max(0, x1 - m) : min(w, x2 + m)] = True
+        return held
 
     def _blobs(self, cand: U8) -> list[Box]:
         n, _labels, stats, _ = cv2.connectedComponentsWithStats(cand, connectivity=8)
@@ -201,7 +244,9 @@ class SceneModel:
                 boxes.append((x, y, x + w, y + h))
         return boxes
 
-    def _associate(self, blobs: list[Box], cur: F32, excl: npt.NDArray[np.bool_], t: float) -> None:
+    def _associate(
+        self, blobs: list[Box], cur: F32, excl: npt.NDArray[np.bool_], diff: npt.NDArray[np.bool_], t: float
+    ) -> None:
         assert self._long is not None
         matched: set[int] = set()
         fresh_pending: list[tuple[Box, int, float]] = []
@@ -263,6 +308,10 @@ class SceneModel:
             region.occluded = hidden > 0.3
             if region.occluded:
                 continue  # someone is standing in front of it: neither seen nor gone
+            if x2 > x1 and y2 > y1 and float(diff[y1:y2, x1:x2].mean()) >= self.s.confirm_fraction:
+                region.last_seen_s = t  # the blob step missed it, but it is still there
+                region.missing = 0
+                continue
             region.missing += 1
             if region.missing > self.s.missing_samples:
                 logger.debug("scene: region %d gone (t=%.1f)", rid, t)
@@ -310,7 +359,7 @@ class SceneModel:
         region = self.regions.get(region_id)
         if region is None:
             return False
-        cur = self.prepare(image)
+        cur = self.registered(image)
         x1, y1, x2, y2 = region.small_box
         now = cur[y1:y2, x1:x2]
         before = region.before
@@ -337,7 +386,7 @@ class SceneModel:
         m = 3
         x1, y1 = max(0, x1 - m), max(0, y1 - m)
         x2, y2 = min(self._long.shape[1], x2 + m), min(self._long.shape[0], y2 + m)
-        src = self.prepare(image) if image is not None else self._short
+        src = self.registered(image) if image is not None else self._short
         assert src is not None
         self._long[y1:y2, x1:x2] = src[y1:y2, x1:x2]
         logger.debug("scene: region %d absorbed into the background", region_id)

@@ -1,8 +1,10 @@
 """Scoring the detector against ground truth (``NAME.truth.json`` next to ``NAME.mp4``).
 
 Truth format (docs/architecture.md): ``{"events": [{"type": "dumping" | "vehicle_visit", "start_s": float,
-"end_s": float}], "site": "optional/path/to/site.yaml"}``; a clip without a site file uses the whole
-frame as the hotspot zone.  A detected event matches a truth event of the same type when their
+"end_s": float, "deposit_s": float (optional)}], "site": "optional/path/to/site.yaml",
+"conditions": ["tag", ...] (optional)}``; a clip without a site file uses the whole frame as the
+hotspot zone.  ``conditions`` name what the clip exercises (``single_bag``, ``camera_nudge``,
+``control``, ...): the summary scores every condition separately.  A detected event matches a truth event of the same type when their
 time spans overlap (touching counts); each truth event matches at most once.  Precision with no
 detections and recall with no truth events are 1.0 (nothing claimed wrongly / nothing missed).
 """
@@ -27,7 +29,7 @@ from detector.types import EventType
 
 logger = logging.getLogger(__name__)
 
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".ts")
 TYPES = (EventType.DUMPING, EventType.VEHICLE_VISIT)
 
 
@@ -40,6 +42,7 @@ class Span:
     type: EventType
     start_s: float
     end_s: float
+    deposit_s: float | None = None  # truth only: when the deposit was put down
 
     def overlaps(self, other: Span) -> bool:
         return self.type == other.type and self.start_s <= other.end_s and other.start_s <= self.end_s
@@ -76,6 +79,13 @@ class Score:
 
 def match(detected: Sequence[Span], truth: Sequence[Span], kind: EventType) -> Score:
     """Greedy one-to-one matching of same-type spans by overlap (largest overlap first)."""
+    return match_pairs(detected, truth, kind)[0]
+
+
+def match_pairs(
+    detected: Sequence[Span], truth: Sequence[Span], kind: EventType
+) -> tuple[Score, list[tuple[Span, Span]]]:
+    """:func:`match`, also returning the matched (detected, truth) pairs."""
     det = [d for d in detected if d.type == kind]
     tru = [t for t in truth if t.type == kind]
     pairs = []
@@ -85,11 +95,14 @@ def match(detected: Sequence[Span], truth: Sequence[Span], kind: EventType) -> S
                 pairs.append((min(d.end_s, t.end_s) - max(d.start_s, t.start_s), i, j))
     used_d: set[int] = set()
     used_t: set[int] = set()
+    matched: list[tuple[Span, Span]] = []
     for _ov, i, j in sorted(pairs, reverse=True):
         if i not in used_d and j not in used_t:
             used_d.add(i)
             used_t.add(j)
-    return Score(tp=len(used_d), fp=len(det) - len(used_d), fn=len(tru) - len(used_t))
+            matched.append((det[i], tru[j]))
+    score = Score(tp=len(used_d), fp=len(det) - len(used_d), fn=len(tru) - len(used_t))
+    return score, matched
 
 
 @dataclass(slots=True)
@@ -98,18 +111,27 @@ class Clip:
     video: Path
     truth: list[Span]
     site_path: Path | None
+    conditions: list[str] = field(default_factory=list)
 
 
-def load_truth(path: Path) -> tuple[list[Span], Path | None]:
+def load_truth(path: Path) -> tuple[list[Span], Path | None, list[str]]:
+    """(truth spans, site file or None, condition tags) of one ``NAME.truth.json``."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         spans = [
-            Span(EventType(e["type"]), float(e["start_s"]), float(e["end_s"])) for e in data.get("events", [])
+            Span(
+                EventType(e["type"]),
+                float(e["start_s"]),
+                float(e["end_s"]),
+                float(e["deposit_s"]) if e.get("deposit_s") is not None else None,
+            )
+            for e in data.get("events", [])
         ]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        conditions = [str(c) for c in data.get("conditions", [])]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise TruthError(f"{path}: not a valid truth file ({exc})") from exc
     site = data.get("site")
-    return spans, (path.parent / site) if site else None
+    return spans, (path.parent / site) if site else None, conditions
 
 
 def find_clips(directory: Path) -> list[Clip]:
@@ -123,8 +145,8 @@ def find_clips(directory: Path) -> list[Clip]:
         if video is None:
             logger.warning("%s has no video (%s), skipped", truth_path.name, "/".join(VIDEO_SUFFIXES))
             continue
-        spans, site_path = load_truth(truth_path)
-        clips.append(Clip(stem, video, spans, site_path))
+        spans, site_path, conditions = load_truth(truth_path)
+        clips.append(Clip(stem, video, spans, site_path, conditions))
     return clips
 
 
@@ -136,6 +158,9 @@ class ClipResult:
     seconds_of_video: float
     wall_seconds: float
     scores: dict[str, Score] = field(default_factory=dict)
+    conditions: list[str] = field(default_factory=list)
+    start_errors_s: list[float] = field(default_factory=list)  # matched dumping: detected - true start
+    alert_delays_s: list[float] = field(default_factory=list)  # matched dumping: confirmed - deposited
 
 
 def run_clip(clip: Clip, threads: int | None = None) -> ClipResult:
@@ -156,9 +181,17 @@ def run_clip(clip: Clip, threads: int | None = None) -> ClipResult:
         source.close()
     wall = time.perf_counter() - t0
     detected = [Span(e.type, e.start_video_s, e.end_video_s) for e in events]
-    result = ClipResult(clip.name, detected, clip.truth, pipeline.metrics.video_seconds, wall)
+    result = ClipResult(
+        clip.name, detected, clip.truth, pipeline.metrics.video_seconds, wall, conditions=clip.conditions
+    )
     for kind in TYPES:
-        result.scores[kind.value] = match(detected, clip.truth, kind)
+        score, pairs = match_pairs(detected, clip.truth, kind)
+        result.scores[kind.value] = score
+        if kind is EventType.DUMPING:
+            for det, tru in pairs:
+                result.start_errors_s.append(round(det.start_s - tru.start_s, 2))
+                if tru.deposit_s is not None:
+                    result.alert_delays_s.append(round(det.end_s - tru.deposit_s, 2))
     return result
 
 
@@ -180,16 +213,57 @@ def evaluate(directory: Path, jobs: int | None = None) -> tuple[list[ClipResult]
     return results, summarise(results, wall)
 
 
+def _spread(values: Sequence[float]) -> dict[str, float] | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return {
+        "median": round(ordered[len(ordered) // 2], 2),
+        "min": round(ordered[0], 2),
+        "max": round(ordered[-1], 2),
+    }
+
+
 def summarise(results: Sequence[ClipResult], wall_seconds: float) -> dict[str, Any]:
+    """The whole set's scores, and per condition: dumping and visit scores, false dumping events on
+    the condition's control clips, and the timing errors of matched dumping events."""
     totals = {kind.value: Score() for kind in TYPES}
+    by_condition: dict[str, dict[str, Any]] = {}
     for r in results:
         for k, s in r.scores.items():
             totals[k].add(s)
+        for tag in r.conditions or ["untagged"]:
+            c = by_condition.setdefault(
+                tag,
+                {"clips": 0, "dumping": Score(), "vehicle_visit": Score(), "starts": [], "delays": []},
+            )
+            c["clips"] += 1
+            c["dumping"].add(r.scores[EventType.DUMPING.value])
+            c["vehicle_visit"].add(r.scores[EventType.VEHICLE_VISIT.value])
+            c["starts"] += r.start_errors_s
+            c["delays"] += r.alert_delays_s
     video = sum(r.seconds_of_video for r in results)
+    starts = [e for r in results for e in r.start_errors_s]
+    delays = [e for r in results for e in r.alert_delays_s]
     return {
         "clips": len(results),
         **totals[EventType.DUMPING.value].as_dict(),
         "vehicle_visit": totals[EventType.VEHICLE_VISIT.value].as_dict(),
+        "start_error_s": _spread(starts),
+        "alert_delay_s": _spread(delays),
+        "false_dumping_on_controls": sum(
+            r.scores[EventType.DUMPING.value].fp for r in results if "control" in r.conditions
+        ),
+        "conditions": {
+            tag: {
+                "clips": c["clips"],
+                "dumping": c["dumping"].as_dict(),
+                "vehicle_visit": c["vehicle_visit"].as_dict(),
+                "start_error_s": _spread(c["starts"]),
+                "alert_delay_s": _spread(c["delays"]),
+            }
+            for tag, c in sorted(by_condition.items())
+        },
         "seconds_of_video": round(video, 2),
         "wall_seconds": round(wall_seconds, 2),
         "realtime_factor": round(video / wall_seconds, 2) if wall_seconds > 0 else None,
