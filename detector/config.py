@@ -223,14 +223,45 @@ class ThresholdsConfig(_Strict):
         title="Motion busy share",
         description=(
             "A deposit region with more than this share of its pixels moving is busy (someone undetected "
-            "at it): its persistence clock restarts"
+            "at it): its persistence clock pauses"
         ),
     )
     tracked_recently_s: float = Field(
         default=1.5,
         ge=0,
         title="Tracked recently (s)",
-        description="A track last seen this recently near a deposit keeps it busy (its persistence restarts)",
+        description=(
+            "A track last seen this recently near a deposit is at it: a bringer restarts its persistence "
+            "clock, anyone else pauses it"
+        ),
+    )
+    bringer_window_s: float = Field(
+        default=15.0,
+        gt=0,
+        title="Bringer window (s)",
+        description=(
+            "People and vehicles near a deposit in this long before it first appeared brought it: their "
+            "return restarts its persistence clock and the event starts when the first came into view"
+        ),
+    )
+    max_visible_step_s: float = Field(
+        default=5.0,
+        gt=0,
+        title="Largest persistence step (s)",
+        description=(
+            "A deposit's persistence clock advances by the time between scene samples, at most this much "
+            "(scene samples are sparse while nothing moves)"
+        ),
+    )
+    same_vehicle_iou: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        title="Same-vehicle overlap",
+        description=(
+            "A new track overlapping a just-lost vehicle track that had arrived by at least this IoU is "
+            "the same vehicle (a tracker id switch), so it has arrived too"
+        ),
     )
     act_window_s: float = Field(
         default=2.0,

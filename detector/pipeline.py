@@ -219,7 +219,8 @@ class CameraPipeline:
 
     def _rules_for(self, frame: Frame) -> SiteRules:
         """The rules, built on the first frame; a stream that reconnected at another resolution
-        keeps them (zones are normalised, so they follow) but looks at the whole new frame at once."""
+        keeps them (zones are normalised, so they follow; tracks and visits are rescaled, so the
+        vehicles standing there are recognised, not new arrivals) and looks at the whole new frame."""
         if self.rules is None:
             self.rules = SiteRules(self.thresholds, self.zones, self.fixtures, (frame.width, frame.height))
             self._clock_source = frame.clock_source
@@ -227,7 +228,8 @@ class CameraPipeline:
             logger.warning(
                 "camera %s: frame size changed to %dx%d", self.camera.id, frame.width, frame.height
             )
-            self.rules.width, self.rules.height = frame.width, frame.height
+            self.rules.rescale(frame.width, frame.height)
+            self.tracker.reset()
             self._tracked = self._raw = Detections.empty()
             self._last_full_s = -1e9
         return self.rules

@@ -55,7 +55,11 @@ class CameraMove:
 
 
 def _offset(warp: F32) -> tuple[float, float, float]:
-    return float(warp[0, 2]), float(warp[1, 2]), math.degrees(math.atan2(float(warp[1, 0]), float(warp[0, 0])))
+    return (
+        float(warp[0, 2]),
+        float(warp[1, 2]),
+        math.degrees(math.atan2(float(warp[1, 0]), float(warp[0, 0]))),
+    )
 
 
 class Registration:
@@ -81,12 +85,18 @@ class Registration:
         should relearn its background and call :meth:`reset`)."""
         if usable.mean() < self.s.min_valid_frac:
             return True  # too little to go on (most of the picture moving): keep the last estimate
-        warp = self.warp.copy()
         criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, self.s.iterations, self.s.epsilon)
         try:
-            rho, warp = cv2.findTransformECC(
-                reference, sample, warp, cv2.MOTION_EUCLIDEAN, criteria, usable.astype(np.uint8) * 255, 5
+            rho, found = cv2.findTransformECC(
+                reference,
+                sample,
+                self.warp.copy(),
+                cv2.MOTION_EUCLIDEAN,
+                criteria,
+                usable.astype(np.uint8) * 255,
+                5,
             )
+            warp = np.asarray(found, np.float32)
         except cv2.error:
             self.failures += 1  # no convergence (a featureless or changing picture): keep the last
             return True
@@ -141,8 +151,9 @@ class Registration:
             np.float32,
         )
 
-    def mask_to_reference(self, mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
-        """A sample-coordinates mask in the reference's frame; what came from outside is True."""
+    def mask_to_reference(self, mask: npt.NDArray[np.bool_], margin: int = 0) -> npt.NDArray[np.bool_]:
+        """A sample-coordinates mask in the reference's frame.  What came from outside the picture
+        is True, grown by ``margin`` pixels (comparison windows there mix in the border)."""
         if self.is_identity:
             return mask
         h, w = mask.shape
@@ -154,7 +165,17 @@ class Registration:
             borderMode=cv2.BORDER_CONSTANT,
             borderValue=1,
         )
-        return np.asarray(warped, bool)
+        inside = cv2.warpAffine(
+            np.ones((h, w), np.uint8),
+            self.warp,
+            (w, h),
+            flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        )
+        if margin > 0:
+            inside = cv2.erode(inside, np.ones((2 * margin + 1, 2 * margin + 1), np.uint8))
+        return np.asarray(warped.astype(bool) | ~inside.astype(bool), bool)
 
     def box_to_sample(self, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
         """A reference-frame box (working pixels) where it now appears in the sample."""
@@ -163,10 +184,10 @@ class Registration:
         x1, y1, x2, y2 = box
         pts = np.array([[x1, y1, 1], [x2, y1, 1], [x1, y2, 1], [x2, y2, 1]], np.float32) @ self.warp.T
         return (
-            int(math.floor(pts[:, 0].min())),
-            int(math.floor(pts[:, 1].min())),
-            int(math.ceil(pts[:, 0].max())),
-            int(math.ceil(pts[:, 1].max())),
+            math.floor(pts[:, 0].min()),
+            math.floor(pts[:, 1].min()),
+            math.ceil(pts[:, 0].max()),
+            math.ceil(pts[:, 1].max()),
         )
 
     def reset(self) -> None:

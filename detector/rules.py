@@ -1,13 +1,18 @@
 """Site rules: vehicle visits and deposits → dumping, as small state machines driven by video time.
 
-- A **vehicle visit** starts when a tracked vehicle has stayed still for ``vehicle_stop_s`` with its
-  ground point inside a hotspot zone, and ends once the vehicle has been gone (lost, or out of the
-  zone) for ``vehicle_leave_s``.  A vehicle stopping again at the same spot within
-  ``visit_cooldown_s`` continues the same visit, so a visit is final only after its cooldown.
+- A **vehicle visit** starts when a tracked vehicle that *arrived* (was seen moving, or continues a
+  track that was) has stayed still for ``vehicle_stop_s`` with its ground point inside a hotspot
+  zone, and ends once the vehicle has been gone (lost, or out of the zone) for ``vehicle_leave_s``.
+  A vehicle standing there since the source started, or seen again after a reconnect or a change
+  of resolution, did not arrive: it is context (still linked to nothing, never a visit).  A vehicle
+  stopping again at the same spot within ``visit_cooldown_s`` continues the same visit.
 - A **deposit** (a new static region from the scene model) becomes a **dumping** event once it has
-  persisted ``dumping_persistence_s`` after the last person or vehicle near it has gone, and the
-  scene model's before/now check still says it is new.  It is linked to the vehicle visits and
-  people seen near it when it appeared.
+  been *seen* for ``dumping_persistence_s`` with the people and vehicles who were near it when it
+  appeared (its bringers) gone, and the scene model's before/now check still says it is new.  A
+  bringer coming back restarts the clock; a passer-by walking in front of it, or motion over it,
+  only pauses the clock (it cannot be seen then), so a deposit in a busy place is still reported.
+  It is linked to the vehicle visits and people seen near it when it appeared, and its event
+  starts when the first of them came into view.
 - **One event per incident**: deposits that qualify near an event confirmed within
   ``dumping_cooldown_s`` (close by, or sharing a linked visit) join that event instead of raising
   another.  Regions inside a **fixture** never alert and outside every hotspot zone are ignored.
@@ -102,6 +107,7 @@ class SiteRules:
                 track = Track(
                     track_id=tid, object_class=ObjectClass(int(cls_id)), first_seen=point, last_seen=point
                 )
+                track.arrived = self._continues_arrived(box, t)
                 self.tracks[tid] = track
             # A track's class is the confidence-weighted vote of its detections: one frame where
             # the detector calls a person beside a van "bus" must not make the person a vehicle.
@@ -129,6 +135,34 @@ class SiteRules:
             self._class_votes.pop(tid, None)
         return out
 
+    def _continues_arrived(self, box: tuple[float, float, float, float], t: float) -> bool:
+        """A new track where a track that had arrived was just lost (the tracker switched ids on a
+        vehicle someone walked in front of) has arrived too."""
+        window = self.t.vehicle_leave_s + self.t.visit_cooldown_s
+        return any(
+            other.arrived
+            and t - other.last_seen.video_time_s <= window
+            and iou(other.last_seen.xyxy, box) >= self.t.same_vehicle_iou
+            for other in self.tracks.values()
+        )
+
+    def rescale(self, width: int, height: int) -> None:
+        """The picture changed size (a reconnect at another resolution): boxes follow, so the same
+        vehicles and deposits are recognised and nothing "arrives" again."""
+        sx, sy = width / self.width, height / self.height
+
+        def scale(b: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+            return (b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy)
+
+        for track in self.tracks.values():
+            for p in track.history:
+                p.xyxy = scale(p.xyxy)
+            track.first_seen.xyxy = scale(track.first_seen.xyxy)
+            track.last_seen.xyxy = scale(track.last_seen.xyxy)
+        for visit in self.visits.values():
+            visit.box = scale(visit.box)
+        self.width, self.height = width, height
+
     def _stationary_since(self, track: Track, t: float) -> float | None:
         """Video time since which the track has stayed (within a small radius) where it is now."""
         last = track.last_seen.xyxy
@@ -145,6 +179,8 @@ class SiteRules:
     def _vehicle_step(self, track: Track, t: float, at: datetime, out: RuleOutput) -> None:
         since = self._stationary_since(track, t)
         track.stationary_since_s = since
+        if since is not None and since > track.history[0].video_time_s:
+            track.arrived = True  # it was somewhere else before it stood here
         visit = next((v for v in self.visits.values() if v.track_id == track.track_id), None)
         zone = next(iter(track.in_zones), None)
         if visit is not None:
@@ -153,6 +189,8 @@ class SiteRules:
             return
         if zone is None or since is None or t - since < self.t.vehicle_stop_s:
             return
+        if not track.arrived:
+            return  # parked since before we looked: context, not a visit
         # A second track on a vehicle already visiting (an id switch, a box split by someone walking
         # in front of it) is the same visit, not a new one.
         for other in self.visits.values():
@@ -219,6 +257,10 @@ class SiteRules:
         """Start watching a new static region: link it to who and what was near it when it appeared."""
         lookback = region.first_seen_s - self.t.link_lookback_s
         near = tracks_near(self.tracks.values(), region.box, lookback, self.t)
+        # Who brought it: near it shortly before it appeared (a passer-by minutes earlier did not).
+        since = region.first_seen_s - self.t.bringer_window_s
+        bringers = tracks_near(self.tracks.values(), region.box, since, self.t)
+        visits = linked_visits(self.visits.values(), region.box, near, region.first_seen_s, lookback, self.t)
         return Deposit(
             region_id=region.region_id,
             first_seen_s=region.first_seen_s,
@@ -226,12 +268,11 @@ class SiteRules:
             box=region.box,
             zone=zone,
             clear_since_s=region.first_seen_s,
-            act_s=act_time(near, region.box, lookback, region.first_seen_s, self.t),
-            linked_visits=linked_visits(
-                self.visits.values(), region.box, near, region.first_seen_s, lookback, self.t
-            ),
-            people={tr.track_id for tr in near if tr.object_class is ObjectClass.PERSON},
-            vehicles={tr.track_id for tr in near if tr.object_class.is_vehicle},
+            act_s=act_time(bringers, region.box, since, region.first_seen_s, self.t),
+            linked_visits=visits,
+            people={tr.track_id for tr in bringers if tr.object_class is ObjectClass.PERSON},
+            vehicles={tr.track_id for tr in bringers if tr.object_class.is_vehicle}
+            | {self.visits[v].track_id for v in visits},
         )
 
     def observe_scene(
@@ -272,17 +313,31 @@ class SiteRules:
                     "deposit %d: new static region in zone %s at t=%.1f, box %s", rid, zone, t, region.box
                 )
             state.box = region.box
-            if (
-                region.occluded
-                or (motion_busy or {}).get(rid, False)
-                or busy_now(self.tracks.values(), region.box, t, self.t)
-            ):
-                state.clear_since_s = t
-                continue
-            if t - state.clear_since_s < self.t.dumping_persistence_s:
-                continue
-            self._decide(state, t, at, scene, image, out)
+            if self._persisted(state, region, t, motion_busy):
+                self._decide(state, t, at, scene, image, out)
         return out
+
+    def _persisted(
+        self, state: Deposit, region: StaticRegion, t: float, motion_busy: dict[int, bool] | None
+    ) -> bool:
+        """Advance the deposit's clock by this sample and say whether it has now stayed long enough.
+
+        The clock counts only time the deposit was seen with its bringers gone: a bringer near it
+        restarts it; a passer-by, someone hidden in motion or standing in front of it pauses it."""
+        step = 0.0 if state.observed_s is None else min(t - state.observed_s, self.t.max_visible_step_s)
+        state.observed_s = t
+        bringers = [self.tracks[i] for i in state.people | state.vehicles if i in self.tracks]
+        if busy_now(bringers, region.box, t, self.t):
+            state.clear_since_s, state.visible_s = t, 0.0
+            return False
+        if (
+            region.occluded
+            or (motion_busy or {}).get(region.region_id, False)
+            or busy_now(self.tracks.values(), region.box, t, self.t)
+        ):
+            return False
+        state.visible_s += step
+        return state.visible_s >= self.t.dumping_persistence_s
 
     def _decide(
         self,
@@ -314,11 +369,12 @@ class SiteRules:
             )
             return
         # Deposits already waiting near this one, from the same act, join now rather than later.
+        started_s = self._arrival_time(state)
         incident = DumpingIncident(
             incident_id=self._next_incident,
             zone=state.zone,
-            started_s=state.act_s,
-            started_at=at - timedelta(seconds=t - state.act_s),
+            started_s=started_s,
+            started_at=at - timedelta(seconds=t - started_s),
             confirmed_s=t,
             confirmed_at=at,
             box=state.box,
@@ -342,9 +398,22 @@ class SiteRules:
             sorted(incident.linked_visits),
         )
 
+    def _arrival_time(self, state: Deposit) -> float:
+        """When the incident began: the first linked person or vehicle coming into view (a vehicle
+        seen arriving before it stopped), else the act, never after the deposit was first seen."""
+        firsts = [state.act_s]
+        for tid in state.people | state.vehicles:
+            if tid in self.tracks:
+                firsts.append(self.tracks[tid].first_seen.video_time_s)
+        for vid in state.linked_visits:
+            visit = self.visits[vid]
+            firsts.append(visit.started_s)
+            if visit.track_id in self.tracks:
+                firsts.append(self.tracks[visit.track_id].first_seen.video_time_s)
+        return min(firsts)
+
     def _before_time(self, state: Deposit) -> float:
-        starts = [self.visits[v].started_s for v in state.linked_visits]
-        return min([state.act_s, *starts]) - self.t.before_still_offset_s
+        return self._arrival_time(state) - self.t.before_still_offset_s
 
     # -- end of a file --------------------------------------------------------------------------
     def finish(

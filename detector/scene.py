@@ -191,7 +191,7 @@ class SceneModel:
         if move is not None:
             self.moves.append(move)
         cur = self.registration.to_reference(raw)
-        excl = self.registration.mask_to_reference(raw_excl)
+        excl = self.registration.mask_to_reference(raw_excl, margin=self.s.window)
         still = np.abs(cur - self._short) < self.s.static_diff
         cv2.accumulateWeighted(cur, self._short, self.s.short_alpha)
         diff = self.dissimilar(cur, self._long) & self._known
@@ -227,9 +227,10 @@ class SceneModel:
         """Candidate regions and young blobs, with a small margin: the background must not learn there."""
         assert self._long is not None
         held = np.zeros(self._long.shape, bool)
-        h, w = held.shape
+        h, w = int(self._long.shape[0]), int(self._long.shape[1])
         m = 3
-        for x1, y1, x2, y2 in [r.small_box for r in self.regions.values()] + [p[0] for p in self._pending]:
+        boxes: list[Box] = [r.small_box for r in self.regions.values()] + [p[0] for p in self._pending]
+        for x1, y1, x2, y2 in boxes:
             held[max(0, y1 - m) : min(h, y2 + m), max(0, x1 - m) : min(w, x2 + m)] = True
         return held
 

@@ -82,7 +82,11 @@ class ClockInfo:
         return self.origin is TimeOrigin.FILE_MTIME
 
     def as_details(self) -> dict[str, str | bool]:
-        return {"clock_origin": str(self.origin), "frame_timing": str(self.timing), "clock_assumed": self.assumed}
+        return {
+            "clock_origin": str(self.origin),
+            "frame_timing": str(self.timing),
+            "clock_assumed": self.assumed,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +115,9 @@ class ReadReport:
 
     @property
     def ended_early(self) -> bool:
-        return self.seconds_expected is not None and self.seconds_read < EARLY_END_SHARE * self.seconds_expected
+        return (
+            self.seconds_expected is not None and self.seconds_read < EARLY_END_SHARE * self.seconds_expected
+        )
 
     def summary(self) -> str:
         expected = f" of {self.frames_expected}" if self.frames_expected else ""
@@ -242,7 +248,9 @@ class FileSource:
         try:
             self._container = av.open(str(self.path))
         except (av.error.FFmpegError, OSError) as exc:
-            raise SourceError(f"cannot open video {self.path}: {exc} (unsupported format or corrupt file)") from exc
+            raise SourceError(
+                f"cannot open video {self.path}: {exc} (unsupported format or corrupt file)"
+            ) from exc
         if not self._container.streams.video:
             self._container.close()
             raise SourceError(f"cannot open video {self.path}: it has no video stream")
@@ -268,7 +276,9 @@ class FileSource:
             origin = TimeOrigin.OPERATOR
         elif (tagged := _container_start(self._container)) is not None:
             start_time, origin = tagged, TimeOrigin.CONTAINER
-            logger.info("%s: capture start from the file's creation_time tag: %s", self.path, tagged.isoformat())
+            logger.info(
+                "%s: capture start from the file's creation_time tag: %s", self.path, tagged.isoformat()
+            )
         else:
             duration = self.report.seconds_expected or 0.0
             mtime = datetime.fromtimestamp(self.path.stat().st_mtime, UTC)

@@ -161,6 +161,7 @@ class Track:
     in_zones: set[str] = field(default_factory=set)
     best_confidence: float = 0.0
     best_frame_index: int | None = None
+    arrived: bool = False  # seen moving (or continuing a track that was): not parked since the start
 
     @property
     def dwell_s(self) -> float:
@@ -205,6 +206,9 @@ class Deposit:
     linked_visits: set[int] = field(default_factory=set)
     people: set[int] = field(default_factory=set)
     vehicles: set[int] = field(default_factory=set)
+    visible_s: float = 0.0  # seen, unhidden, with whoever brought it gone, since clear_since_s
+    observed_s: float | None = None  # video time of the last scene sample that looked at it
+    arrival_s: float | None = None  # when the first linked person or vehicle came into view
 
 
 @dataclass(slots=True)

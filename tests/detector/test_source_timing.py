@@ -73,7 +73,7 @@ def test_raw_motion_jpeg_without_timestamps_is_refused_unless_fps_is_given(tmp_p
     with raw.open("wb") as f:
         for image in _vtest_frames(30):
             f.write(cv2.imencode(".jpg", image)[1].tobytes())
-    with pytest.raises(SourceError, match="no timestamps.*--fps"):
+    with pytest.raises(SourceError, match=r"no timestamps.*--fps"):
         FileSource(raw, "cam-1", start_time=START)
     with pytest.raises(SourceError, match="--fps"):
         open_source(str(raw), "cam-1", start_time=START)
@@ -98,7 +98,10 @@ def test_truncated_avi_says_how_much_was_read(tmp_path: Path, caplog: pytest.Log
     assert 300 < len(frames) == report.frames_read < 795
     assert report.ended_early
     assert frames[-1].video_time_s == pytest.approx((len(frames) - 1) / 10.0, abs=0.01)
-    assert any("ENDED EARLY" in r.getMessage() and f"read {len(frames)} of 795" in r.getMessage() for r in caplog.records)
+    assert any(
+        "ENDED EARLY" in r.getMessage() and f"read {len(frames)} of 795" in r.getMessage()
+        for r in caplog.records
+    )
 
 
 def test_a_whole_file_is_not_reported_as_ending_early(tmp_path: Path) -> None:
@@ -146,8 +149,11 @@ def test_start_from_modification_time_is_assumed_loudly(
 def test_reconnect_at_another_resolution_delivers_the_new_size(tmp_path: Path) -> None:
     images = _vtest_frames(20)
     small = [cv2.resize(img, (640, 480)) for img in images[10:]]
-    clip = _h264(tmp_path / "switch.ts", [(i, img) for i, img in enumerate(images[:10])]
-                 + [(10 + i, img) for i, img in enumerate(small)], fmt="mpegts")
+    clip = _h264(
+        tmp_path / "switch.ts",
+        [(i, img) for i, img in enumerate(images[:10])] + [(10 + i, img) for i, img in enumerate(small)],
+        fmt="mpegts",
+    )
     source = FileSource(clip, "cam-1", start_time=START)
     frames = list(source.frames())
     assert [f.image.shape[:2] for f in frames] == [(576, 768)] * 10 + [(480, 640)] * 10

@@ -4,9 +4,10 @@ Truth format (docs/architecture.md): ``{"events": [{"type": "dumping" | "vehicle
 "end_s": float, "deposit_s": float (optional)}], "site": "optional/path/to/site.yaml",
 "conditions": ["tag", ...] (optional)}``; a clip without a site file uses the whole frame as the
 hotspot zone.  ``conditions`` name what the clip exercises (``single_bag``, ``camera_nudge``,
-``control``, ...): the summary scores every condition separately.  A detected event matches a truth event of the same type when their
-time spans overlap (touching counts); each truth event matches at most once.  Precision with no
-detections and recall with no truth events are 1.0 (nothing claimed wrongly / nothing missed).
+``control``, ...): the summary scores every condition separately.  A detected event matches a truth
+event of the same type when their time spans overlap (touching counts); each truth event matches at
+most once.  Precision with no detections and recall with no truth events are 1.0 (nothing claimed
+wrongly / nothing missed).
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 from tipwatch.dev.eval import TruthError, evaluate
 
@@ -22,6 +23,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _pct(score: dict[str, float | int]) -> str:
+    return f"{score['precision']:.2f}/{score['recall']:.2f} ({score['tp']}/{score['fp']}/{score['fn']})"
+
+
+def _spread(value: dict[str, float] | None) -> str:
+    return "-" if not value else f"{value['median']:+.1f} [{value['min']:+.1f}, {value['max']:+.1f}]"
+
+
+def condition_table(summary: dict[str, Any]) -> str:
+    """The per-condition table: dumping and visit precision/recall (tp/fp/fn), start error and alert
+    delay of matched dumping events (median [min, max] seconds)."""
+    lines = [
+        f"{'condition':<22} {'clips':>5}  {'dumping P/R (tp/fp/fn)':<24} {'visits P/R (tp/fp/fn)':<24} "
+        f"{'start error s':<22} {'alert delay s':<22}"
+    ]
+    for tag, c in summary["conditions"].items():
+        lines.append(
+            f"{tag:<22} {c['clips']:>5}  {_pct(c['dumping']):<24} {_pct(c['vehicle_visit']):<24} "
+            f"{_spread(c['start_error_s']):<22} {_spread(c['alert_delay_s']):<22}"
+        )
+    lines.append(f"false dumping events on control clips: {summary['false_dumping_on_controls']}")
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         results, summary = evaluate(args.directory, jobs=args.jobs)
@@ -35,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
             f"detected={[(s.type.value, round(s.start_s, 1), round(s.end_s, 1)) for s in r.detected]}  "
             f"{r.seconds_of_video:.0f}s video in {r.wall_seconds:.1f}s"
         )
+    if any(r.conditions for r in results):
+        print(condition_table(summary))
     if args.json:
         print(json.dumps(summary))
     else:

@@ -101,45 +101,61 @@ class InfraredSwitch:
         return np.asarray(cv2.cvtColor(out, cv2.COLOR_GRAY2BGR), np.uint8)
 
 
+CAMERA_MARGIN = 12  # px the moved-camera clips crop from each side, so a move shows real scenery
+
+
+def _camera_view(image: U8, dx: float, dy: float, degrees: float, m: int = CAMERA_MARGIN) -> U8:
+    """What a camera sees whose view is the footage minus :data:`CAMERA_MARGIN` on each side, moved
+    by (dx, dy) pixels and turned by ``degrees``: new scenery comes in at the edges, nothing is
+    smeared or invented."""
+    h, w = image.shape[:2]
+    rot = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    rot[0, 2] += -m - dx
+    rot[1, 2] += -m - dy
+    return np.asarray(
+        cv2.warpAffine(
+            image, rot, (w - 2 * m, h - 2 * m), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+        ),
+        np.uint8,
+    )
+
+
 @dataclass(frozen=True)
 class Nudge:
-    """The camera is knocked at ``t0`` and stays moved: shifted by (dx, dy) pixels and rotated by
-    ``degrees`` about the centre (wind on the pole, a ladder against it)."""
+    """The camera is knocked at ``t0`` and stays moved: its view shifts by (dx, dy) pixels and turns
+    by ``degrees`` (wind on the pole, a ladder against it).  The clip shows a view cropped
+    :data:`CAMERA_MARGIN` px inside the footage throughout, so the move brings in real scenery."""
 
     t0: float
     dx: float = 6.0
     dy: float = 0.0
     degrees: float = 0.0
     tag: str = "camera_nudge"
+    margin: int = CAMERA_MARGIN
 
     def apply(self, image: U8, t: float, index: int) -> U8:
         if t < self.t0:
-            return image
-        h, w = image.shape[:2]
-        m = cv2.getRotationMatrix2D((w / 2, h / 2), self.degrees, 1.0)
-        m[0, 2] += self.dx
-        m[1, 2] += self.dy
-        return np.asarray(cv2.warpAffine(image, m, (w, h), borderMode=cv2.BORDER_REPLICATE), np.uint8)
+            return _camera_view(image, 0.0, 0.0, 0.0, self.margin)
+        return _camera_view(image, self.dx, self.dy, self.degrees, self.margin)
 
 
 @dataclass(frozen=True)
 class Shake:
     """The pole shakes between ``t0`` and ``t1``: a random jitter of up to ``amplitude`` pixels
-    every frame, then the camera settles back where it was."""
+    every frame, then the camera settles back where it was (cropped view as for :class:`Nudge`)."""
 
     t0: float
     t1: float
     amplitude: float = 3.0
     seed: int = 11
     tag: str = "camera_shake"
+    margin: int = CAMERA_MARGIN
 
     def apply(self, image: U8, t: float, index: int) -> U8:
         if not self.t0 <= t < self.t1:
-            return image
+            return _camera_view(image, 0.0, 0.0, 0.0, self.margin)
         dx, dy = _rng(self.seed, index).uniform(-self.amplitude, self.amplitude, 2)
-        h, w = image.shape[:2]
-        m = np.float32([[1, 0, dx], [0, 1, dy]])
-        return np.asarray(cv2.warpAffine(image, m, (w, h), borderMode=cv2.BORDER_REPLICATE), np.uint8)
+        return _camera_view(image, float(dx), float(dy), 0.0, self.margin)
 
 
 @dataclass(frozen=True)

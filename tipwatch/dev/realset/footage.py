@@ -79,8 +79,8 @@ def _tree() -> tuple[tuple[U8, F32], ...]:
     for image in _read_all(TREE):
         hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV)
         hue, sat, val = hsv[..., 0], hsv[..., 1], hsv[..., 2]
-        leaves = ((hue > 25) & (hue < 95) & (sat > 45) & (val > 40) & (val < 235)).astype(np.float32)
-        leaves = cv2.morphologyEx(leaves, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+        green = ((hue > 25) & (hue < 95) & (sat > 45) & (val > 40) & (val < 235)).astype(np.float32)
+        leaves = cv2.morphologyEx(green, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
         alpha = np.asarray(cv2.GaussianBlur(leaves, (0, 0), 1.2), np.float32)
         out.append((np.asarray(image, np.uint8), alpha))
     return tuple(out)

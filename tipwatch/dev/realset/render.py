@@ -17,6 +17,7 @@ import logging
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -26,7 +27,8 @@ import numpy as np
 import numpy.typing as npt
 
 from tipwatch.dev.realset.footage import VTEST_FPS, person_height, size_at, street_frame
-from tipwatch.dev.realset.scenes import Deposit, RealScene, scene, scenes
+from tipwatch.dev.realset.scenes import Deposit, Item, RealScene, scene, scenes
+from tipwatch.dev.samples import sprites
 
 logger = logging.getLogger(__name__)
 
@@ -65,20 +67,58 @@ def _contact_shadow(frame: U8, x: float, y: float, width: float) -> None:
     frame[y1:y2, x1:x2] = (frame[y1:y2, x1:x2].astype(np.float32) * (1 - mask[..., None])).astype(np.uint8)
 
 
-def _deposit_draws(d: Deposit, t: float) -> list[tuple[float, object]]:
-    """(depth, draw) pairs for a deposit's items at ``t``: resting, or in the bringer's hand."""
-    out: list[tuple[float, object]] = []
+@dataclass(frozen=True)
+class _Draw:
+    """One thing to composite, bottom centre at (x, y); drawn far to near by ``depth``."""
+
+    depth: float
+    kind: str  # "item", "person" or "vehicle"
+    x: float
+    y: float
+    item: Item | None = None
+    who: str = "a"
+    occluder: tuple[int, int, int, int] | None = None
+    mirrored: bool = False
+
+    def sprite(self) -> tuple[U8, F32]:
+        if self.kind == "item":
+            assert self.item is not None
+            return self.item.sprite().at_height(int(size_at(self.y, self.item.metres)))
+        if self.kind == "person":
+            person = sprites.person_a() if self.who == "a" else sprites.person_b()
+            return person.at_height(int(person_height(self.y)))
+        vehicle = sprites.vehicle().mirrored() if self.mirrored else sprites.vehicle()
+        return vehicle.at_height(int(size_at(self.y, VEHICLE_METRES)))
+
+    def draw(self, frame: U8, base: U8) -> None:
+        bgr, alpha = self.sprite()
+        shadow = {"item": 1.0, "person": 0.8, "vehicle": 0.9}[self.kind]
+        _contact_shadow(frame, self.x, self.y, alpha.shape[1] * shadow)
+        _paste(frame, bgr, alpha, self.x, self.y)
+        if self.occluder is not None:  # a post stands in front: put its pixels back
+            x1, y1, x2, y2 = self.occluder
+            frame[y1:y2, x1:x2] = base[y1:y2, x1:x2]
+
+
+def _deposit_draws(d: Deposit, t: float) -> list[_Draw]:
+    """A deposit's items at ``t``: resting where they were left, or in the bringer's hand."""
     if d.visible(t):
-        for item in d.items:
-            x, y = d.spot[0] + item.offset[0], d.spot[1] + item.offset[1]
-            out.append((y, ("item", item, x, y, d.occluder)))
-    elif d.bringer is not None and t < d.appear_s:
-        pos = d.bringer.at(t)
-        if pos is not None:
-            ph = person_height(pos[1])
-            for item in d.items[:2]:  # what one person can carry; the rest "comes" with the last trip
-                out.append((pos[1] + 0.5, ("item", item, pos[0] + 0.3 * ph, pos[1] - 0.25 * ph, None)))
-    return out
+        return [
+            _Draw(
+                d.spot[1] + it.offset[1],
+                "item",
+                d.spot[0] + it.offset[0],
+                d.spot[1] + it.offset[1],
+                it,
+                occluder=d.occluder,
+            )
+            for it in d.items
+        ]
+    if d.bringer is not None and t < d.appear_s and (pos := d.bringer.at(t)) is not None:
+        ph = person_height(pos[1])
+        # what one person can carry is shown in the hand; the rest is put down with it
+        return [_Draw(pos[1] + 0.5, "item", pos[0] + 0.3 * ph, pos[1] - 0.25 * ph, it) for it in d.items[:2]]
+    return []
 
 
 def render_frame(sc: RealScene, index: int) -> U8:
@@ -86,50 +126,22 @@ def render_frame(sc: RealScene, index: int) -> U8:
     t = index / VTEST_FPS
     base = street_frame(index)
     frame = base.copy()
-    draws: list[tuple[float, object]] = []
+    draws: list[_Draw] = []
+    walks = list(sc.people) + [d.bringer for d in sc.deposits if d.bringer is not None]
+    drives = list(sc.vehicles) + [d.vehicle for d in sc.deposits if d.vehicle is not None]
     for d in sc.deposits:
         draws += _deposit_draws(d, t)
-        if d.bringer is not None and (pos := d.bringer.at(t)) is not None:
-            draws.append((pos[1], ("person", d.bringer.who, pos[0], pos[1])))
-        if d.vehicle is not None and (pos := d.vehicle.at(t)) is not None:
-            draws.append((pos[1] - 30.0, ("vehicle", d.vehicle.mirrored, pos[0], pos[1])))
-    for walk in sc.people:
+    for walk in walks:
         if (pos := walk.at(t)) is not None:
-            draws.append((pos[1], ("person", walk.who, pos[0], pos[1])))
-    for drive in sc.vehicles:
+            draws.append(_Draw(pos[1], "person", pos[0], pos[1], who=walk.who))
+    for drive in drives:
         if (pos := drive.at(t)) is not None:
-            draws.append((pos[1] - 30.0, ("vehicle", drive.mirrored, pos[0], pos[1])))
-    for _depth, what in sorted(draws, key=lambda p: p[0]):
-        _draw(frame, base, what)
+            draws.append(_Draw(pos[1] - 30.0, "vehicle", pos[0], pos[1], mirrored=drive.mirrored))
+    for draw in sorted(draws, key=lambda d: d.depth):
+        draw.draw(frame, base)
     for effect in sc.effects:
         frame = effect.apply(frame, t, index)
     return frame
-
-
-def _draw(frame: U8, base: U8, what: object) -> None:
-    from detector.samples import sprites  # moved to tipwatch.dev.samples by the seams change
-
-    kind = what[0]  # type: ignore[index]
-    if kind == "item":
-        _, item, x, y, occluder = what  # type: ignore[misc]
-        bgr, alpha = item.sprite().at_height(size_at(y, item.metres))
-        _contact_shadow(frame, x, y, alpha.shape[1])
-        _paste(frame, bgr, alpha, x, y)
-        if occluder is not None:  # the post stands in front: put its pixels back
-            x1, y1, x2, y2 = occluder
-            frame[y1:y2, x1:x2] = base[y1:y2, x1:x2]
-    elif kind == "person":
-        _, who, x, y = what  # type: ignore[misc]
-        sprite = sprites.person_a() if who == "a" else sprites.person_b()
-        bgr, alpha = sprite.at_height(person_height(y))
-        _contact_shadow(frame, x, y, alpha.shape[1] * 0.8)
-        _paste(frame, bgr, alpha, x, y)
-    elif kind == "vehicle":
-        _, mirrored, x, y = what  # type: ignore[misc]
-        sprite = sprites.vehicle().mirrored() if mirrored else sprites.vehicle()
-        bgr, alpha = sprite.at_height(size_at(y, VEHICLE_METRES))
-        _contact_shadow(frame, x, y, alpha.shape[1] * 0.9)
-        _paste(frame, bgr, alpha, x, y)
 
 
 def stamp(sc: RealScene) -> str:
