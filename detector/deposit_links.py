@@ -59,6 +59,25 @@ def act_time(
     return min(act_s, first_seen_s)
 
 
+def at_deposit_time(
+    bringers: Sequence[Track], box: Sequence[float], first_seen_s: float, th: ThresholdsConfig
+) -> float:
+    """The moment for the "act" still: the last time a person who brought the deposit (else a
+    vehicle) stood at it, up to ``act_window_s`` after it was first seen; ``first_seen_s`` if
+    nobody was seen there (it appeared between samples)."""
+    people = [tr for tr in bringers if tr.object_class is ObjectClass.PERSON]
+    limit = first_seen_s + th.act_window_s
+    return max(
+        (
+            p.video_time_s
+            for tr in people or bringers
+            for p in tr.history
+            if p.video_time_s <= limit and overlaps(near_box(p.xyxy, th), box)
+        ),
+        default=first_seen_s,
+    )
+
+
 def linked_visits(
     visits: Iterable[VehicleVisit],
     box: Sequence[float],

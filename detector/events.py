@@ -8,7 +8,7 @@ the vehicle is still there can already link to it.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from detector.backends.registry import ModelInfo
@@ -100,6 +100,9 @@ class EventFactory:
                 "vehicles": len(incident.vehicles),
                 "persistence_s": persistence_s,
                 "first_seen_video_s": round(incident.deposits[0].first_seen_s, 2),
+                "deposited_at": (
+                    incident.confirmed_at - timedelta(seconds=incident.confirmed_s - incident.deposit_s)
+                ).isoformat(),
                 "camera_mode": self.camera.mode,
             },
             **self._common(

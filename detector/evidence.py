@@ -8,7 +8,9 @@ bytes actually written.
 
 The master ("original") of a still is the frame exactly as captured, JPEG-encoded with no overlay;
 the "annotated" working copy adds boxes, labels and a timestamp burn-in (UTC and the site's display
-time zone, Europe/London by default).  Clips are cut from a :class:`~detector.frame_ring.FrameRing`.
+time zone, Europe/London by default).  Clips are cut from the camera's own packets
+(:class:`~detector.packet_ring.PacketRing`: a remuxed master and an H.264 working copy) or, for a
+source without packets, from a :class:`~detector.frame_ring.FrameRing` (see ``detector.clips``).
 Which stills an event gets, and which span its clip covers, is ``detector.evidence_policy``'s
 decision; this module only writes them.
 """
@@ -22,18 +24,21 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import av
 import cv2
 import numpy as np
 import numpy.typing as npt
 
+from detector.clips import count_frames, write_h264
 from detector.config import DEFAULT_DISPLAY_TIMEZONE
 from detector.frame_ring import FrameRing, RingFrame
 from detector.jpeg import JpegError, encode_jpeg
+from detector.packet_ring import PacketRing
 from detector.storage import (
     DEFAULT_MIN_FREE_BYTES,
     StorageError,
@@ -259,68 +264,111 @@ class EvidenceWriter:
         )
         return self._pair(event_key, f"{role}-crop", str(role), master, annotated, frame.captured_at)
 
-    def clip(self, event_key: str, ring: FrameRing, start_s: float, end_s: float) -> EvidenceFile:
-        """An mp4 of the ring's frames in ``[start_s, end_s]`` at the frame rate they were kept at."""
-        frames = ring.frames_between(start_s, end_s)
-        if not frames:
-            raise ValueError(f"no frames in the ring between {start_s:.2f} s and {end_s:.2f} s")
+    def clip(
+        self,
+        event_key: str,
+        start_s: float,
+        end_s: float,
+        *,
+        captured_at_of: Callable[[float], datetime],
+        packets: PacketRing | None = None,
+        frames: FrameRing | None = None,
+    ) -> tuple[list[EvidenceFile], str]:
+        """The clip of ``[start_s, end_s]`` (video seconds) and a sentence saying what it is.
+
+        From ``packets`` (the camera's stream) when they cover the span: an H.265/H.264 stream gives
+        the **master**, its packets remuxed untouched (``original``), and a browser-playable H.264
+        **working copy** at the source frame rate (``annotated``); any other codec gives only the
+        H.264 transcode, labelled as such.  Otherwise from ``frames`` (JPEGs kept at the clip rate).
+        ``captured_at_of`` maps a video time to its capture time.  ValueError when neither covers
+        the span; StorageError when a file cannot be stored whole."""
+        span = packets.span(start_s, end_s) if packets is not None else []
         directory = self._event_dir(event_key)
-        # mp4v at this quality is roughly the size of the JPEGs; keep a margin.
-        check_free_space(directory, 2 * sum(len(f.jpeg) for f in frames), self.min_free_bytes)
-        span = frames[-1].video_time_s - frames[0].video_time_s
-        fps = (len(frames) - 1) / span if len(frames) > 1 and span > 0 else 1.0
-        fps = round(fps, 3)
-        first = frames[0].decode().image
-        size = (first.shape[1], first.shape[0])
+        if packets is not None and span:
+            check_free_space(directory, 3 * sum(len(p.data) for p in span), self.min_free_bytes)
+            master_file: EvidenceFile | None = None
+            first_t = span[0].t_s
+            if packets.remuxable:
+                master_file = self._write_clip(
+                    directory,
+                    "clip",
+                    FileKind.ORIGINAL,
+                    captured_at_of(first_t),
+                    lambda tmp: packets.remux(span, tmp),
+                )
+            kind = FileKind.ANNOTATED if master_file is not None else FileKind.ORIGINAL
+            decoded = ((t, img) for t, img in packets.decode(span) if start_s <= t <= end_s)
+            working = self._write_clip(
+                directory,
+                "clip.working" if master_file is not None else "clip",
+                kind,
+                captured_at_of(max(first_t, start_s)),
+                lambda tmp: write_h264(decoded, tmp),
+            )
+            if master_file is not None:
+                what = (
+                    f"master: the camera's own {packets.codec} stream, not re-encoded; "
+                    "working copy: H.264 for browsers"
+                )
+                return self._record(event_key, [master_file, working]), what
+            return self._record(
+                event_key, [working]
+            ), f"H.264 transcode of the camera's {packets.codec} stream"
+        kept = frames.frames_between(start_s, end_s) if frames is not None else []
+        if not kept:
+            raise ValueError(f"no frames kept between {start_s:.2f} s and {end_s:.2f} s")
+        check_free_space(directory, 2 * sum(len(f.jpeg) for f in kept), self.min_free_bytes)
+        only = self._write_clip(
+            directory,
+            "clip",
+            FileKind.ORIGINAL,
+            kept[0].captured_at,
+            lambda tmp: write_h264(((f.video_time_s, f.decode().image) for f in kept), tmp),
+        )
+        return self._record(event_key, [only]), f"H.264 from frames kept at {len(kept)} frames"
+
+    def _write_clip(
+        self,
+        directory: Path,
+        stem: str,
+        kind: FileKind,
+        captured_at: datetime,
+        write: Callable[[Path], object],
+    ) -> EvidenceFile:
+        """Write a clip through ``write(tmp)``, check every frame decodes, fsync, name it."""
         with self._lock:
-            path = self._free_name(directory, "clip", ".mp4")
-            tmp = temp_path_for(path, ".mp4")  # VideoWriter picks the container from the suffix
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*"mp4v"), fps, size)
+            path = self._free_name(directory, stem, ".mp4")
+            tmp = temp_path_for(path, ".mp4")
         try:
-            if not writer.isOpened():
-                raise StorageError(f"OpenCV could not open an mp4v writer at {tmp}")
-            for item in frames:
-                image = item.decode().image
-                if (image.shape[1], image.shape[0]) != size:
-                    image = np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), np.uint8)
-                writer.write(image)
-            writer.release()
+            write(tmp)
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
-            # VideoWriter does not report write errors (a full disk gives a truncated file), so
-            # check that the container opens and holds every frame before it gets its final name.
-            check = cv2.VideoCapture(str(tmp))
-            written = int(check.get(cv2.CAP_PROP_FRAME_COUNT)) if check.isOpened() else 0
-            check.release()
-            if written != len(frames):
+            if count_frames(tmp) == 0:
                 raise StorageError(
-                    f"the clip at {path} came out with {written} of {len(frames)} frames "
-                    f"(disk full or write error?); not kept"
+                    f"the clip at {path} does not decode (disk full or write error?); not kept"
                 )
             digest, nbytes = sha256_file(tmp)
             os.replace(tmp, path)
             fsync_dir(directory)
-        except OSError as exc:
-            writer.release()
+        except (OSError, av.error.FFmpegError) as exc:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
-            raise_storage_error(exc, path)
+            if isinstance(exc, OSError):
+                raise_storage_error(exc, path)
+            raise StorageError(f"the clip at {path} could not be written: {exc}") from exc
         except BaseException:
-            writer.release()
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
             raise
-        logger.debug("clip %s: %d frames at %.2f fps", path, len(frames), fps)
-        clip = EvidenceFile(
+        return EvidenceFile(
             path=path,
             role="clip",
-            kind=FileKind.ORIGINAL,
+            kind=kind,
             media_type="video/mp4",
             sha256=digest,
             size=nbytes,
-            captured_at=frames[0].captured_at,
+            captured_at=captured_at,
         )
-        return self._record(event_key, [clip])[0]
 
     def files_for(self, event_key: str) -> list[EvidenceFile]:
         with self._lock:

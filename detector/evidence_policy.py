@@ -8,12 +8,16 @@ what it will need and writes the files through the :class:`~detector.evidence.Ev
   last frame the vehicle was tracked), the best *vehicle* view (highest confidence × box area) as a
   still and a crop, the *plate* crop when a plate was read, and a clip from ``pre_roll_s`` before
   the visit to ``post_roll_s`` after it.
-- **Dumping**: *before* (the latest periodic snapshot before the act or the linked visit),
-  *act* (the first ring frame within ``act_window_s`` of the act), *after* (the frame it was
-  confirmed on) and a clip from ``pre_roll_s`` before the act to the confirmation.
+- **Dumping**: *before* (the latest periodic snapshot before the first linked person or vehicle
+  came into view), *act* (the person who brought it at the deposit, as it appeared), *after* (the
+  frame it was confirmed on: nobody near it), a *deposit* crop, and a clip from ``pre_roll_s``
+  before that arrival to ``post_roll_s`` after the last of them left.
 
-Clips never exceed ``max_clip_s`` (the end is kept).  A storage failure on one file is logged and
-marked on the event (``details.evidence_incomplete``) rather than stopping the camera.
+Clips come from the camera's own packets when the source has them (a remuxed master and an H.264
+working copy at the source frame rate, :meth:`EvidenceWriter.clip`), else from JPEG frames kept at
+``clip_fps``; ``details.clip`` says which.  Clips never exceed ``max_clip_s`` (the start is kept:
+the arrival matters most).  A storage failure on one file is logged and marked on the event
+(``details.evidence_incomplete``) rather than stopping the camera.
 """
 
 from __future__ import annotations
@@ -23,14 +27,17 @@ import logging
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import numpy as np
+import numpy.typing as npt
 
 from detector.config import PerformanceConfig, ThresholdsConfig
 from detector.evidence import EvidenceWriter
 from detector.frame_ring import FrameRing
 from detector.geometry import Box
 from detector.jpeg import JpegError, decode_jpeg, encode_jpeg
+from detector.packet_ring import PacketRing
 from detector.plates import PlateReader
 from detector.rules import DumpingIncident, VehicleVisit
 from detector.storage import StorageError
@@ -114,29 +121,65 @@ class EvidencePolicy:
         thresholds: ThresholdsConfig,
         *,
         plates: PlateReader | None = None,
+        packets: PacketRing | None = None,
     ) -> None:
         self.writer = writer
         self.perf = performance
         self.thresholds = thresholds
         self.plates = plates
-        # A visit is final (and its clip cut) only after its cooldown, so the ring must reach back
-        # over the longest clip plus that cooldown; nothing older is ever needed.
-        seconds = (
-            performance.max_clip_s + performance.post_roll_s + thresholds.visit_cooldown_s + RING_MARGIN_S
+        self.packets = packets
+        # Without the camera's packets, frames are kept as JPEGs at the clip rate instead.
+        seconds = self.ring_seconds(performance, thresholds)
+        self.ring = (
+            None if packets is not None else FrameRing(seconds, jpeg_quality=performance.ring_jpeg_quality)
         )
-        self.ring = FrameRing(seconds, jpeg_quality=performance.ring_jpeg_quality)
         self.snapshots = SnapshotRing()
         self._push_every = 1.0 / performance.clip_fps
         self._last_push = -1e9
         self._views: dict[int, VisitViews] = {}
 
+    @staticmethod
+    def ring_seconds(performance: PerformanceConfig, thresholds: ThresholdsConfig) -> float:
+        """How far back clips reach: a visit is final (and its clip cut) only after its cooldown, and a
+        dumping event only after its persistence, so the ring covers the longest clip plus those."""
+        wait = max(thresholds.visit_cooldown_s, thresholds.dumping_persistence_s + performance.scene_idle_s)
+        return performance.max_clip_s + performance.post_roll_s + wait + RING_MARGIN_S
+
+    @property
+    def ring_nbytes(self) -> int:
+        """Memory held for clips (the packet ring or the JPEG frame ring)."""
+        if self.packets is not None:
+            return self.packets.nbytes
+        return self.ring.nbytes if self.ring is not None else 0
+
     # -- what the pipeline sees -----------------------------------------------------------------
     def observe_frame(self, frame: Frame) -> None:
-        """Every frame: into the clip ring at the clip frame rate, and a 'before' snapshot when due."""
-        if frame.video_time_s - self._last_push >= self._push_every * PUSH_JITTER:
+        """Every frame: into the JPEG clip ring at the clip rate (when there are no packets), and a
+        'before' snapshot when due."""
+        if self.ring is not None and frame.video_time_s - self._last_push >= self._push_every * PUSH_JITTER:
             self._last_push = frame.video_time_s
             self.ring.push(frame)
         self.snapshots.observe(frame)
+
+    def frame_at(self, t: float, like: Frame) -> Frame | None:
+        """The kept frame closest to video time ``t`` (within ``act_window_s``), or None; ``like`` is
+        a frame of the same source (its camera, clock source and capture-time mapping)."""
+        window = self.thresholds.act_window_s
+        if self.packets is not None:
+            span = self.packets.span(t - window, t + window)
+            best: tuple[float, npt.NDArray[np.uint8]] | None = None
+            for ft, image in self.packets.decode(span):
+                if best is None or abs(ft - t) < abs(best[0] - t):
+                    best = (ft, image)
+            if best is None:
+                return None
+            at = like.captured_at + timedelta(seconds=best[0] - like.video_time_s)
+            return Frame(best[1], like.camera_id, -1, at, like.clock_source, best[0])
+        assert self.ring is not None
+        kept = self.ring.frames_between(t - window, t + window)
+        if not kept:
+            return None
+        return min(kept, key=lambda f: abs(f.video_time_s - t)).decode()
 
     def visit_started(self, visit: VehicleVisit, frame: Frame) -> None:
         """The arrival view: the frame on which the visit started."""
@@ -172,9 +215,22 @@ class EvidencePolicy:
             event.details["evidence_incomplete"] = True
 
     def _clip(self, event: Event, start_s: float, end_s: float) -> None:
-        start_s = max(start_s, end_s - self.perf.max_clip_s)
+        end_s = min(end_s, start_s + self.perf.max_clip_s)
+
+        def captured_at_of(t: float) -> datetime:
+            return event.started_at + timedelta(seconds=t - event.start_video_s)
+
         with self._file(event, "clip"):
-            event.files.append(self.writer.clip(event.event_id, self.ring, start_s, end_s))
+            files, what = self.writer.clip(
+                event.event_id,
+                start_s,
+                end_s,
+                captured_at_of=captured_at_of,
+                packets=self.packets,
+                frames=self.ring,
+            )
+            event.files += files
+            event.details["clip"] = what
 
     def visit_ended(self, event: Event, visit: VehicleVisit) -> None:
         """Stills, crops, the plate and the clip of a final vehicle visit, added to ``event.files``."""
@@ -221,10 +277,14 @@ class EvidencePolicy:
         if before is not None:
             with self._file(event, "before"):
                 event.files += self.writer.still(key, StillRole.BEFORE, before, boxes)
-        act = self.ring.frames_between(incident.started_s, incident.started_s + self.thresholds.act_window_s)
-        if act:
+        act = self.frame_at(incident.act_still_s, now)
+        if act is not None:
             with self._file(event, "act"):
-                event.files += self.writer.still(key, StillRole.ACT, act[0], boxes)
+                event.files += self.writer.still(key, StillRole.ACT, act, boxes)
         with self._file(event, "after"):
             event.files += self.writer.still(key, StillRole.AFTER, now, boxes)
-        self._clip(event, incident.started_s - self.perf.pre_roll_s, incident.confirmed_s)
+        for box, _label in boxes:
+            with self._file(event, "deposit crop"):
+                event.files += self.writer.crop(key, StillRole.DEPOSIT, now, box)
+        end_s = min(incident.confirmed_s, incident.departed_s + self.perf.post_roll_s)
+        self._clip(event, incident.started_s - self.perf.pre_roll_s, max(end_s, incident.deposit_s))

@@ -32,6 +32,7 @@ from detector.evidence import EvidenceWriter
 from detector.evidence_policy import EvidencePolicy
 from detector.geometry import IntBox, center, expand
 from detector.motion import MotionGate, MotionResult, busy_boxes, plan_crops
+from detector.packet_ring import PacketRing
 from detector.rules import RuleOutput, SiteRules
 from detector.scene import SceneModel, SceneSettings
 from detector.sinks.base import EventSink
@@ -125,6 +126,8 @@ class CameraPipeline:
         sink: EventSink | Callable[[Event], None] | None = None,
         gate: GateSettings | None = None,
         read_plates: bool = False,
+        packets: PacketRing | None = None,
+        clock_details: dict[str, str | bool] | None = None,
     ) -> None:
         if evidence_dir is not None and evidence_writer is not None:
             raise ValueError("pass evidence_dir or evidence_writer, not both")
@@ -158,7 +161,9 @@ class CameraPipeline:
                 from detector.plates import PlateReader
 
                 plates = PlateReader()
-            self.evidence = EvidencePolicy(evidence_writer, self.perf, self.thresholds, plates=plates)
+            self.evidence = EvidencePolicy(
+                evidence_writer, self.perf, self.thresholds, plates=plates, packets=packets
+            )
         self._last_detect_s = -1e9
         self._last_full_s = -1e9
         self._last_scene_s = -1e9
@@ -168,6 +173,7 @@ class CameraPipeline:
         self._raw = Detections.empty()
         self._last_frame: Frame | None = None
         self._clock_source: ClockSource | None = None
+        self._clock_details = dict(clock_details or {})  # where the source's times came from
 
     @contextlib.contextmanager
     def _stage(self, name: str) -> Iterator[None]:
@@ -332,6 +338,7 @@ class CameraPipeline:
                 self.evidence.visit_started(visit, frame)
         for visit in out.visits_ended:
             event = self.event_factory.visit(visit, clock)
+            event.details.update(self._clock_details)
             if self.evidence is not None:
                 with self._stage("evidence"):
                     self.evidence.visit_ended(event, visit)
@@ -348,6 +355,7 @@ class CameraPipeline:
             event = self.event_factory.dumping(
                 incident, [e for e in linked if e], clock, self.thresholds.dumping_persistence_s
             )
+            event.details.update(self._clock_details)
             if self.evidence is not None:
                 with self._stage("evidence"):
                     self.evidence.dumping_confirmed(event, incident, frame)
@@ -379,8 +387,8 @@ class CameraPipeline:
 
     @property
     def ring_nbytes(self) -> int:
-        """Memory held by the evidence frame ring (0 without evidence)."""
-        return self.evidence.ring.nbytes if self.evidence is not None else 0
+        """Memory held for evidence clips (0 without evidence)."""
+        return self.evidence.ring_nbytes if self.evidence is not None else 0
 
     def run(self, frames: Iterable[Frame], on_frame: Callable[[Frame], None] | None = None) -> list[Event]:
         """Process every frame of a source, then :meth:`finish`; returns all events."""

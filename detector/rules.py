@@ -33,7 +33,14 @@ import numpy as np
 import numpy.typing as npt
 
 from detector.config import ThresholdsConfig
-from detector.deposit_links import act_time, busy_now, incident_to_join, linked_visits, tracks_near
+from detector.deposit_links import (
+    act_time,
+    at_deposit_time,
+    busy_now,
+    incident_to_join,
+    linked_visits,
+    tracks_near,
+)
 from detector.geometry import anchor_point, center, containment, iou
 from detector.scene import SceneModel, StaticRegion
 from detector.types import (
@@ -370,6 +377,7 @@ class SiteRules:
             return
         # Deposits already waiting near this one, from the same act, join now rather than later.
         started_s = self._arrival_time(state)
+        bringers = [self.tracks[i] for i in state.people | state.vehicles if i in self.tracks]
         incident = DumpingIncident(
             incident_id=self._next_incident,
             zone=state.zone,
@@ -383,6 +391,9 @@ class SiteRules:
             linked_visits=set(state.linked_visits),
             people=set(state.people),
             vehicles=set(state.vehicles),
+            deposit_s=state.first_seen_s,
+            act_still_s=at_deposit_time(bringers, state.box, state.first_seen_s, self.t),
+            departed_s=min(t, max([state.first_seen_s, *(tr.last_seen.video_time_s for tr in bringers)])),
         )
         self._next_incident += 1
         self.incidents.append(incident)

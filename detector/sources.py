@@ -40,6 +40,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from detector.packet_ring import PacketRing
 from detector.types import ClockSource, Frame
 
 logger = logging.getLogger(__name__)
@@ -209,6 +210,16 @@ class _PtsClock:
         self.last_s = t
         return t
 
+    def packet_seconds(self, packet: av.Packet) -> float:
+        """The video time of a compressed packet, on the same clock as its decoded frame (the first
+        packet's PTS is the origin when it comes before the first frame)."""
+        tb: Fraction | None = packet.time_base
+        if packet.pts is None or tb is None:
+            return max(self.last_s, 0.0)
+        if self.origin_pts is None:
+            self.origin_pts = int(packet.pts)
+        return self.offset_s + float((int(packet.pts) - self.origin_pts) * tb)
+
     def restart(self) -> None:
         """A new connection: its PTS start again somewhere else; continue after the last frame."""
         self.offset_s = self.last_s + 1.0 / self.fallback_fps
@@ -238,8 +249,10 @@ class FileSource:
         *,
         fps: float | None = None,
         threads: int = 0,
+        packet_ring: PacketRing | None = None,
     ) -> None:
         self.path = Path(path)
+        self.packet_ring = packet_ring
         self.camera_id = camera_id
         if not self.path.is_file():
             raise SourceError(f"video file not found: {self.path}")
@@ -324,7 +337,17 @@ class FileSource:
         clock = _PtsClock(self._fps)
         size: tuple[int, int] | None = None
         index = 0
+        packets = 0
+        if self.packet_ring is not None:
+            self.packet_ring.start_segment(self._stream)
         for packet in self._container.demux(self._stream):
+            if self.packet_ring is not None and packet.size:
+                # the operator's rate times packets as it times frames (one picture per packet there)
+                t_packet = (
+                    packets / self._fps_override if self._fps_override else clock.packet_seconds(packet)
+                )
+                self.packet_ring.push(packet, t_packet)
+                packets += 1
             for decoded in _decode(packet, report, str(self.path)):
                 if self._fps_override is not None:
                     t = index / self._fps_override
@@ -452,8 +475,10 @@ class StreamSource:
         opener: Opener | None = None,
         clock: Callable[[], datetime] | None = None,
         sleep: Callable[[float], None] | None = None,
+        packet_ring: PacketRing | None = None,
     ) -> None:
         self.url = url
+        self.packet_ring = packet_ring
         self.camera_id = camera_id
         self.read_timeout_s = read_timeout_s
         self.backoff_initial_s = backoff_initial_s
@@ -541,9 +566,13 @@ class StreamSource:
                 if self.on_gap is not None:
                     self.on_gap(gap)
                 lost_at = None
+            if self.packet_ring is not None:
+                self.packet_ring.start_segment(container.streams.video[0])
             for packet in self._packets(container):
                 if self._stop.is_set():
                     break
+                if self.packet_ring is not None and packet.size:
+                    self.packet_ring.push(packet, clock.packet_seconds(packet))
                 for decoded in _decode(packet, self.report, f"camera {self.camera_id}"):
                     t = clock.seconds(decoded, index)
                     self.report.frames_read = index + 1
@@ -574,14 +603,15 @@ def open_source(
     *,
     start_time: datetime | None = None,
     fps: float | None = None,
-    folder_fps: float | None = None,
     on_gap: Callable[[StreamGap], None] | None = None,
+    packet_ring: PacketRing | None = None,
 ) -> FileSource | StreamSource | ImageFolderSource:
     """Open a file, a folder of images, or a stream URL (``fps``: the operator's frame rate for a
-    file without timestamps or a folder of images; ``folder_fps`` is its older name)."""
+    file without timestamps or a folder of images, default 1 for a folder).  Files and streams keep
+    their compressed packets in ``packet_ring`` for evidence clips."""
     if spec.lower().startswith(STREAM_SCHEMES):
-        return StreamSource(spec, camera_id, on_gap=on_gap)
+        return StreamSource(spec, camera_id, on_gap=on_gap, packet_ring=packet_ring)
     path = Path(spec)
     if path.is_dir():
-        return ImageFolderSource(path, camera_id, start_time=start_time, fps=fps or folder_fps or 1.0)
-    return FileSource(path, camera_id, start_time=start_time, fps=fps)
+        return ImageFolderSource(path, camera_id, start_time=start_time, fps=fps or 1.0)
+    return FileSource(path, camera_id, start_time=start_time, fps=fps, packet_ring=packet_ring)

@@ -2,9 +2,8 @@
 
 A tracker takes the :class:`~detector.types.Detections` of one detector run and returns the tracked
 subset with ``tracker_id`` set (boxes are the tracker's).  It is updated only on frames where the
-object detector ran, so its memory counts detector runs, not video frames.  The implementation
-lives in ``detector/backends/`` (ByteTrack today), imported only when a tracker is built, so
-importing this module loads no model library.
+object detector ran, so its memory counts detector runs, not video frames.  The implementation is
+ByteTrack on numpy and ``lap`` (:mod:`detector.bytetrack`): no model library, no PyTorch.
 
 Example::
 
@@ -42,6 +41,6 @@ class Tracker(Protocol):
 
 def create_tracker() -> Tracker:
     """The tracker the pipeline uses: ByteTrack with its default settings."""
-    from detector.backends.tracker_bytetrack import ByteTrackTracker  # loads ultralytics: only here
+    from detector.bytetrack import ByteTracker
 
-    return ByteTrackTracker()
+    return ByteTracker()

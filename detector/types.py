@@ -227,6 +227,9 @@ class DumpingIncident:
     linked_visits: set[int]
     people: set[int]
     vehicles: set[int]
+    deposit_s: float = 0.0  # when the deposit was first seen standing there
+    act_still_s: float = 0.0  # when a bringer was last at the deposit as it appeared: the "act" still
+    departed_s: float = 0.0  # when the last bringer was last seen: the clip ends soon after
 
     @property
     def area_px(self) -> int:
@@ -240,12 +243,13 @@ class StillRole(enum.StrEnum):
     ACT = "act"  # the act of depositing
     DEPARTURE = "departure"  # vehicle / people leave
     BEFORE = "before"  # scene before the deposit
-    AFTER = "after"  # scene after the deposit
+    AFTER = "after"  # scene after the deposit, nobody near it
+    DEPOSIT = "deposit"  # crop of what was left
 
 
 class FileKind(enum.StrEnum):
     ORIGINAL = "original"  # the frame/clip as captured, write-once master
-    ANNOTATED = "annotated"  # working copy with boxes and labels
+    ANNOTATED = "annotated"  # working copy: boxes and labels, or a clip re-encoded for browsers
 
 
 @dataclass(frozen=True, slots=True)

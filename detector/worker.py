@@ -32,6 +32,8 @@ from detector.backends import create_detector
 from detector.backends.registry import ModelNotFoundError
 from detector.config import CameraConfig, SiteConfig
 from detector.evidence import EvidenceWriter
+from detector.evidence_policy import EvidencePolicy
+from detector.packet_ring import PacketRing
 from detector.pipeline import CameraPipeline, PipelineMetrics, configure_threads
 from detector.sinks.base import Dispatcher, EventSink
 from detector.sinks.spool import Spool, SpoolSink
@@ -62,7 +64,7 @@ class WorkerOptions:
     api_url: str | None = None  # evidence API base URL: starts the uploader
     token: str | None = None  # device token for api_url
     start_time: datetime | None = None  # capture time of a file's first frame (timezone-aware)
-    folder_fps: float = 1.0  # frame rate of an image folder
+    fps: float | None = None  # the operator's frame rate: an image folder, or a file without timestamps
     read_plates: bool = True  # OCR the plate on the best view of each visiting vehicle
     status_every_s: float = 60.0  # seconds between status lines for a live stream
     progress: bool = True  # a progress bar for files
@@ -179,9 +181,15 @@ def build_worker(site: SiteConfig, options: WorkerOptions) -> Worker:
     if not spec:
         raise WorkerError("no source: pass --source or set cameras[].source in the site file")
     gaps: list[StreamGap] = []
+    packets = PacketRing(EvidencePolicy.ring_seconds(site.performance, site.thresholds))
     try:
         source = open_source(
-            spec, camera.id, start_time=options.start_time, folder_fps=options.folder_fps, on_gap=gaps.append
+            spec,
+            camera.id,
+            start_time=options.start_time,
+            fps=options.fps,
+            on_gap=gaps.append,
+            packet_ring=packets,
         )
     except SourceError as exc:
         raise WorkerError(str(exc)) from exc
@@ -197,7 +205,14 @@ def build_worker(site: SiteConfig, options: WorkerOptions) -> Worker:
     writer = EvidenceWriter(staging_dir, display_timezone=site.display_timezone)
     sinks = Dispatcher(build_sinks(spool, writer, options))
     pipeline = CameraPipeline(
-        site, camera, detector, evidence_writer=writer, sink=sinks, read_plates=options.read_plates
+        site,
+        camera,
+        detector,
+        evidence_writer=writer,
+        sink=sinks,
+        read_plates=options.read_plates,
+        packets=packets if not isinstance(source, ImageFolderSource) else None,
+        clock_details=source.clock.as_details(),
     )
     logger.info(
         "site %s camera %s (%s): source %s, model %s sha256 %s",

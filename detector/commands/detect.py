@@ -45,7 +45,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--start-time", type=_utc, default=None, help="capture time of a file's first frame (ISO)"
     )
-    parser.add_argument("--folder-fps", type=float, default=1.0, help="frame rate of an image folder")
+    parser.add_argument(
+        "--fps",
+        "--folder-fps",
+        dest="fps",
+        type=float,
+        default=None,
+        help=(
+            "frame rate the camera recorded at: for an image folder (default 1) or a file without "
+            "timestamps (a raw Motion-JPEG or H.264 export, which is refused without it)"
+        ),
+    )
     parser.add_argument(
         "--no-plates", action="store_true", help="do not read number plates on vehicle stills"
     )
@@ -66,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         api_url=args.api,
         token=args.token,
         start_time=args.start_time,
-        folder_fps=args.folder_fps,
+        fps=args.fps,
         read_plates=not args.no_plates,
         status_every_s=args.status_every,
         progress=not args.no_progress,

@@ -63,7 +63,15 @@ def make_event(staging: Path, *, with_clip: bool = True, event_id: str | None = 
         ring = FrameRing(30)
         for f in frames:
             ring.push(f)
-        files.append(writer.clip(eid, ring, 0.0, 2.0))
+        first = frames[0]
+        clip_files, _what = writer.clip(
+            eid,
+            0.0,
+            2.0,
+            captured_at_of=lambda t: first.captured_at + timedelta(seconds=t - first.video_time_s),
+            frames=ring,
+        )
+        files += clip_files
     return Event(
         event_id=eid,
         type=EventType.DUMPING,

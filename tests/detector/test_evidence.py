@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
 from edge_fixtures import T0, bus_image, frame_of, small_frames
 
+from detector.clips import is_browser_playable
 from detector.evidence import EvidenceWriter, timestamp_text
 from detector.frame_ring import FrameRing
 from detector.storage import DiskFullError, StorageError
-from detector.types import FileKind, StillRole
+from detector.types import FileKind, Frame, StillRole
 
 
 def _decode(path: Path) -> np.ndarray:
@@ -85,34 +89,40 @@ def test_timestamp_burn_in_follows_the_display_time_zone(tmp_path: Path) -> None
     assert london[1].sha256 != eastern[1].sha256  # the burn-in differs
 
 
-def test_clip_has_the_ring_frames_at_their_rate(tmp_path: Path) -> None:
+def _clock(first: Frame):  # type: ignore[no-untyped-def]
+    return lambda t: first.captured_at + timedelta(seconds=t - first.video_time_s)
+
+
+def test_clip_from_kept_frames_is_browser_playable_h264_at_their_times(tmp_path: Path) -> None:
     ring = FrameRing(seconds=60)
-    for f in small_frames(50, fps=10.0):
+    frames = small_frames(50, fps=10.0)
+    for f in frames:
         ring.push(f)
     writer = EvidenceWriter(tmp_path, min_free_bytes=0)
-    clip = writer.clip("evt", ring, 1.0, 3.0)  # frames 10..30 inclusive
-    assert clip.media_type == "video/mp4" and clip.role == "clip"
+    files, what = writer.clip("evt", 1.0, 3.0, captured_at_of=_clock(frames[0]), frames=ring)
+    assert len(files) == 1 and "frames kept" in what
+    clip = files[0]
+    assert clip.media_type == "video/mp4" and clip.role == "clip" and clip.kind is FileKind.ORIGINAL
     data = clip.path.read_bytes()
     assert data[4:8] == b"ftyp" and hashlib.sha256(data).hexdigest() == clip.sha256
-    cap = cv2.VideoCapture(str(clip.path))
-    assert cap.isOpened()
-    assert cap.get(cv2.CAP_PROP_FPS) == pytest.approx(10.0, abs=0.01)
-    count = 0
-    while True:
-        ok, img = cap.read()
-        if not ok:
-            break
-        assert img.shape == (120, 160, 3)
-        count += 1
-    assert count == 21
+    assert is_browser_playable(clip.path)  # H.264 4:2:0, moov before mdat
+    with av.open(str(clip.path)) as c:
+        decoded = [(round(float(f.time), 2), f.width, f.height) for f in c.decode(video=0)]
+    assert len(decoded) == 21  # frames 10..30 inclusive
+    assert all((w, h) == (160, 120) for _t, w, h in decoded)
+    times = [t for t, _w, _h in decoded]
+    assert [round(b - a, 2) for a, b in itertools.pairwise(times)] == [0.1] * 20
     assert clip.captured_at == ring.frames_between(1.0, 1.0)[0].captured_at
     assert not list(tmp_path.glob("evt/.*"))  # no temporary file left behind
 
 
 def test_clip_of_an_empty_span_is_refused(tmp_path: Path) -> None:
     ring = FrameRing(seconds=10)
+    frames = small_frames(1)
     with pytest.raises(ValueError, match="no frames"):
-        EvidenceWriter(tmp_path, min_free_bytes=0).clip("evt", ring, 0.0, 5.0)
+        EvidenceWriter(tmp_path, min_free_bytes=0).clip(
+            "evt", 0.0, 5.0, captured_at_of=_clock(frames[0]), frames=ring
+        )
 
 
 def test_ring_keeps_only_its_window_and_restarts_when_time_goes_back() -> None:
@@ -168,7 +178,7 @@ WRITE_PAST_FILE_LIMIT = """
 import resource, signal, sys
 from pathlib import Path
 sys.path.insert(0, TESTS_DIR)
-from edge_fixtures import bus_image, frame_of, make_event, small_frames
+from edge_fixtures import T0, bus_image, frame_of, make_event, small_frames
 from detector.evidence import EvidenceWriter
 from detector.frame_ring import FrameRing
 from detector.sinks.spool import Spool
@@ -195,7 +205,9 @@ ring = FrameRing(60)
 for f in small_frames(100):
     ring.push(f)
 try:
-    EvidenceWriter(root / "staging", min_free_bytes=0).clip("big", ring, 0.0, 10.0)
+    EvidenceWriter(root / "staging", min_free_bytes=0).clip(
+        "big", 0.0, 10.0, captured_at_of=lambda t: T0, frames=ring
+    )
 except StorageError as exc:
     print("clip refused:", exc)
 """
@@ -212,7 +224,7 @@ def test_write_failing_part_way_leaves_no_partial_file(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "still refused: could not write" in proc.stdout
     assert "put refused: could not spool event" in proc.stdout
-    assert "clip refused: the clip at" in proc.stdout and "of 100 frames" in proc.stdout
+    assert "clip refused: could not write" in proc.stdout and "clip.mp4" in proc.stdout
     big = tmp_path / "staging" / "big"
     assert not list(big.iterdir())  # neither a complete-looking act.jpg nor a temporary file
     from detector.sinks.spool import Spool

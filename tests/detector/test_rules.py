@@ -55,6 +55,12 @@ def _drive(rules: SiteRules, script, until: float, step: float = 0.5) -> RuleOut
 CAR_PARKED = (100.0, 140.0, 180.0, 200.0)
 
 
+def _arriving(box: tuple[float, float, float, float], t: float, stop_s: float = 2.0):  # type: ignore[no-untyped-def]
+    """``box`` at ``t``, driving in from the right until ``stop_s``, then standing there."""
+    dx = max(0.0, stop_s - t) * 100.0
+    return (box[0] + dx, box[1], box[2] + dx, box[3])
+
+
 def test_vehicle_stopping_in_a_zone_is_a_visit_that_ends_when_it_leaves() -> None:
     rules = _rules(zones=(LOWER,))
 
@@ -99,12 +105,43 @@ def test_a_person_standing_still_is_not_a_vehicle_visit() -> None:
     assert out.visits_started == []
 
 
+def test_a_vehicle_parked_since_before_the_source_started_is_never_a_visit() -> None:
+    """The issue's case: two vehicles parked throughout real footage were reported as visits."""
+    rules = _rules()
+    out = _drive(
+        rules,
+        lambda t: _dets((1, ObjectClass.CAR, CAR_PARKED), (2, ObjectClass.VAN_TRUCK, (200, 20, 300, 90))),
+        until=60,
+    )
+    assert out.visits_started == [] and out.visits_ended == []
+    assert rules.finish(60.0, _at(60.0), still_tracked={1, 2}).visits_ended == []
+    # a new tracker id on the parked car (someone walked in front of it) did not arrive either
+    out = _drive(rules, lambda t: _dets((3, ObjectClass.CAR, CAR_PARKED)), until=30)
+    assert out.visits_started == []
+
+
+def test_a_parked_vehicle_that_drives_off_and_comes_back_is_a_visit() -> None:
+    rules = _rules()
+
+    def script(t: float) -> Detections:
+        if t < 10:
+            return _dets((1, ObjectClass.CAR, CAR_PARKED))
+        if t < 20:
+            return _dets()  # drove off
+        return _dets((2, ObjectClass.CAR, _arriving(CAR_PARKED, t, stop_s=22.0)))
+
+    out = _drive(rules, script, until=40)
+    assert len(out.visits_started) == 1 and 21.5 <= out.visits_started[0].started_s <= 22.5
+
+
 def test_a_vehicle_stopping_again_within_the_cooldown_continues_its_visit() -> None:
     rules = _rules()
 
     def script(t: float) -> Detections:
-        if t < 10 or 15 <= t < 30:  # gone for 5 s in the middle (hidden by a lorry, say)
-            return _dets((1 if t < 10 else 2, ObjectClass.CAR, CAR_PARKED))
+        if t < 10:
+            return _dets((1, ObjectClass.CAR, _arriving(CAR_PARKED, t)))
+        if 15 <= t < 30:  # gone for 5 s in the middle (hidden by a lorry, say), back as a new track
+            return _dets((2, ObjectClass.CAR, CAR_PARKED))
         return _dets()
 
     out = _drive(rules, script, until=80)
@@ -115,16 +152,20 @@ def test_a_vehicle_stopping_again_within_the_cooldown_continues_its_visit() -> N
 
 def test_end_of_file_closes_an_active_visit() -> None:
     rules = _rules()
-    out = _drive(rules, lambda t: _dets((1, ObjectClass.CAR, CAR_PARKED)), until=10)
+    out = _drive(rules, lambda t: _dets((1, ObjectClass.CAR, _arriving(CAR_PARKED, t))), until=10)
     assert len(out.visits_started) == 1 and out.visits_ended == []
-    assert out.visits_started[0].present_at_start  # parked before the source started
+    assert not out.visits_started[0].present_at_start
     closed = rules.finish(12.0, _at(12.0), still_tracked={1})  # still there when the file ends
     assert len(closed.visits_ended) == 1 and closed.visits_ended[0].ended_s == 12.0
 
 
 def test_end_of_file_ends_a_visit_when_its_vehicle_was_last_seen_if_it_is_gone() -> None:
     rules = _rules()
-    _drive(rules, lambda t: _dets((1, ObjectClass.CAR, CAR_PARKED)) if t < 10 else _dets(), until=11)
+    _drive(
+        rules,
+        lambda t: _dets((1, ObjectClass.CAR, _arriving(CAR_PARKED, t))) if t < 10 else _dets(),
+        until=11,
+    )
     closed = rules.finish(11.0, _at(11.0), still_tracked=set())
     assert len(closed.visits_ended) == 1 and closed.visits_ended[0].ended_s == 9.5
 
@@ -225,9 +266,13 @@ def test_outside_the_hotspot_zone_is_ignored() -> None:
 
 def test_several_bags_from_one_visit_are_one_dumping_event_linked_to_it() -> None:
     world = World(_rules(dumping_persistence_s=15))
-    van = (8, ObjectClass.VAN_TRUCK, (150.0, 150.0, 260.0, 215.0))
-    world.tracks = _dets(van)
-    world.run(0, 6)  # the van arrives and stops: a visit
+    van_box = (150.0, 150.0, 260.0, 215.0)
+    world.tracks = _dets(
+        (8, ObjectClass.VAN_TRUCK, (van_box[0] + 60, van_box[1], van_box[2] + 60, van_box[3]))
+    )
+    world.run(0, 1)  # the van drives in ...
+    world.tracks = _dets((8, ObjectClass.VAN_TRUCK, van_box))
+    world.run(1, 6)  # ... and stops: a visit
     assert len(world.out.visits_started) == 1
     world.image = with_bag(world.ground, 60, 120)
     world.run(6, 8)

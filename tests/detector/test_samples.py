@@ -136,7 +136,7 @@ def test_a_rendered_clip_is_deterministic_across_processes(tmp_path: Path) -> No
 def test_truth_file_is_readable_by_the_scorer(tmp_path: Path) -> None:
     (video,) = make_samples(tmp_path, only=["dumping_no_vehicle"], end_s=1.0)
     truth = tmp_path / "dumping_no_vehicle.truth.json"
-    spans, site = load_truth(truth)
+    spans, site, _conditions = load_truth(truth)
     assert site is None
     assert [(s.type.value, s.start_s, s.end_s) for s in spans] == [("dumping", 11.0, 70.0)]
     assert json.loads(truth.read_text())["duration_s"] == 1.0
