@@ -270,12 +270,12 @@ class ThresholdsConfig(_Strict):
         description="The 'act' still is the first clip frame within this long after the act began",
     )
     before_still_offset_s: float = Field(
-        default=2.0,
+        default=5.0,
         ge=0,
         title="Before-still offset (s)",
         description=(
-            "The 'before' still is the latest snapshot this long before the act or the earliest linked "
-            "visit, whichever came first"
+            "The 'before' still is the latest snapshot this long before the first linked person or vehicle "
+            "came into view (a person is often in view a few seconds before the detector is sure of them)"
         ),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -9,10 +10,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import numpy.typing as npt
 
+from detector.clips import write_h264
 from tipwatch.dev.samples.scenarios import SCENARIOS, Actor, Scenario
 from tipwatch.dev.samples.scene import FPS, HEIGHT, WIDTH, Scene, build_scene, cloud_gain
 
@@ -22,7 +25,7 @@ U8 = npt.NDArray[np.uint8]
 
 #: written into every truth file; bump it whenever a scene's pixels or timings change,
 #: so that cached clips are rendered again
-GENERATOR = "tipwatch-samples/1"
+GENERATOR = "tipwatch-samples/2"  # 2: H.264 with per-frame timestamps (was MPEG-4 Part 2)
 
 
 class SampleError(RuntimeError):
@@ -159,19 +162,25 @@ def write_clip(
     video = out_dir / f"{scenario.name}.mp4"
     truth = out_dir / f"{scenario.name}.truth.json"
     partial = out_dir / f".{scenario.name}.partial.mp4"
-    writer = cv2.VideoWriter(str(partial), cv2.VideoWriter.fourcc(*"mp4v"), FPS, (WIDTH, HEIGHT))
-    if not writer.isOpened():
-        raise SampleError(f"OpenCV cannot write mp4v video to {partial}: is its FFmpeg backend missing?")
     started = time.perf_counter()
     count = 0
-    try:
+
+    def timed() -> Iterator[tuple[float, U8]]:
+        nonlocal count
         for frame in frames(scenario, end_s=end_s):
-            writer.write(frame)
+            yield count / FPS, frame
             count += 1
             if on_frame is not None:
                 on_frame()
-    finally:
-        writer.release()
+
+    # H.264 with a timestamp per frame, as a camera sends it (so the demo exercises the remuxed
+    # master and the browser working copy of its clips, not a transcode of MPEG-4 Part 2).
+    try:
+        write_h264(timed(), partial)
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
+        raise SampleError(f"cannot write H.264 video to {partial}: {exc}") from exc
     os.replace(partial, video)
     tmp = truth.with_name(f".{truth.name}.tmp")
     tmp.write_text(json.dumps(truth_document(scenario, end_s=end_s), indent=2) + "\n", encoding="utf-8")
