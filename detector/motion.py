@@ -52,11 +52,13 @@ class MotionGate:
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
 
     def small_grey(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+        """``image`` (grey ``(H, W)`` — a decoder's luma plane costs nothing — or BGR) shrunk to the
+        gate's width and blurred."""
         h, w = image.shape[:2]
         sh = max(1, round(h * self.width / w))
         # Grey first, then a bilinear shrink: ~10x cheaper than INTER_AREA on colour, and the blur
         # that follows removes the aliasing a motion mask would otherwise see as flicker.
-        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         small = cv2.resize(grey, (self.width, sh), interpolation=cv2.INTER_LINEAR)
         return cv2.GaussianBlur(small, (5, 5), 0)  # type: ignore[return-value]
 

@@ -205,7 +205,7 @@ class CameraPipeline:
             with self._stage("evidence"):
                 self.evidence.observe_frame(frame)
         with self._stage("motion"):
-            motion = self.motion.detect(frame.image)
+            motion = self.motion.detect(frame.grey)
         events: list[Event] = []
         crops = self._plan_detection(frame, motion)
         if crops is not None:
@@ -304,7 +304,7 @@ class CameraPipeline:
         if update:
             self.metrics.scene_samples += 1
             self._last_scene_update_s = t
-            regions = self.scene.update(frame.image, t, mask)
+            regions = self.scene.update(frame.grey, t, mask)
         else:
             regions = list(self.scene.regions.values())
         h, w = mask.shape
@@ -312,11 +312,11 @@ class CameraPipeline:
         busy = busy_boxes(
             motion_small, {r.region_id: r.small_box for r in regions}, self.thresholds.motion_busy_fraction
         )
-        return rules.observe_scene(t, frame.captured_at, regions, self.scene, frame.image, busy)
+        return rules.observe_scene(t, frame.captured_at, regions, self.scene, frame.grey, busy)
 
     def _exclusion_mask(self, motion: MotionResult, frame: Frame) -> npt.NDArray[np.uint8]:
         """Where the scene model must not look: motion, and tracked or detected objects with a margin."""
-        h, w = self.scene.working_shape(frame.image)
+        h, w = self.scene.working_shape(frame.grey)
         mask = cv2.resize(motion.mask, (w, h), interpolation=cv2.INTER_NEAREST)
         d = self.gate_settings.motion_dilate
         mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (d, d)))

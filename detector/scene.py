@@ -107,11 +107,11 @@ class SceneModel:
 
     # -- working images -------------------------------------------------------------------------
     def prepare(self, image: U8) -> F32:
+        """The working image: ``image`` (grey ``(H, W)``, or BGR) shrunk to the working width, blurred."""
         h, w = image.shape[:2]
         sh = max(1, round(h * self.s.width / w))
-        grey = cv2.resize(
-            cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (self.s.width, sh), interpolation=cv2.INTER_AREA
-        )
+        grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        grey = cv2.resize(grey, (self.s.width, sh), interpolation=cv2.INTER_AREA)
         self._scale = (w / self.s.width, h / sh)
         return np.asarray(cv2.GaussianBlur(grey, (3, 3), 0), np.float32)
 

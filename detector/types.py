@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -46,33 +47,86 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True, slots=True)
 class Frame:
-    """One decoded frame from a camera."""
+    """One decoded frame from a camera.
 
-    image: npt.NDArray[np.uint8]  # BGR, HxWx3
-    camera_id: str
-    index: int  # monotonic per source, starts at 0
-    captured_at: datetime  # UTC
-    clock_source: ClockSource
-    video_time_s: float  # seconds since the start of the source (PTS for files)
+    The picture is held as the decoder gave it: BGR ``(H, W, 3)``, or planar 4:2:0 (I420,
+    ``(H*3/2, W)``) from a video decoder.  :attr:`grey` is free for I420 (the luma plane is a view),
+    and :attr:`image` (BGR) is converted once, on first use: most frames of a quiet camera only
+    ever meet the motion gate, which needs grey alone.
 
-    def __post_init__(self) -> None:
-        if self.image.ndim != 3 or self.image.shape[2] != 3 or self.image.dtype != np.uint8:
-            raise ValueError(
-                f"Frame.image must be an HxWx3 uint8 BGR array, got shape {self.image.shape} "
-                f"dtype {self.image.dtype}"
-            )
-        if self.captured_at.tzinfo is None:
+    ``Frame(image, camera_id, index, captured_at, clock_source, video_time_s)`` with a BGR
+    ``image``, or ``Frame(None, ..., i420=planes)``.  ValueError for a picture of another shape
+    or a naive ``captured_at``.
+    """
+
+    __slots__ = (
+        "_bgr",
+        "_i420",
+        "camera_id",
+        "captured_at",
+        "clock_source",
+        "height",
+        "index",
+        "video_time_s",
+        "width",
+    )
+
+    def __init__(
+        self,
+        image: npt.NDArray[np.uint8] | None,
+        camera_id: str,
+        index: int,
+        captured_at: datetime,
+        clock_source: ClockSource,
+        video_time_s: float,
+        *,
+        i420: npt.NDArray[np.uint8] | None = None,
+    ) -> None:
+        if image is not None:
+            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+                raise ValueError(
+                    f"Frame.image must be an HxWx3 uint8 BGR array, got shape {image.shape} "
+                    f"dtype {image.dtype}"
+                )
+            height, width = int(image.shape[0]), int(image.shape[1])
+        elif i420 is not None:
+            if i420.ndim != 2 or i420.dtype != np.uint8 or i420.shape[0] % 3 or i420.shape[1] % 2:
+                raise ValueError(f"Frame i420 planes must be a (H*3/2, W) uint8 array, got {i420.shape}")
+            height, width = int(i420.shape[0]) * 2 // 3, int(i420.shape[1])
+        else:
+            raise ValueError("a Frame needs a BGR image or I420 planes")
+        if captured_at.tzinfo is None:
             raise ValueError("Frame.captured_at must be timezone-aware (UTC)")
+        self._bgr = image
+        self._i420 = i420
+        self.width, self.height = width, height
+        self.camera_id = camera_id
+        self.index = index
+        self.captured_at = captured_at
+        self.clock_source = clock_source
+        self.video_time_s = video_time_s
 
     @property
-    def width(self) -> int:
-        return int(self.image.shape[1])
+    def image(self) -> npt.NDArray[np.uint8]:
+        """The picture as BGR uint8 ``(H, W, 3)`` (converted from I420 once, then kept)."""
+        if self._bgr is None:
+            assert self._i420 is not None
+            self._bgr = np.asarray(cv2.cvtColor(self._i420, cv2.COLOR_YUV2BGR_I420), np.uint8)
+        return self._bgr
 
     @property
-    def height(self) -> int:
-        return int(self.image.shape[0])
+    def grey(self) -> npt.NDArray[np.uint8]:
+        """Luma ``(H, W)`` uint8: a view of the Y plane for I420, else converted from BGR."""
+        if self._i420 is not None:
+            return self._i420[: self.height]
+        return np.asarray(cv2.cvtColor(self.image, cv2.COLOR_BGR2GRAY), np.uint8)
+
+    def __repr__(self) -> str:
+        return (
+            f"Frame({self.camera_id!r}, index={self.index}, {self.width}x{self.height}, "
+            f"t={self.video_time_s:.3f}s, captured_at={self.captured_at.isoformat()})"
+        )
 
 
 @dataclass(slots=True)
