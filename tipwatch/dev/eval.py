@@ -278,60 +278,73 @@ def measure_camera(path: str, threads: int = 1) -> dict[str, float]:
     and the model's native memory included, which tracemalloc would not see.
     """
     import resource
+    import sys
 
-    from detector.backends import create_detector
-    from detector.pipeline import CameraPipeline, configure_threads
-    from detector.sources import FileSource
+    from detector.pipeline import configure_threads
 
     configure_threads(threads)
     site = default_site("bench")
     camera = site.camera()
-    source = FileSource(path, camera.id, start_time=datetime(2026, 1, 1, tzinfo=UTC))
-    pipeline = CameraPipeline(site, camera, create_detector())
+    staging = tempfile.TemporaryDirectory(prefix="tipwatch-bench-")
+    pipeline, source = _camera(site, path, camera.id, Path(staging.name))
     t0 = time.perf_counter()
     try:
         pipeline.run(source.frames())
     finally:
         source.close()
+        staging.cleanup()
     wall = time.perf_counter() - t0
     return {
         "video_s": pipeline.metrics.video_seconds,
         "wall_s": wall,
         "frames": pipeline.metrics.frames,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,  # Linux: KiB
+        "torch_imported": float("torch" in sys.modules),
     }
 
 
-def measure_cameras_in_threads(path: str, cameras: int = 4, evidence: bool = True) -> dict[str, float]:
+def _camera(site: SiteConfig, path: str, camera_id: str, staging: Path) -> tuple[Any, Any]:
+    """A camera as the worker builds it: the file's packets kept for clips, evidence written."""
+    from detector.backends import create_detector
+    from detector.evidence import EvidenceWriter
+    from detector.evidence_policy import EvidencePolicy
+    from detector.packet_ring import PacketRing
+    from detector.pipeline import CameraPipeline
+    from detector.sources import FileSource
+
+    packets = PacketRing(EvidencePolicy.ring_seconds(site.performance, site.thresholds))
+    source = FileSource(path, camera_id, start_time=datetime(2026, 1, 1, tzinfo=UTC), packet_ring=packets)
+    pipeline = CameraPipeline(
+        site,
+        site.camera(),
+        create_detector(),
+        evidence_writer=EvidenceWriter(staging / camera_id, min_free_bytes=0),
+        packets=packets,
+    )
+    return pipeline, source
+
+
+def measure_cameras_in_threads(path: str, cameras: int = 8) -> dict[str, float]:
     """Run ``cameras`` pipelines over the same file concurrently, one thread each, in this process
     (how an edge box runs: one process, one pipeline per camera).  Meant for a fresh spawned
     process so the peak RSS is only theirs; OpenCV gets one thread per pipeline."""
     import resource
     import threading
 
-    from detector.backends import create_detector
-    from detector.pipeline import CameraPipeline, configure_threads
-    from detector.sources import FileSource
+    from detector.pipeline import configure_threads
 
     configure_threads(1)
     site = default_site("bench")
     results: dict[int, dict[str, float]] = {}
     errors: list[BaseException] = []
     staging = tempfile.TemporaryDirectory(prefix="tipwatch-bench-")
-    pipelines = [
-        CameraPipeline(
-            site,
-            site.camera(),
-            create_detector(),
-            evidence_dir=Path(staging.name) / f"cam-{i + 1}" if evidence else None,
-        )
-        for i in range(cameras)
-    ]
+    built = [_camera(site, path, f"cam-{i + 1}", Path(staging.name)) for i in range(cameras)]
+    pipelines = [p for p, _ in built]
     baseline_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
     def one(i: int) -> None:
         try:
-            source = FileSource(path, f"cam-{i + 1}", start_time=datetime(2026, 1, 1, tzinfo=UTC))
+            source = built[i][1]
             t0 = time.perf_counter()
             pipelines[i].run(source.frames())
             source.close()

@@ -1,4 +1,4 @@
-"""Detector speed benchmark: decode floor, naive pipeline, gated pipeline, four 720p cameras.
+"""Detector speed benchmark: decode floor, naive pipeline, gated pipeline, eight 720p cameras.
 
     python benchmarks/detector.py [--json] [--frames N]      (or: tipwatch bench detector --json)
 
@@ -11,9 +11,12 @@ Prints one JSON object (the last line):
   dumping events on vtest with a bin bag pasted in at 20 s (and both exactly one);
 - ``quiet_*``: decode vs gated on quiet footage (vtest's first frame held, with real sensor noise
   from the clip's own frame differences) and ``fraction_of_decode_limit``;
-- ``four_cams_720p``: four pipelines (one process, a thread each) over vtest upscaled to 1280×720 at
+- ``eight_cams_720p``: eight pipelines (one process, a thread each, evidence on: the camera's packets
+  kept for clips) over vtest upscaled to 1280×720 and encoded as H.264 like a camera's stream, at
   the clip's 10 fps: the real-time factor of the slowest camera and the peak RSS (MB, not
-  tracemalloc: OpenCV's native memory counts) of the process and per camera.
+  tracemalloc: OpenCV's native memory counts) of the process and per camera;
+- ``one_cam_720p``: the same camera alone in a fresh process: its peak RSS, and whether PyTorch was
+  imported (it must not be on the default backend).
 """
 
 from __future__ import annotations
@@ -36,11 +39,12 @@ import cv2
 import numpy as np
 
 from detector.backends import create_detector
+from detector.clips import write_h264
 from detector.config import default_site
 from detector.pipeline import CameraPipeline, GateSettings, configure_threads
 from detector.sources import FileSource
 from tipwatch.dev.composite import VTEST, with_deposit
-from tipwatch.dev.eval import measure_cameras_in_threads
+from tipwatch.dev.eval import measure_camera, measure_cameras_in_threads
 
 logger = logging.getLogger(__name__)
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -82,7 +86,8 @@ def pipeline_run(path: str, naive: bool, limit: int | None, paste: bool) -> dict
 
 
 def make_quiet_clip(out: Path, seconds: float = 60.0) -> Path:
-    """vtest's empty-ish first frame held still, with the clip's own frame-to-frame noise added."""
+    """vtest's empty-ish first frame held still, with the clip's own frame-to-frame noise added,
+    encoded as H.264 (what a camera sends)."""
     cap = cv2.VideoCapture(VTEST)
     ok, first = cap.read()
     ok2, second = cap.read()
@@ -90,32 +95,52 @@ def make_quiet_clip(out: Path, seconds: float = 60.0) -> Path:
     if not (ok and ok2):
         raise RuntimeError(f"cannot read {VTEST}")
     noise_sigma = float(np.std(first.astype(np.int16) - second.astype(np.int16))) * 0.3
-    writer = cv2.VideoWriter(
-        str(out), cv2.VideoWriter.fourcc(*"MJPG"), 10.0, (first.shape[1], first.shape[0])
-    )
     rng = np.random.default_rng(0)
-    for _ in range(int(seconds * 10)):
-        noise = rng.normal(0, noise_sigma, first.shape)
-        writer.write((first.astype(np.float32) + noise).clip(0, 255).astype(np.uint8))
-    writer.release()
+
+    def frames() -> Any:
+        for i in range(int(seconds * 10)):
+            noise = rng.normal(0, noise_sigma, first.shape)
+            yield i / 10.0, (first.astype(np.float32) + noise).clip(0, 255).astype(np.uint8)
+
+    write_h264(frames(), out)
     return out
 
 
 def make_720p(out: Path) -> Path:
+    """vtest upscaled to 1280×720 and encoded as H.264 at its 10 fps."""
     cap = cv2.VideoCapture(VTEST)
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*"MJPG"), 10.0, (1280, 720))
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        writer.write(cv2.resize(frame, (1280, 720), interpolation=cv2.INTER_LINEAR))
+
+    def frames() -> Any:
+        i = 0
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            yield (
+                i / 10.0,
+                np.asarray(cv2.resize(frame, (1280, 720), interpolation=cv2.INTER_LINEAR), np.uint8),
+            )
+            i += 1
+
+    write_h264(frames(), out)
     cap.release()
-    writer.release()
     return out
 
 
-def four_cameras(path: Path, cams: int = 4) -> dict[str, Any]:
-    """Four 720p cameras at 10 fps on one box, the way the worker runs them: one process, one
+def one_camera(path: Path) -> dict[str, Any]:
+    """One 720p camera alone in a fresh (spawned) process: its peak RSS and whether torch was loaded."""
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+        r = pool.submit(measure_camera, str(path)).result()
+    return {
+        "peak_rss_mb": round(r["peak_rss_mb"], 1),
+        "realtime_factor": round(r["video_s"] / r["wall_s"], 2),
+        "torch_imported": bool(r["torch_imported"]),
+    }
+
+
+def many_cameras(path: Path, cams: int = 8) -> dict[str, Any]:
+    """``cams`` 720p cameras at 10 fps on one box, the way the worker runs them: one process, one
     pipeline (thread) per camera.  Spawned fresh so its peak RSS is the cameras' alone."""
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
@@ -123,7 +148,7 @@ def four_cameras(path: Path, cams: int = 4) -> dict[str, Any]:
     return {
         "cameras": cams,
         "resolution": "1280x720",
-        "mode": "one process, one thread per camera, 1 OpenCV thread each, evidence ring on",
+        "mode": "one process, one thread per camera, 1 OpenCV thread each, evidence (packet ring) on",
         "fps_per_camera_needed": 10.0,
         "fps_per_camera_achieved": round(r["video_s"] * 10.0 / r["slowest_wall_s"], 1),
         "realtime_factor": round(r["video_s"] / r["slowest_wall_s"], 2),
@@ -134,7 +159,7 @@ def four_cameras(path: Path, cams: int = 4) -> dict[str, Any]:
     }
 
 
-def measure(limit: int | None = None, skip_four: bool = False) -> dict[str, Any]:
+def measure(limit: int | None = None, skip_four: bool = False, cameras: int = 8) -> dict[str, Any]:
     configure_threads(min(2, os.cpu_count() or 1))
     result: dict[str, Any] = {"cpu_cores": os.cpu_count(), "footage": Path(VTEST).name}
     result["decode_fps"] = round(decode_fps(VTEST, limit), 1)
@@ -162,7 +187,9 @@ def measure(limit: int | None = None, skip_four: bool = False) -> dict[str, Any]
         result["quiet_gated_fps"] = round(q_gated["fps"], 1)
         result["fraction_of_decode_limit"] = round(q_gated["fps"] / q_decode, 3)
         if not skip_four:
-            result["four_cams_720p"] = four_cameras(make_720p(Path(tmp) / "vtest720.avi"))
+            clip720 = make_720p(Path(tmp) / "vtest720.mp4")
+            result["one_cam_720p"] = one_camera(clip720)
+            result["eight_cams_720p"] = many_cameras(clip720, cameras)
     result["peak_rss_mb_this_process"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
     return result
 
@@ -170,11 +197,12 @@ def measure(limit: int | None = None, skip_four: bool = False) -> dict[str, Any]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print only the JSON object")
     parser.add_argument("--frames", type=int, default=None, help="limit frames of vtest (default: all 795)")
-    parser.add_argument("--skip-four", action="store_true", help="skip the four-camera 720p run")
+    parser.add_argument("--skip-four", action="store_true", help="skip the multi-camera 720p runs")
+    parser.add_argument("--cameras", type=int, default=8, help="cameras in the 720p run (default 8)")
 
 
 def run(args: argparse.Namespace) -> int:
-    result = measure(args.frames, args.skip_four)
+    result = measure(args.frames, args.skip_four, args.cameras)
     if not args.json:
         for key, value in result.items():
             print(f"{key:>28}: {value}", file=sys.stderr)
