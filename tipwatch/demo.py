@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 SITE_KEY = "demo-layby"
 CAMERA_KEY = "cam-1"
 LOG_NAME = "demo.log"
+MARKER = ".tipwatch-demo"  # written into a demo's data folder: only such a folder is ever emptied
 
 #: capture time of the first clip is this long before now; each next clip starts CLIP_SPACING later,
 #: so the clips read as one camera's afternoon and their events never overlap
@@ -112,6 +113,21 @@ def log_to_file(path: Path, level: int) -> Iterator[None]:
             logging.getLogger(name).setLevel(level_before)
 
 
+def _clear_demo_folder(data_dir: Path) -> None:
+    """Empty ``data_dir`` for a fresh run, but only if an earlier demo made it (its marker file is
+    there) or it is empty: never a folder of real evidence, a checkout, or ``/``.  DemoError else."""
+    if not data_dir.is_dir():
+        raise DemoError(f"--data {data_dir} is not a folder")
+    if not any(data_dir.iterdir()):
+        return
+    if not (data_dir / MARKER).is_file():
+        raise DemoError(
+            f"refusing to empty {data_dir}: it was not made by `tipwatch demo` (no {MARKER} file in it). "
+            "Give --data a new or empty folder"
+        )
+    shutil.rmtree(data_dir)
+
+
 def run_demo(*, clips_dir: Path, data_dir: Path, keep: bool = False, verbose: bool = False) -> int:
     """Run the whole chain; 0 when the exported bundle verifies, 1 when it does not.
 
@@ -119,8 +135,9 @@ def run_demo(*, clips_dir: Path, data_dir: Path, keep: bool = False, verbose: bo
     too when ``verbose``).  Raises :class:`DemoError` naming the step that failed.
     """
     if data_dir.exists() and not keep:
-        shutil.rmtree(data_dir)
+        _clear_demo_folder(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / MARKER).write_text("made by tipwatch demo; the next demo run may empty this folder\n")
     log = data_dir / LOG_NAME
     with log_to_file(log, logging.DEBUG if verbose else logging.INFO):
         logger.info("demo: clips %s, data %s", clips_dir, data_dir)

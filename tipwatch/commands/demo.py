@@ -11,7 +11,12 @@ logger = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clips", type=Path, default=Path("sample_clips"), help="sample clip directory")
-    parser.add_argument("--data", type=Path, default=Path("var/demo"), help="data directory (recreated)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path("var/demo"),
+        help="data directory (emptied first, but only if an earlier demo made it)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep an existing data directory")
 
 
