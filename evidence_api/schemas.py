@@ -30,6 +30,7 @@ class FileRole(StrEnum):
     departure = "departure"
     before = "before"
     after = "after"
+    deposit = "deposit"  # a crop of what was left
     clip = "clip"
 
 

@@ -3,6 +3,8 @@
 PostgreSQL tests get a fresh schema each (``CREATE SCHEMA test_<random>``), selected through the URL's
 ``options=-csearch_path=...`` so any engine, Alembic included, lands in it; it is dropped afterwards.
 If PostgreSQL is unreachable the PostgreSQL variant is skipped locally, but fails when ``CI=true``.
+
+``demo_run`` runs ``tipwatch demo`` once per session for the tests that read what it left.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import pytest
 # through an editable-install finder that runs after the path finder), so put the repository root first.
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
+from tests_support_demo import DemoRun, run_demo  # noqa: E402
+
 import evidence_api  # noqa: E402, F401  - bind the real package before any test module imports it
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -68,3 +72,9 @@ def db_url(request: pytest.FixtureRequest) -> str:
     name = "sqlite_url" if request.param == "sqlite" else "pg_url"
     url: str = request.getfixturevalue(name)
     return url
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """``tipwatch demo`` on the sample clips, offline, run once (minutes) for every test that needs it."""
+    return run_demo(tmp_path_factory.mktemp("demo-run"))

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import logging
 import socket
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from tests_support_demo import DemoRun
 from tests_support_netguard import NetGuard, is_loopback
 
 from tipwatch.cli import console_logging
 from tipwatch.demo import log_to_file
 from tipwatch.demo_story import ClipResult, Story, clock, duration
-
-HERE = Path(__file__).parent
 
 
 @pytest.mark.parametrize(
@@ -49,44 +46,27 @@ def test_the_guard_refuses_exactly_non_loopback_access(
 
 
 @pytest.mark.slow
-def test_demo_runs_end_to_end_offline(tmp_path: Path) -> None:
-    violations = tmp_path / "violations.txt"
-    data = tmp_path / "demo"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(HERE / "tests_support_netguard.py"),
-            str(violations),
-            "--",
-            "demo",
-            "--clips",
-            str(HERE.parent / "sample_clips"),
-            "--data",
-            str(data),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        cwd=tmp_path,
-        check=False,
+def test_demo_runs_end_to_end_offline(demo_run: DemoRun) -> None:
+    out = demo_run.output
+    assert not demo_run.violations.exists(), (
+        f"network access outside loopback: {demo_run.violations.read_text()}"
     )
-    out = proc.stdout + proc.stderr
-    assert not violations.exists(), f"network access outside loopback: {violations.read_text()}"
-    assert proc.returncode == 0, out[-4000:]
-    assert "RESULT: OK" in proc.stdout
+    assert demo_run.returncode == 0, out[-4000:]
+    assert "RESULT: OK" in demo_run.stdout
     for clip in ("dumping_layby", "drive_through", "park_and_leave", "cloud_shadow", "dumping_no_vehicle"):
-        assert clip in proc.stdout
+        assert clip in demo_run.stdout
     # the console tells the story; every log line is in the demo's log file, none on the console
     for step in range(1, 7):
-        assert f"[{step}/6]" in proc.stdout
-    assert "4 of 4 events found, no false alarms" in proc.stdout
-    assert "Verified:      OK" in proc.stdout
+        assert f"[{step}/6]" in demo_run.stdout
+    assert "4 of 4 events found, no false alarms" in demo_run.stdout
+    assert "Verified:      OK" in demo_run.stdout
     assert " INFO " not in out and " WARNING " not in out, out[-4000:]
-    log = (data / "demo.log").read_text(encoding="utf-8")
+    log = (demo_run.data / "demo.log").read_text(encoding="utf-8")
     assert " INFO detector." in log and " INFO evidence_api." in log
-    assert list(data.glob("bundle-*.zip"))
+    assert list(demo_run.data.glob("bundle-*.zip"))
     # nothing left unsent or refused in any clip's spool
-    assert not list(data.glob("spool/*/pending/*")) and not list(data.glob("spool/*/dead/*"))
+    spool = demo_run.data / "spool"
+    assert not list(spool.glob("*/pending/*")) and not list(spool.glob("*/dead/*"))
 
 
 START = datetime(2026, 3, 1, 14, 0, tzinfo=UTC)

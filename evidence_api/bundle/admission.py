@@ -24,7 +24,8 @@ logger = logging.getLogger(__name__)
 
 # the order exhibits are numbered in, within one event captured at the same instant
 ROLE_ORDER = {
-    r: i for i, r in enumerate(("arrival", "vehicle", "plate", "act", "departure", "before", "after"))
+    r: i
+    for i, r in enumerate(("arrival", "vehicle", "plate", "act", "departure", "before", "after", "deposit"))
 }
 NOT_AUTHORISED = (
     "no surveillance authorisation covered this camera at the capture time, "

@@ -44,7 +44,7 @@ class PlateInfo(BaseModel):
 class FileSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
-    role: Literal["arrival", "vehicle", "plate", "act", "departure", "before", "after", "clip"]
+    role: Literal["arrival", "vehicle", "plate", "act", "departure", "before", "after", "deposit", "clip"]
     kind: Literal["original", "annotated"]
     media_type: Literal["image/jpeg", "video/mp4"]
     sha256: str = Field(pattern=HEX64)

@@ -10,9 +10,17 @@ import numpy as np
 from evidence_testutil import Api, event_body, sha, upload
 from sqlalchemy import select, text
 
+from detector.types import StillRole
 from evidence_api.models import AuditEntry, Blob, Event
+from evidence_api.schemas import FileRole
 from evidence_api.services import audit
 from evidence_api.services.ingest import backfill_print_copies
+
+
+def test_the_api_accepts_every_still_role_the_edge_writes() -> None:
+    # a role the API does not know is a 422 and the whole event goes to the spool's dead/ (the deposit
+    # crop once did that to the demo's dumping event)
+    assert {role.value for role in StillRole} | {"clip"} == {role.value for role in FileRole}
 
 
 def test_event_with_still_and_clip_completes_and_is_downloadable(api: Api, media: dict[str, bytes]) -> None:
