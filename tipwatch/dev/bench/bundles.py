@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from evidence_api.bundle.builder import build_bundle
+from evidence_api.bundle.format import GENESIS_HASH, audit_entry_hash
 from evidence_api.bundle.signing import KeyStore
 from evidence_api.bundle.spec import (
     AuditExtract,
@@ -48,7 +49,6 @@ from evidence_api.bundle.spec import (
     ReviewDecision,
     WorkingFile,
 )
-from evidence_api.bundle.format import GENESIS_HASH, audit_entry_hash
 from evidence_api.bundle.verify import verify_bundle
 from evidence_api.previews import make_preview
 
