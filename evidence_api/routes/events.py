@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from evidence_api import ranges
 from evidence_api.deps import DeviceOnly, LegalUser, OfficerUser, SessionDep, SettingsDep, Staff, StoreDep
 from evidence_api.models import ReviewStatus
 from evidence_api.routes.views import event_out
@@ -185,18 +186,84 @@ def legal_override(
     return event_out(event)
 
 
+RangeHeader = Annotated[
+    str | None,
+    Header(
+        alias="Range",
+        description="One byte range, `bytes=a-b`, `bytes=a-` or `bytes=-n` (RFC 9110 §14); anything else, "
+        "or several ranges, gets the whole file",
+    ),
+]
+IfRangeHeader = Annotated[
+    str | None,
+    Header(
+        alias="If-Range",
+        description="Ignored with the Range it guards: no validator is sent that it could match, so "
+        "the whole file is sent",
+    ),
+]
+
+
+def _header_doc(description: str) -> dict[str, Any]:
+    return {"description": description, "schema": {"type": "string"}}
+
+
+_BLOB_HEADERS = {
+    "Accept-Ranges": _header_doc("`bytes`: byte ranges are served"),
+    "X-Content-SHA256": _header_doc("SHA-256 of the whole file"),
+    "Cache-Control": _header_doc("`no-store`: evidence is kept out of caches"),
+}
+_BLOB_MEDIA: dict[str, Any] = {"image/jpeg": {}, "video/mp4": {}}
+
+
 @router.get(
     "/blobs/{sha256}",
     response_class=StreamingResponse,
-    responses={200: {"content": {"image/jpeg": {}, "video/mp4": {}}}, 404: {}},
+    responses={
+        200: {"description": "The whole file", "content": _BLOB_MEDIA, "headers": _BLOB_HEADERS},
+        206: {
+            "description": "The byte range asked for (`Content-Range: bytes a-b/size`)",
+            "content": _BLOB_MEDIA,
+            "headers": {
+                **_BLOB_HEADERS,
+                "Content-Range": _header_doc("`bytes a-b/size`"),
+            },
+        },
+        404: {},
+        416: {
+            "description": "The range starts past the end of the file (`Content-Range: bytes */size`)",
+            "headers": {"Content-Range": _header_doc("`bytes */size`")},
+        },
+    },
 )
+@router.head("/blobs/{sha256}", include_in_schema=False)
 def download_blob(
-    sha256: Sha256Path, principal: Staff, session: SessionDep, store: StoreDep
+    sha256: Sha256Path,
+    request: Request,
+    principal: Staff,
+    session: SessionDep,
+    store: StoreDep,
+    range_: RangeHeader = None,
+    if_range: IfRangeHeader = None,
 ) -> StreamingResponse:
-    """Download a still or clip by SHA-256 (an audited read of evidence)."""
+    """Download a still or clip by SHA-256, whole or one byte range of it (HTTP Range, so a browser's
+    video player can seek); each request is an audited read of evidence, with the range in the entry.
+    HEAD answers the same headers without the bytes."""
     opened = review.open_evidence_file(
-        session=session, store=store, sha256=sha256, actor=principal.actor, what="blob"
+        session=session,
+        store=store,
+        sha256=sha256,
+        actor=principal.actor,
+        what="blob",
+        requested=ranges.RangeRequest(range_, if_range),
+        headers_only=request.method == "HEAD",
     )
-    return StreamingResponse(
-        opened.stream, media_type=opened.media_type, headers={"X-Content-SHA256": sha256}
+    reply = ranges.plan_reply(
+        opened.stream,
+        size=opened.size,
+        media_type=opened.media_type,
+        part=opened.part,
+        headers_only=request.method == "HEAD",
     )
+    headers = {**reply.headers, "X-Content-SHA256": sha256, "Cache-Control": "no-store"}
+    return StreamingResponse(reply.body, status_code=reply.status, headers=headers)

@@ -6,11 +6,12 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from evidence_api import ranges
 from evidence_api.models import Blob, Camera, Event, EventFile, LegalOverride, ReviewStatus, Site
 from evidence_api.services import audit
 from evidence_api.services.errors import Conflict, Invalid, NotFound
@@ -135,7 +136,15 @@ def exportable(event: Event) -> bool:
     return event.authorised_at_capture or bool(event.overrides)
 
 
-def audit_read(*, session: Session, event: Event, actor: str, what: str, sha256: str | None = None) -> None:
+def audit_read(
+    *,
+    session: Session,
+    event: Event,
+    actor: str,
+    what: str,
+    sha256: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
     audit.append(
         session,
         actor=actor,
@@ -143,24 +152,39 @@ def audit_read(*, session: Session, event: Event, actor: str, what: str, sha256:
         target_type="event",
         target_id=str(event.id),
         after_hash=sha256,
+        details=details,
     )
 
 
 @dataclass(frozen=True, slots=True)
 class EvidenceFile:
-    """A stored still or clip opened for a person: its bytes (the caller closes the stream) and type."""
+    """A stored still or clip opened for a person: its bytes (the caller closes the stream), type, size
+    in bytes, and the part of it to send (:data:`evidence_api.ranges.Part`: None for all of it)."""
 
     stream: BinaryIO
     media_type: str
+    size: int
+    part: ranges.Part = None
 
 
 def open_evidence_file(
-    *, session: Session, store: BlobStore, sha256: str, actor: str, what: str, print_copy: bool = False
+    *,
+    session: Session,
+    store: BlobStore,
+    sha256: str,
+    actor: str,
+    what: str,
+    print_copy: bool = False,
+    requested: ranges.RangeRequest | None = None,
+    headers_only: bool = False,
 ) -> EvidenceFile:
     """Open an event's stored file (a still or clip, by SHA-256) and record the read in the audit log as
     ``evidence.read.<what>``.  With ``print_copy``, a still's reduced print copy is sent instead where
-    there is one, and the read is recorded as ``<what>.print_copy``.  NotFound when no event has such a
-    file, or the store has lost it."""
+    there is one, and the read is recorded as ``<what>.print_copy``.  ``requested``: the byte range a
+    client asked for; the part chosen is in the result and in the entry's details (``"range": "0-99"``,
+    or ``"unsatisfiable"``; nothing when the whole file is sent).  ``headers_only``: the client asked
+    for the file's headers (HTTP HEAD) and is sent no bytes; recorded as ``"headers_only": true``.
+    NotFound when no event has such a file, or the store has lost it."""
     blob = session.get(Blob, sha256)
     ef = session.execute(select(EventFile).where(EventFile.sha256 == sha256)).scalars().first()
     if blob is None or ef is None:
@@ -169,11 +193,19 @@ def open_evidence_file(
     if print_copy and blob.preview_sha256 and store.exists(blob.preview_sha256):
         send, what = blob.preview_sha256, f"{what}.print_copy"
     try:
+        # the size of the bytes sent, which for a print copy is not the master's (blob.size)
+        size = store.size(send)
         stream = store.open(send)
     except BlobError as exc:
         raise NotFound(str(exc)) from exc
-    audit_read(session=session, event=ef.event, actor=actor, what=what, sha256=sha256)
-    return EvidenceFile(stream, blob.media_type)
+    part = (requested or ranges.RangeRequest()).select(size=size)
+    details: dict[str, Any] = {}
+    if part is not None:
+        details["range"] = str(part)
+    if headers_only:
+        details["headers_only"] = True
+    audit_read(session=session, event=ef.event, actor=actor, what=what, sha256=sha256, details=details)
+    return EvidenceFile(stream, blob.media_type, size, part)
 
 
 def camera_key(session: Session, camera_id: uuid.UUID) -> str:

@@ -12,12 +12,13 @@ import logging
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from evidence_api import ranges
 from evidence_api.deps import (
     SESSION_COOKIE,
     STAFF_ROLES,
@@ -231,9 +232,20 @@ def export_bundle(
 
 
 @router.get("/review/blobs/{sha256}")
-def blob(sha256: str, me: PageUser, session: SessionDep, store: StoreDep, copy: str = "master") -> Response:
-    """A still or clip for the page (cookie session); an audited read of evidence.  ``?copy=print``
-    sends a still's reduced print copy instead, where there is one (the queue's thumbnails)."""
+@router.head("/review/blobs/{sha256}")
+def blob(
+    sha256: str,
+    request: Request,
+    me: PageUser,
+    session: SessionDep,
+    store: StoreDep,
+    copy: str = "master",
+    range_: Annotated[str | None, Header(alias="Range")] = None,
+    if_range: Annotated[str | None, Header(alias="If-Range")] = None,
+) -> Response:
+    """A still or clip for the page (cookie session), whole or one byte range of it (the page's video
+    player seeks with HTTP Range); each request an audited read of evidence.  ``?copy=print`` sends a
+    still's reduced print copy instead, where there is one (the queue's thumbnails)."""
     opened = review.open_evidence_file(
         session=session,
         store=store,
@@ -241,8 +253,18 @@ def blob(sha256: str, me: PageUser, session: SessionDep, store: StoreDep, copy: 
         actor=me.actor,
         what="blob.page",
         print_copy=copy == "print",
+        requested=ranges.RangeRequest(range_, if_range),
+        headers_only=request.method == "HEAD",
     )
-    return StreamingResponse(opened.stream, media_type=opened.media_type)
+    reply = ranges.plan_reply(
+        opened.stream,
+        size=opened.size,
+        media_type=opened.media_type,
+        part=opened.part,
+        headers_only=request.method == "HEAD",
+    )
+    headers = {**reply.headers, "Cache-Control": "no-store"}
+    return StreamingResponse(reply.body, status_code=reply.status, headers=headers)
 
 
 def mount(app: FastAPI) -> None:

@@ -19,7 +19,7 @@ def _detect(clip: Path, spool: Path) -> subprocess.CompletedProcess[str]:
         [
             sys.executable,
             "-m",
-            "detector",
+            "tipwatch",
             "detect",
             "--source",
             str(clip),
