@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 logger = logging.getLogger(__name__)
@@ -44,6 +44,20 @@ class Settings(BaseSettings):
         description="time zone shown to people (pages, bundle documents); a legal day ends at its midnight",
     )
     run_migrations: bool = Field(default=True, description="run Alembic migrations when the app starts")
+
+    @field_validator("display_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        """An unknown zone would fail on every page that shows a time: refuse it at start-up."""
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"display_timezone {value!r} is not an IANA time zone (e.g. Europe/London)"
+            ) from exc
+        return value
 
     # -- the council's particulars, as its evidence bundles state them ------------------------------
     council_name: str = Field(

@@ -6,6 +6,7 @@ import argparse
 import getpass
 import json
 import logging
+import os
 import sys
 import uuid
 from datetime import date
@@ -98,6 +99,15 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)  # type: ignore[arg-type]
 
 
+def _operator() -> str:
+    """Who runs the command, for the audit log: the login name, else the numeric user id (a container
+    may run as a user with no passwd entry)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid-{os.getuid()}"
+
+
 def run(args: argparse.Namespace) -> int:
     cmd = args.admin_command
     if cmd == "keys":
@@ -115,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     app = create_app(settings)
-    actor = f"cli:{getpass.getuser()}"
+    actor = f"cli:{_operator()}"
     try:
         with app.state.sessionmaker() as session:
             code = _dispatch(args, session, settings, app.state.store, actor)

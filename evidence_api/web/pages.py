@@ -35,7 +35,7 @@ from evidence_api.models import Case, EventFile, ReviewStatus, Role
 from evidence_api.schemas import CaseIn
 from evidence_api.services import authorisations, bundle_export, bundle_history, cases, review, users
 from evidence_api.services.bundle_spec import ExportOptions
-from evidence_api.services.errors import DomainError
+from evidence_api.services.errors import DomainError, Invalid
 from evidence_api.settings import Settings
 from evidence_api.web.rendering import HERE, STALE_FORM, CheckedForm, PostedForm, posted_form, render
 
@@ -171,9 +171,11 @@ def decide(event_id: uuid.UUID, form: CheckedForm, me: Reviewer, session: Sessio
 @router.post("/review/events/{event_id}/case")
 def add_to_case(event_id: uuid.UUID, form: CheckedForm, me: CaseOfficer, session: SessionDep) -> Response:
     if form.get("case_id"):
-        case = cases.add_events(
-            session=session, case_id=uuid.UUID(form["case_id"]), event_ids=[event_id], actor=me.actor
-        )
+        try:
+            case_id = uuid.UUID(form["case_id"])
+        except ValueError as exc:
+            raise Invalid(f"{form['case_id'][:60]!r} is not a case id; choose a case from the list") from exc
+        case = cases.add_events(session=session, case_id=case_id, event_ids=[event_id], actor=me.actor)
     else:
         title = form.get("title", "").strip()
         if not title:

@@ -69,6 +69,13 @@ def test_review_pages_end_to_end(api: Api, media: dict[str, bytes]) -> None:
         follow_redirects=True,
     )
     assert r.status_code == 200 and "Lay-by A123" in r.text and ok["id"] in r.text
+    # a case id that is not one (a hand-made or stale form) is a clear refusal page, not a 500
+    r = api.client.post(
+        f"/review/events/{ok['id']}/case",
+        data={"case_id": "zzz", "csrf_token": csrf},
+        follow_redirects=False,
+    )
+    assert r.status_code == 422 and "is not a case id" in r.text and "text/html" in r.headers["content-type"]
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
