@@ -157,36 +157,22 @@ class ByteTracker:
         matched: list[_Track] = []
 
         # 1. confirmed and lost tracks × high detections
-        iou = iou_matrix(np.array([t.box for t in confirmed]).reshape(-1, 4), dets.xyxy[high])
-        cost = 1.0 - (iou * conf[high][None, :] if s.fuse_score else iou)
-        pairs, left_tracks, left_high = _assign(cost, s.match_thresh)
-        for i, j in pairs:
-            d = high[j]
-            confirmed[i].hit(dets.xyxy[d], float(conf[d]), int(dets.class_id[d]))
-            matched.append(confirmed[i])
+        hit, left_tracks, left_high = self._match(confirmed, high, dets, conf, s.match_thresh, s.fuse_score)
+        matched += hit
         # 2. still-unmatched tracks that were seen last time × low detections
         recent = [confirmed[i] for i in left_tracks if confirmed[i].missed == 0]
-        iou = iou_matrix(np.array([t.box for t in recent]).reshape(-1, 4), dets.xyxy[low])
-        pairs, _, _ = _assign(1.0 - iou, s.low_match_thresh)
-        for i, j in pairs:
-            d = low[j]
-            recent[i].hit(dets.xyxy[d], float(conf[d]), int(dets.class_id[d]))
-            matched.append(recent[i])
+        matched += self._match(recent, low, dets, conf, s.low_match_thresh, False)[0]
         # 3. tentative tracks × remaining high detections
-        rest = high[left_high]
-        iou = iou_matrix(np.array([t.box for t in tentative]).reshape(-1, 4), dets.xyxy[rest])
-        cost = 1.0 - (iou * conf[rest][None, :] if s.fuse_score else iou)
-        pairs, _, left_rest = _assign(cost, s.tentative_match_thresh)
-        for i, j in pairs:
-            d = rest[j]
-            tentative[i].hit(dets.xyxy[d], float(conf[d]), int(dets.class_id[d]))
-            tentative[i].confirmed = True
-            matched.append(tentative[i])
+        hit, _, left_rest = self._match(
+            tentative, left_high, dets, conf, s.tentative_match_thresh, s.fuse_score
+        )
+        for track in hit:
+            track.confirmed = True
+        matched += hit
         # 4. new tracks; tentative ones not matched are dropped
         alive = {id(t) for t in matched}
         self._tracks = [t for t in self._tracks if t.confirmed or id(t) in alive]
-        for j in left_rest:
-            d = rest[j]
+        for d in left_rest:
             if conf[d] < s.new_track_thresh:
                 continue
             track = _Track(
@@ -218,6 +204,26 @@ class ByteTracker:
             class_id=np.array([t.class_id for t in out], np.int32),
             tracker_id=np.array([t.track_id for t in out], np.int64),
         )
+
+    @staticmethod
+    def _match(
+        tracks: list[_Track],
+        idx: npt.NDArray[np.integer],
+        dets: Detections,
+        conf: F64,
+        limit: float,
+        fuse: bool,
+    ) -> tuple[list[_Track], list[int], npt.NDArray[np.integer]]:
+        """Assign ``tracks`` to the detections at indices ``idx`` by IoU (weighted by confidence when
+        ``fuse``), no pair costing more than ``limit``; matched tracks take their detection.  Returns
+        (matched tracks, positions of unmatched tracks, indices of unmatched detections)."""
+        iou = iou_matrix(np.array([t.box for t in tracks]).reshape(-1, 4), dets.xyxy[idx])
+        cost = 1.0 - (iou * conf[idx][None, :] if fuse else iou)
+        pairs, left_tracks, left_dets = _assign(cost, limit)
+        for i, j in pairs:
+            d = idx[j]
+            tracks[i].hit(dets.xyxy[d], float(conf[d]), int(dets.class_id[d]))
+        return [tracks[i] for i, _ in pairs], left_tracks, idx[np.asarray(left_dets, np.int64)]
 
     def reset(self) -> None:
         self._tracks.clear()
