@@ -60,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _real(args: argparse.Namespace) -> int:
     from tipwatch.dev.realset import FootageError, make_real_set
-    from tipwatch.dev.realset.scenes import scenes
+    from tipwatch.dev.realset.catalogue import scenes
 
     names = {sc.name for sc in scenes()}
     unknown = sorted(set(args.only or ()) - names)

@@ -26,8 +26,9 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from tipwatch.dev.realset.catalogue import scene, scenes
 from tipwatch.dev.realset.footage import VTEST_FPS, person_height, size_at, street_frame
-from tipwatch.dev.realset.scenes import Deposit, Item, RealScene, scene, scenes
+from tipwatch.dev.realset.scenes import Deposit, Item, RealScene
 from tipwatch.dev.samples import sprites
 
 logger = logging.getLogger(__name__)
