@@ -249,20 +249,13 @@ def download_blob(
     """Download a still or clip by SHA-256, whole or one byte range of it (HTTP Range, so a browser's
     video player can seek); each request is an audited read of evidence, with the range in the entry.
     HEAD answers the same headers without the bytes."""
-    opened = review.open_evidence_file(
+    reply = review.evidence_reply(
         session=session,
         store=store,
         sha256=sha256,
         actor=principal.actor,
         what="blob",
         requested=ranges.RangeRequest(range_, if_range),
-        headers_only=request.method == "HEAD",
-    )
-    reply = ranges.plan_reply(
-        opened.stream,
-        size=opened.size,
-        media_type=opened.media_type,
-        part=opened.part,
         headers_only=request.method == "HEAD",
     )
     headers = {**reply.headers, "X-Content-SHA256": sha256, "Cache-Control": "no-store"}

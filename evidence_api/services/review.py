@@ -208,6 +208,39 @@ def open_evidence_file(
     return EvidenceFile(stream, blob.media_type, size, part)
 
 
+def evidence_reply(
+    *,
+    session: Session,
+    store: BlobStore,
+    sha256: str,
+    actor: str,
+    what: str,
+    requested: ranges.RangeRequest,
+    headers_only: bool,
+    print_copy: bool = False,
+) -> ranges.Reply:
+    """:func:`open_evidence_file` (audited) and the reply for it: status, headers and a bounded,
+    seekable body honouring the requested byte range (the API route and the review page both send
+    evidence this way)."""
+    opened = open_evidence_file(
+        session=session,
+        store=store,
+        sha256=sha256,
+        actor=actor,
+        what=what,
+        print_copy=print_copy,
+        requested=requested,
+        headers_only=headers_only,
+    )
+    return ranges.plan_reply(
+        opened.stream,
+        size=opened.size,
+        media_type=opened.media_type,
+        part=opened.part,
+        headers_only=headers_only,
+    )
+
+
 def camera_key(session: Session, camera_id: uuid.UUID) -> str:
     cam = session.get(Camera, camera_id)
     return cam.key if cam else ""

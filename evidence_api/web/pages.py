@@ -248,7 +248,7 @@ def blob(
     """A still or clip for the page (cookie session), whole or one byte range of it (the page's video
     player seeks with HTTP Range); each request an audited read of evidence.  ``?copy=print`` sends a
     still's reduced print copy instead, where there is one (the queue's thumbnails)."""
-    opened = review.open_evidence_file(
+    reply = review.evidence_reply(
         session=session,
         store=store,
         sha256=sha256,
@@ -256,13 +256,6 @@ def blob(
         what="blob.page",
         print_copy=copy == "print",
         requested=ranges.RangeRequest(range_, if_range),
-        headers_only=request.method == "HEAD",
-    )
-    reply = ranges.plan_reply(
-        opened.stream,
-        size=opened.size,
-        media_type=opened.media_type,
-        part=opened.part,
         headers_only=request.method == "HEAD",
     )
     headers = {**reply.headers, "Cache-Control": "no-store"}
