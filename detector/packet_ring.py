@@ -77,8 +77,9 @@ class PacketRing:
             self._packets.append(item)
             self._bytes += len(item.data)
             horizon = t_s - self.seconds
-            # drop whole GOPs: while the second keyframe is itself older than the horizon
-            while True:
+            # drop whole GOPs: while the second keyframe is itself older than the horizon (nothing
+            # can go while the oldest packet is inside it: no need to look for keyframes then)
+            while self._packets[0].t_s <= horizon:
                 second = next((i for i, p in enumerate(self._packets) if i > 0 and p.keyframe), None)
                 if second is None or self._packets[second].t_s > horizon:
                     break
