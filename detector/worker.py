@@ -21,14 +21,15 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from detector.backends import create_detector
+from detector.backends import ObjectDetector, create_detector, create_shared_detector
 from detector.backends.registry import ModelNotFoundError
 from detector.config import CameraConfig, SiteConfig
 from detector.evidence import EvidenceWriter
@@ -39,6 +40,9 @@ from detector.sinks.base import Dispatcher, EventSink
 from detector.sinks.spool import Spool, SpoolSink
 from detector.sources import FileSource, ImageFolderSource, SourceError, StreamGap, StreamSource, open_source
 from detector.types import Frame
+
+if TYPE_CHECKING:
+    from detector.plates import PlateReader
 
 logger = logging.getLogger(__name__)
 
@@ -134,8 +138,9 @@ class Worker:
             sum(g.seconds for g in self.gaps),
         )
 
-    def run(self) -> PipelineMetrics:
-        """Process the whole source (or until Ctrl-C), then close everything; returns the metrics."""
+    def run(self, stop: threading.Event | None = None) -> PipelineMetrics:
+        """Process the whole source (or until Ctrl-C, or until ``stop`` is set by the box running
+        several cameras), then close everything; returns the metrics."""
         bar: Any = None
         on_frame: Callable[[Frame], None] | None = None
         if not self.source.is_live and self.options.progress:
@@ -149,7 +154,7 @@ class Worker:
         elif self.source.is_live:
             on_frame = self._status
         try:
-            self.pipeline.run(self.source.frames(), on_frame=on_frame)
+            self.pipeline.run(_until(self.source.frames(), stop), on_frame=on_frame)
         except KeyboardInterrupt:
             logger.info("interrupted: closing visits and stopping")
             self.pipeline.finish()
@@ -170,6 +175,14 @@ class Worker:
             logger.info("staging directory %s kept: it still holds files", self.staging_dir)
 
 
+def _until(frames: Iterator[Frame], stop: threading.Event | None) -> Iterator[Frame]:
+    for frame in frames:
+        if stop is not None and stop.is_set():
+            logger.info("stopping: closing visits")
+            return
+        yield frame
+
+
 def build_worker(site: SiteConfig, options: WorkerOptions) -> Worker:
     """Build the worker for one camera of ``site``.
 
@@ -177,6 +190,85 @@ def build_worker(site: SiteConfig, options: WorkerOptions) -> Worker:
     when there is no source, it does not open, or the detector's weights are missing.
     """
     camera = site.camera(options.camera_id)
+    source, packets, gaps, spec = _open_camera_source(site, camera, options)
+    configure_threads()
+    try:
+        detector = create_detector(site.detector)
+    except ModelNotFoundError as exc:
+        source.close()
+        raise WorkerError(str(exc)) from exc
+    return _camera_worker(site, camera, options, detector, (source, packets, gaps, spec))
+
+
+def build_box(site: SiteConfig, options: WorkerOptions) -> list[Worker]:
+    """Every camera of ``site`` in this process (an edge box): each its own source (``cameras[].source``),
+    pipeline, spool (``<spool>/<camera id>``) and uploader, all sharing one detector pool
+    (:func:`~detector.backends.create_shared_detector`: an instance per core, not per camera).
+
+    Raises :class:`WorkerError` when the site has no cameras, a camera has no source or it does not
+    open, or the detector's weights are missing; nothing is left open then.
+    """
+    if not site.cameras:
+        raise WorkerError(f"site '{site.site_id}' lists no cameras: add cameras[] with a source each")
+    missing = [c.id for c in site.cameras if not c.source]
+    if missing:
+        cams = ", ".join(missing)
+        raise WorkerError(f"no source for camera(s) {cams}: set cameras[].source in the site file")
+    root = options.spool_dir or default_spool_dir()
+    opened: list[tuple[CameraConfig, WorkerOptions, _Opened]] = []
+    try:
+        for camera in site.cameras:
+            camera_options = replace(
+                options, camera_id=camera.id, source=None, spool_dir=root / camera.id, progress=False
+            )
+            opened.append((camera, camera_options, _open_camera_source(site, camera, camera_options)))
+        # Cameras run in threads of this process: one OpenCV thread each, or they oversubscribe the cores.
+        configure_threads(1)
+        detector = create_shared_detector(site.detector, len(site.cameras))
+        plates = None
+        if options.read_plates:
+            from detector.plates import PlateReader
+
+            plates = PlateReader()  # thread-safe: one OCR model for every camera
+    except (WorkerError, ModelNotFoundError) as exc:
+        for _camera, _options, (source, *_rest) in opened:
+            source.close()
+        raise WorkerError(str(exc)) from exc
+    return [_camera_worker(site, camera, o, detector, parts, plates) for camera, o, parts in opened]
+
+
+def run_box(workers: list[Worker]) -> dict[str, PipelineMetrics]:
+    """Run the box's cameras concurrently (a thread each) until every source ends, or until Ctrl-C
+    stops them all (each closes its visits, source and sinks); returns each camera's metrics.
+    A camera whose pipeline fails is logged and the others carry on."""
+    stop = threading.Event()
+    results: dict[str, PipelineMetrics] = {}
+
+    def one(worker: Worker) -> None:
+        try:
+            results[worker.camera.id] = worker.run(stop=stop)
+        except Exception:
+            logger.exception("camera %s stopped with an error; the other cameras carry on", worker.camera.id)
+
+    threads = [threading.Thread(target=one, args=(w,), name=f"camera-{w.camera.id}") for w in workers]
+    for thread in threads:
+        thread.start()
+    try:
+        while any(t.is_alive() for t in threads):
+            for thread in threads:
+                thread.join(timeout=0.5)
+    except KeyboardInterrupt:
+        logger.info("interrupted: stopping every camera")
+        stop.set()
+        for thread in threads:
+            thread.join()
+    return results
+
+
+_Opened = tuple["FileSource | StreamSource | ImageFolderSource", PacketRing, list[StreamGap], str]
+
+
+def _open_camera_source(site: SiteConfig, camera: CameraConfig, options: WorkerOptions) -> _Opened:
     spec = options.source or camera.source
     if not spec:
         raise WorkerError("no source: pass --source or set cameras[].source in the site file")
@@ -192,13 +284,19 @@ def build_worker(site: SiteConfig, options: WorkerOptions) -> Worker:
             packet_ring=packets,
         )
     except SourceError as exc:
-        raise WorkerError(str(exc)) from exc
-    configure_threads()
-    try:
-        detector = create_detector(site.detector)
-    except ModelNotFoundError as exc:
-        source.close()
-        raise WorkerError(str(exc)) from exc
+        raise WorkerError(f"camera {camera.id}: {exc}") from exc
+    return source, packets, gaps, spec
+
+
+def _camera_worker(
+    site: SiteConfig,
+    camera: CameraConfig,
+    options: WorkerOptions,
+    detector: ObjectDetector,
+    opened: _Opened,
+    plates: PlateReader | None = None,
+) -> Worker:
+    source, packets, gaps, spec = opened
     spool_root = options.spool_dir or default_spool_dir()
     spool = open_spool(spool_root)
     staging_dir = Path(tempfile.mkdtemp(prefix="staging-", dir=spool_root.parent))
@@ -211,6 +309,7 @@ def build_worker(site: SiteConfig, options: WorkerOptions) -> Worker:
         evidence_writer=writer,
         sink=sinks,
         read_plates=options.read_plates,
+        plate_reader=plates,
         packets=packets if not isinstance(source, ImageFolderSource) else None,
         clock_details=source.clock.as_details(),
     )

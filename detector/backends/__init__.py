@@ -14,6 +14,7 @@ from pydantic import Field
 
 from detector.backends.base import ObjectDetector
 from detector.backends.opencv_ssd import OpenCVSSDConfig, OpenCVSSDDetector
+from detector.backends.pool import DetectorPool, pool_size
 from detector.backends.ultralytics_yolo import YoloConfig, YoloDetector
 
 DetectorConfig = Annotated[OpenCVSSDConfig | YoloConfig, Field(discriminator="type")]
@@ -30,4 +31,23 @@ def create_detector(config: OpenCVSSDConfig | YoloConfig | None = None) -> Objec
     return PLUGINS[config.type](config)
 
 
-__all__ = ["PLUGINS", "DetectorConfig", "ObjectDetector", "OpenCVSSDConfig", "YoloConfig", "create_detector"]
+def create_shared_detector(config: OpenCVSSDConfig | YoloConfig | None, cameras: int) -> ObjectDetector:
+    """One detector for ``cameras`` camera pipelines in this process: a single instance for one
+    camera, else a :class:`~detector.backends.pool.DetectorPool` with an instance per core (at most
+    one per camera), which the pipelines borrow from run by run."""
+    size = pool_size(cameras)
+    if cameras <= 1:
+        return create_detector(config)
+    return DetectorPool(lambda: create_detector(config), size)
+
+
+__all__ = [
+    "PLUGINS",
+    "DetectorConfig",
+    "DetectorPool",
+    "ObjectDetector",
+    "OpenCVSSDConfig",
+    "YoloConfig",
+    "create_detector",
+    "create_shared_detector",
+]

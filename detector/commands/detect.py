@@ -1,6 +1,11 @@
-"""``tipwatch detect``: run the detection worker for one camera of a site.
+"""``tipwatch detect``: run the detection worker for one camera of a site, or for all of them.
 
     tipwatch detect --site site.yaml --source URL_OR_PATH [--api URL --token T | --spool DIR]
+    tipwatch detect --site site.yaml --all-cameras [--api URL --token T | --spool DIR]
+
+With ``--all-cameras`` every camera of the site runs in this one process from its own
+``cameras[].source``, with a spool per camera under ``--spool`` and one detector shared by all
+(an instance per core, not per camera), which is how an edge box with several cameras saves memory.
 
 Events (with their stills and clip) go to the spool; with ``--api`` an uploader thread sends them.
 Files show a progress bar; streams log a status line every ``--status-every`` seconds and run
@@ -17,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 from detector.config import SiteConfigError, default_site, load_site
-from detector.worker import WorkerError, WorkerOptions, build_worker, default_spool_dir
+from detector.worker import WorkerError, WorkerOptions, build_box, build_worker, default_spool_dir, run_box
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--source", default=None, help="video file, image folder or rtsp:// / http(s):// URL")
     parser.add_argument("--camera", default=None, help="camera id in the site file (default: the first)")
+    parser.add_argument(
+        "--all-cameras",
+        action="store_true",
+        help="every camera of the site in this process, each from its cameras[].source, one shared detector",
+    )
     parser.add_argument(
         "--spool", type=Path, default=None, help=f"spool directory (default {default_spool_dir()})"
     )
@@ -81,8 +91,17 @@ def run(args: argparse.Namespace) -> int:
         status_every_s=args.status_every,
         progress=not args.no_progress,
     )
+    if args.all_cameras and (args.source or args.camera):
+        logger.error("--all-cameras takes each camera's source from the site file: drop --source/--camera")
+        return 2
+    if args.all_cameras and not args.site:
+        logger.error("--all-cameras needs --site with cameras[] and their sources")
+        return 2
     try:
         site = load_site(args.site) if args.site else default_site()
+        if args.all_cameras:
+            run_box(build_box(site, options))
+            return 0
         worker = build_worker(site, options)
     except (SiteConfigError, WorkerError) as exc:
         logger.error("%s", exc)

@@ -325,53 +325,40 @@ def _camera(site: SiteConfig, path: str, camera_id: str, staging: Path) -> tuple
 
 
 def measure_cameras_in_threads(path: str, cameras: int = 8) -> dict[str, float]:
-    """Run ``cameras`` pipelines over the same file concurrently, one thread each, in this process
-    (how an edge box runs: one process, one pipeline per camera).  Meant for a fresh spawned
-    process so the peak RSS is only theirs; OpenCV gets one thread per pipeline."""
+    """Run ``cameras`` cameras over the same file concurrently the way an edge box runs them:
+    ``tipwatch detect --all-cameras`` (``detector.worker.build_box``: one process, a thread per
+    camera, one shared detector pool and plate reader, a spool per camera, evidence and plates on).
+    Meant for a fresh spawned process so the peak RSS is only theirs."""
     import resource
-    import threading
 
-    from detector.pipeline import configure_threads
+    from detector.config import CameraConfig
+    from detector.worker import WorkerOptions, build_box, run_box
 
-    configure_threads(1)
-    site = default_site("bench")
-    results: dict[int, dict[str, float]] = {}
-    errors: list[BaseException] = []
+    site = default_site("bench").model_copy(
+        update={"cameras": [CameraConfig(id=f"cam-{i + 1}", source=path) for i in range(cameras)]}
+    )
     staging = tempfile.TemporaryDirectory(prefix="tipwatch-bench-")
-    built = [_camera(site, path, f"cam-{i + 1}", Path(staging.name)) for i in range(cameras)]
-    pipelines = [p for p, _ in built]
+    options = WorkerOptions(
+        spool_dir=Path(staging.name) / "spool", start_time=datetime(2026, 1, 1, tzinfo=UTC), progress=False
+    )
+    workers = build_box(site, options)
     baseline_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-    def one(i: int) -> None:
-        try:
-            source = built[i][1]
-            t0 = time.perf_counter()
-            pipelines[i].run(source.frames())
-            source.close()
-            results[i] = {"wall_s": time.perf_counter() - t0, "video_s": pipelines[i].metrics.video_seconds}
-        except BaseException as exc:  # reported to the caller below, never swallowed
-            errors.append(exc)
-
     t0 = time.perf_counter()
-    threads = [threading.Thread(target=one, args=(i,), name=f"cam-{i + 1}") for i in range(cameras)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    metrics = run_box(workers)
     wall = time.perf_counter() - t0
-    ring_mb = sum(p.ring_nbytes for p in pipelines) / 1e6
+    ring_mb = sum(w.pipeline.ring_nbytes for w in workers) / 1e6
     staging.cleanup()
-    if errors:
-        raise errors[0]
+    if len(metrics) != cameras:
+        raise RuntimeError(f"only {len(metrics)} of {cameras} cameras finished: see the log")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    slowest = max(r["wall_s"] for r in results.values())
     return {
         "cameras": cameras,
-        "video_s": results[0]["video_s"],
-        "slowest_wall_s": slowest,
+        "video_s": min(m.video_seconds for m in metrics.values()),
+        "slowest_wall_s": wall,
         "wall_s": wall,
         "peak_rss_mb_process": peak,
         "rss_mb_with_models_loaded": baseline_mb,
         "peak_rss_mb_per_camera": peak / cameras,
         "evidence_ring_mb_total": ring_mb,
+        "detector_instances": float(getattr(workers[0].pipeline.detector, "size", 1)),
     }

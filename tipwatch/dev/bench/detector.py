@@ -148,7 +148,11 @@ def many_cameras(path: Path, cams: int = 8) -> dict[str, Any]:
     return {
         "cameras": cams,
         "resolution": "1280x720",
-        "mode": "one process, one thread per camera, 1 OpenCV thread each, evidence (packet ring) on",
+        "mode": (
+            "tipwatch detect --all-cameras: one process, a thread per camera, 1 OpenCV thread each, "
+            "one shared detector pool and plate reader, evidence (packet ring) and spool on"
+        ),
+        "detector_instances": int(r["detector_instances"]),
         "fps_per_camera_needed": 10.0,
         "fps_per_camera_achieved": round(r["video_s"] * 10.0 / r["slowest_wall_s"], 1),
         "realtime_factor": round(r["video_s"] / r["slowest_wall_s"], 2),
