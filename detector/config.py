@@ -283,17 +283,40 @@ class ThresholdsConfig(_Strict):
 class PerformanceConfig(_Strict):
     """How hard the worker works; lower rates save CPU on a small edge box."""
 
+    motion_fps: float = Field(
+        default=5.0,
+        gt=0,
+        title="Motion-gate rate (looks per second)",
+        description=(
+            "How often the motion gate, and everything it wakes, looks at the picture; frames in "
+            "between cost only their decode (and stay in the clip).  Frigate's detect default; a "
+            "source slower than this is looked at on every frame"
+        ),
+    )
     detect_interval_s: float = Field(
         default=0.7,
         gt=0,
         title="Detect interval (s)",
         description="Fastest object-detector cadence while there is motion",
     )
+    tracked_refresh_s: float = Field(
+        default=2.0,
+        gt=0,
+        title="Continuing-motion refresh (s)",
+        description=(
+            "Motion that continues motion already looked at (a person walking on, a vehicle parking) "
+            "is looked at again only this often; motion that appears where nothing moved (someone "
+            "coming into view) is looked at within detect_interval_s"
+        ),
+    )
     keepalive_s: float = Field(
         default=30.0,
         gt=0,
         title="Keep-alive (s)",
-        description="Full-frame detector cadence when nothing moves (leaving is motion, so rarely needed)",
+        description=(
+            "Full-frame detector cadence while little moves; skipped when nothing has moved since "
+            "the last full look (nothing new can be in view then)"
+        ),
     )
     scene_idle_s: float = Field(
         default=5.0,

@@ -39,13 +39,16 @@ class MotionGate:
         self,
         width: int = 320,
         threshold: int = 18,
-        alpha: float = 0.08,
+        time_constant_s: float = 1.2,
         min_area_frac: float = 0.0004,
         lighting_frac: float = 0.5,
     ) -> None:
         self.width = width
         self.threshold = threshold
-        self.alpha = alpha
+        # The running average forgets with a time constant in seconds, not per frame, so a 25 fps
+        # camera and a gate looking 5 times a second adapt alike (1.2 s: 0.08 per frame at 10 fps).
+        self.time_constant_s = time_constant_s
+        self._last_t: float | None = None
         self.min_area_frac = min_area_frac
         self.lighting_frac = lighting_frac
         self._avg: npt.NDArray[np.float32] | None = None
@@ -62,14 +65,26 @@ class MotionGate:
         small = cv2.resize(grey, (self.width, sh), interpolation=cv2.INTER_LINEAR)
         return cv2.GaussianBlur(small, (5, 5), 0)  # type: ignore[return-value]
 
-    def detect(self, image: npt.NDArray[np.uint8]) -> MotionResult:
+    def _alpha(self, t: float | None) -> float:
+        """The running average's weight for a look at video time ``t`` (seconds)."""
+        dt = 0.1 if t is None or self._last_t is None else max(0.0, t - self._last_t)
+        self._last_t = t
+        return float(1.0 - np.exp(-dt / self.time_constant_s))
+
+    def detect(self, image: npt.NDArray[np.uint8], t: float | None = None) -> MotionResult:
+        """Motion in ``image`` (grey or BGR) against the running average; ``t`` is its video time in
+        seconds (None: 0.1 s after the previous look)."""
         grey: npt.NDArray[np.uint8] = self.small_grey(image)
         h, w = image.shape[:2]
+        alpha = self._alpha(t)
         if self._avg is None or self._avg.shape != grey.shape:
             self._avg = grey.astype(np.float32)
             return MotionResult(np.zeros_like(grey), [], 0.0, False)
         diff = cv2.absdiff(grey, cv2.convertScaleAbs(self._avg))
         _, thresholded = cv2.threshold(diff, self.threshold, 255, cv2.THRESH_BINARY)
+        if not cv2.countNonZero(thresholded):  # the usual case on quiet footage: nothing to grow
+            cv2.accumulateWeighted(grey, self._avg, alpha)
+            return MotionResult(np.asarray(thresholded, np.uint8), [], 0.0, False)
         mask: npt.NDArray[np.uint8] = np.asarray(
             cv2.dilate(thresholded, self._kernel, iterations=2), np.uint8
         )
@@ -81,7 +96,7 @@ class MotionGate:
                 "motion gate: %.0f%% of the frame changed at once, treating as lighting", fraction * 100
             )
             return MotionResult(np.zeros_like(grey), [], fraction, True)
-        cv2.accumulateWeighted(grey, self._avg, self.alpha)
+        cv2.accumulateWeighted(grey, self._avg, alpha)
         if fraction == 0.0:
             return MotionResult(mask, [], 0.0, False)
         scale_x = w / grey.shape[1]

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -30,7 +30,7 @@ from detector.config import CameraConfig, SiteConfig
 from detector.events import EventFactory, new_event_id
 from detector.evidence import EvidenceWriter
 from detector.evidence_policy import EvidencePolicy
-from detector.geometry import IntBox, center, expand
+from detector.geometry import IntBox, center, expand, overlaps
 from detector.motion import MotionGate, MotionResult, busy_boxes, plan_crops
 from detector.packet_ring import PacketRing
 from detector.rules import RuleOutput, SiteRules
@@ -40,7 +40,14 @@ from detector.tracking import create_tracker
 from detector.types import ClockSource, Detections, Event, Frame
 from detector.zones import PolygonZone
 
+if TYPE_CHECKING:
+    from detector.plates import PlateReader
+
 logger = logging.getLogger(__name__)
+
+# Motion within this many pixels of the previous frame's motion continues it (a person walking on)
+# rather than being new (someone coming into view).
+NEW_MOTION_PX = 8
 
 
 def configure_threads(per_process: int | None = None) -> int:
@@ -56,6 +63,7 @@ class PipelineMetrics:
     """Counters of one pipeline run; ``stage_seconds`` is wall time per stage."""
 
     frames: int = 0
+    motion_looks: int = 0  # frames the motion gate looked at (at most performance.motion_fps a second)
     detector_runs: int = 0
     detector_crops: int = 0
     full_frame_runs: int = 0
@@ -70,6 +78,7 @@ class PipelineMetrics:
     def as_dict(self) -> dict[str, Any]:
         return {
             "frames": self.frames,
+            "motion_looks": self.motion_looks,
             "detector_runs": self.detector_runs,
             "detector_crops": self.detector_crops,
             "full_frame_runs": self.full_frame_runs,
@@ -113,6 +122,9 @@ class CameraPipeline:
         Detector cadence settings (benchmarks use ``GateSettings(naive=True)``).
     read_plates:
         OCR the number plate on the best view of each visiting vehicle.
+    plate_reader:
+        Read plates with this reader (an edge box shares one between its cameras; it is
+        thread-safe); without it ``read_plates`` loads one for this pipeline.
     """
 
     def __init__(
@@ -126,6 +138,7 @@ class CameraPipeline:
         sink: EventSink | Callable[[Event], None] | None = None,
         gate: GateSettings | None = None,
         read_plates: bool = False,
+        plate_reader: PlateReader | None = None,
         packets: PacketRing | None = None,
         clock_details: dict[str, str | bool] | None = None,
     ) -> None:
@@ -156,8 +169,8 @@ class CameraPipeline:
             evidence_writer = EvidenceWriter(evidence_dir, display_timezone=site.display_timezone)
         self.evidence: EvidencePolicy | None = None
         if evidence_writer is not None:
-            plates = None
-            if read_plates:
+            plates = plate_reader
+            if read_plates and plates is None:
                 from detector.plates import PlateReader
 
                 plates = PlateReader()
@@ -165,6 +178,10 @@ class CameraPipeline:
                 evidence_writer, self.perf, self.thresholds, plates=plates, packets=packets
             )
         self._last_detect_s = -1e9
+        self._last_look_s = -1e9
+        self._new_motion = False  # motion appeared since the last detector run (see _note_new_motion)
+        self._previous_motion: list[IntBox] = []
+        self._moved_since_full = True  # the first frame is always looked at in full
         self._last_full_s = -1e9
         self._last_scene_s = -1e9
         self._last_scene_update_s = -1e9
@@ -204,8 +221,17 @@ class CameraPipeline:
         if self.evidence is not None:
             with self._stage("evidence"):
                 self.evidence.observe_frame(frame)
+        t = frame.video_time_s
+        # Looks at the motion-gate rate; a small tolerance so a 10 fps source is looked at on every
+        # second frame for 5 looks a second, not every third.
+        skip = not self.gate_settings.naive and t - self._last_look_s < 0.9 / self.perf.motion_fps
+        if skip and t >= self._last_look_s:
+            self._last_frame = frame
+            return []
+        self._last_look_s = t
+        self.metrics.motion_looks += 1
         with self._stage("motion"):
-            motion = self.motion.detect(frame.grey)
+            motion = self.motion.detect(frame.grey, t)
         events: list[Event] = []
         crops = self._plan_detection(frame, motion)
         if crops is not None:
@@ -238,6 +264,7 @@ class CameraPipeline:
             self.tracker.reset()
             self._tracked = self._raw = Detections.empty()
             self._last_full_s = -1e9
+            self._moved_since_full = True  # look at the new picture in full
         return self.rules
 
     def _plan_detection(self, frame: Frame, motion: MotionResult) -> list[IntBox] | None:
@@ -246,9 +273,16 @@ class CameraPipeline:
         full = [(0, 0, frame.width, frame.height)]
         if self.gate_settings.naive:
             return full
-        if t - self._last_full_s >= self.perf.keepalive_s or motion.lighting_change:
+        self._note_new_motion(motion.regions)
+        self._moved_since_full |= bool(motion.regions)
+        # The keep-alive re-checks what moved since the last full look; when nothing has, nothing
+        # new can be in view, so quiet footage costs the motion gate and little else.
+        keepalive_due = t - self._last_full_s >= self.perf.keepalive_s and self._moved_since_full
+        if keepalive_due or motion.lighting_change:
             return full
-        if motion.regions and t - self._last_detect_s >= self.perf.detect_interval_s:
+        since = t - self._last_detect_s
+        new_due = since >= self.perf.detect_interval_s and self._new_motion
+        if motion.regions and (new_due or since >= self.perf.tracked_refresh_s):
             return plan_crops(
                 motion.regions,
                 frame.width,
@@ -257,6 +291,17 @@ class CameraPipeline:
                 max_crops=self.gate_settings.max_crops,
             )
         return None
+
+    def _note_new_motion(self, regions: list[IntBox]) -> None:
+        """Remember whether motion appeared where nothing moved in the previous frame (someone or
+        something coming into view, or starting to move): continuing motion — a person walking
+        on, the same blob a frame later — overlaps the previous frame's blobs."""
+        previous = self._previous_motion
+        self._previous_motion = regions
+        for region in regions:
+            if not any(overlaps(expand(region, 0.0, NEW_MOTION_PX), p) for p in previous):
+                self._new_motion = True
+                return
 
     def _detect_and_track(self, frame: Frame, crops: list[IntBox]) -> Detections:
         """Detector on ``crops``, then the tracker; returns the tracked objects (with tracker ids)."""
@@ -268,9 +313,11 @@ class CameraPipeline:
         m.detector_runs += 1
         m.detector_crops += len(crops)
         self._last_detect_s = t
+        self._new_motion = False
         if is_full:
             m.full_frame_runs += 1
             self._last_full_s = t
+            self._moved_since_full = False
         with self._stage("track"):
             self._raw = dets
             if not is_full and len(self._tracked):
@@ -300,18 +347,18 @@ class CameraPipeline:
         update = self._moved_since_scene or t - self._last_scene_update_s >= self.perf.scene_idle_s
         self._last_scene_s = t
         self._moved_since_scene = False
-        mask = self._exclusion_mask(motion, frame)
         if update:
             self.metrics.scene_samples += 1
             self._last_scene_update_s = t
-            regions = self.scene.update(frame.grey, t, mask)
+            regions = self.scene.update(frame.grey, t, self._exclusion_mask(motion, frame))
         else:
             regions = list(self.scene.regions.values())
-        h, w = mask.shape
-        motion_small = np.asarray(cv2.resize(motion.mask, (w, h), interpolation=cv2.INTER_NEAREST), np.uint8)
-        busy = busy_boxes(
-            motion_small, {r.region_id: r.small_box for r in regions}, self.thresholds.motion_busy_fraction
-        )
+        busy = {r.region_id: False for r in regions}
+        if motion.regions and regions:
+            h, w = self.scene.working_shape(frame.grey)
+            small = np.asarray(cv2.resize(motion.mask, (w, h), interpolation=cv2.INTER_NEAREST), np.uint8)
+            boxes = {r.region_id: r.small_box for r in regions}
+            busy = busy_boxes(small, boxes, self.thresholds.motion_busy_fraction)
         return rules.observe_scene(t, frame.captured_at, regions, self.scene, frame.grey, busy)
 
     def _exclusion_mask(self, motion: MotionResult, frame: Frame) -> npt.NDArray[np.uint8]:

@@ -1,0 +1,92 @@
+"""What the detector is spent on: quiet footage costs the motion gate, continuing motion is looked at
+now and then, something new coming into view is looked at at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
+
+import cv2
+import numpy as np
+from detector_testutil import START, noisy, textured
+
+from detector.backends.base import Box
+from detector.backends.opencv_ssd import OpenCVSSDDetector
+from detector.config import default_site
+from detector.pipeline import CameraPipeline
+from detector.types import ClockSource, Detections, Frame
+
+
+class RecordingSSD(OpenCVSSDDetector):
+    """The real SSD, noting the video time of each run (set by the test before each frame)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.runs: list[float] = []
+        super().__init__()
+        self.runs.clear()  # the warm-up pass at load time
+
+    def detect_crops(self, image: np.ndarray, crops: Sequence[Box]) -> Detections:
+        self.runs.append(self.now)
+        return super().detect_crops(image, crops)
+
+
+def _clip(seconds: float, fps: float, blobs: list[tuple[float, float, float, float]]) -> Iterator[Frame]:
+    """Textured ground with sensor noise; each blob ``(t_from, t_to, x_from, y)`` is a dark square
+    sliding right at 40 px/s while ``t_from <= t < t_to``."""
+    base = textured(360, 640, seed=3)
+    rng = np.random.default_rng(1)
+    for i in range(int(seconds * fps)):
+        t = i / fps
+        img = noisy(base, rng, 2.0)
+        for t_from, t_to, x0, y in blobs:
+            if t_from <= t < t_to:
+                x = int(x0 + 40 * (t - t_from))
+                cv2.rectangle(img, (x, int(y)), (x + 30, int(y) + 50), (30, 30, 30), -1)
+        yield Frame(img, "cam-1", i, START + timedelta(seconds=t), ClockSource.STREAM, t)
+
+
+def _run(frames: Iterator[Frame], detector: RecordingSSD) -> CameraPipeline:
+    site = default_site()
+    pipeline = CameraPipeline(site, site.camera(), detector)
+    for frame in frames:
+        detector.now = frame.video_time_s
+        pipeline.process(frame)
+    return pipeline
+
+
+def test_quiet_footage_is_looked_at_in_full_once_and_the_gate_looks_five_times_a_second() -> None:
+    detector = RecordingSSD()
+    pipeline = _run(_clip(70.0, 10.0, []), detector)
+    m = pipeline.metrics
+    assert detector.runs == [0.0]  # nothing moved: the 30 s keep-alive has nothing to re-check
+    assert m.frames == 700 and abs(m.motion_looks - 350) <= 2
+
+
+def test_a_25_fps_source_is_looked_at_five_times_a_second_too() -> None:
+    pipeline = _run(_clip(10.0, 25.0, []), RecordingSSD())
+    assert pipeline.metrics.frames == 250 and abs(pipeline.metrics.motion_looks - 50) <= 2
+
+
+def test_continuing_motion_is_refreshed_and_new_motion_is_looked_at_within_the_detect_interval() -> None:
+    site = default_site()
+    refresh, interval = site.performance.tracked_refresh_s, site.performance.detect_interval_s
+    detector = RecordingSSD()
+    # One blob moves from 2 s to 40 s; a second one comes into view elsewhere at 21.3 s.
+    _run(_clip(40.0, 10.0, [(2.0, 40.0, 20, 40), (21.3, 40.0, 20, 250)]), detector)
+    during_first = [t for t in detector.runs if 2.0 <= t < 21.3]
+    assert during_first[0] <= 2.0 + interval + 0.2  # the first blob is looked at when it appears
+    gaps = np.diff(during_first)
+    assert len(gaps) and gaps.min() >= refresh - 0.2  # then only refreshed (not every 0.7 s)
+    assert len(during_first) <= (21.3 - 2.0) / refresh + 2
+    assert any(21.3 <= t <= 21.3 + interval + 0.3 for t in detector.runs)  # the newcomer, at once
+
+
+def test_motion_after_a_long_quiet_spell_gets_a_keepalive_look_again() -> None:
+    detector = RecordingSSD()
+    _run(_clip(70.0, 10.0, [(40.0, 41.0, 20, 40)]), detector)
+    # The first frame; the blob appearing at 40 s; and the keep-alive once 30 s have passed since a
+    # full look with motion in between (the first look at the blob is a crop, not a full frame).
+    assert detector.runs[0] == 0.0
+    assert any(40.0 <= t <= 41.0 for t in detector.runs)
+    assert len(detector.runs) <= 5
