@@ -275,7 +275,8 @@ class ThresholdsConfig(_Strict):
         title="Before-still offset (s)",
         description=(
             "The 'before' still is the latest snapshot this long before the first linked person or vehicle "
-            "came into view (a person is often in view a few seconds before the detector is sure of them)"
+            "came into view (a person is often in view a few seconds before the detector is sure of them); "
+            "when the footage starts later than that, the earliest snapshot before they came into view"
         ),
     )
 
