@@ -12,8 +12,9 @@ what it will need and writes the files through the :class:`~detector.evidence.Ev
   came into view, chosen by :meth:`~detector.snapshots.SnapshotRing.before_arrival`;
   ``details.before_still`` says which, or why there is none), *act* (the person who brought it at
   the deposit, as it appeared), *after* (the frame it was confirmed on: nobody near it), a
-  *deposit* crop, and a clip from ``pre_roll_s`` before that arrival to ``post_roll_s`` after the
-  last of them left.
+  *deposit* crop (the deposit in proportion to its surroundings,
+  :func:`~detector.geometry.context_box`), and a clip from ``pre_roll_s`` before that arrival to
+  ``post_roll_s`` after the last of them left.
 
 Clips come from the camera's own packets when the source has them (a remuxed master and an H.264
 working copy at the source frame rate, :meth:`EvidenceWriter.clip`), else from JPEG frames kept at
@@ -36,7 +37,7 @@ import numpy.typing as npt
 from detector.config import PerformanceConfig, ThresholdsConfig
 from detector.evidence import EvidenceWriter
 from detector.frame_ring import FrameRing
-from detector.geometry import Box
+from detector.geometry import Box, context_box
 from detector.packet_ring import PacketRing
 from detector.plates import PlateReader
 from detector.rules import DumpingIncident, VehicleVisit
@@ -236,8 +237,16 @@ class EvidencePolicy:
                 event.files += self.writer.still(key, StillRole.ACT, act, boxes)
         with self._file(event, "after"):
             event.files += self.writer.still(key, StillRole.AFTER, now, boxes)
+        t = self.thresholds
         for box, _label in boxes:
+            region = context_box(
+                box,
+                (now.width, now.height),
+                margin=t.deposit_crop_margin,
+                min_side=t.deposit_crop_min_px,
+                max_aspect=t.deposit_crop_max_aspect,
+            )
             with self._file(event, "deposit crop"):
-                event.files += self.writer.crop(key, StillRole.DEPOSIT, now, box)
+                event.files += self.writer.crop(key, StillRole.DEPOSIT, now, box, region=region)
         end_s = min(incident.confirmed_s, incident.departed_s + self.perf.post_roll_s)
         self._clip(event, incident.started_s - self.perf.pre_roll_s, max(end_s, incident.deposit_s))

@@ -1,6 +1,7 @@
 """A dumping event's stills tell the story: *before* (the empty scene from before the first person or
-vehicle came into view), *act*, *after* and a *deposit* crop.  On the real frames of the sample clip
-``dumping_layby`` (a minibus arrives at once, the driver puts a bin bag on the verge at 14.4 s)."""
+vehicle came into view), *act*, *after* and a *deposit* crop that shows the deposit in its
+surroundings.  On the real frames of the sample clip ``dumping_layby`` (a minibus arrives at once,
+the driver puts a bin bag on the verge at 14.4 s)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 from detector_testutil import START
 from edge_fixtures import bus_image
 
@@ -19,11 +21,13 @@ from detector.config import CameraConfig, PerformanceConfig, ThresholdsConfig
 from detector.events import EventFactory
 from detector.evidence import EvidenceWriter
 from detector.evidence_policy import EvidencePolicy
+from detector.geometry import contains, context_box
 from detector.snapshots import SnapshotRing
 from detector.sources import FileSource
 from detector.types import ClockSource, Deposit, DumpingIncident, Event, EvidenceFile, FileKind, Frame
 
 BAG = (328, 254, 376, 298)  # where the bin bag lies on the verge from 14.4 s (960×540 pixels)
+STRIP = (321, 261, 342, 291)  # the 21×30 px box the detector drew on part of it
 
 
 def _play(policy: EvidencePolicy, clip: Path, start_s: float, end_s: float) -> Frame:
@@ -177,3 +181,51 @@ def test_the_snapshots_stay_bounded_in_memory() -> None:
         ring.observe(frame)
     assert len(ring) == ring.max_count == 122
     assert ring.nbytes <= ring.max_count * one * 1.5
+
+
+# -- the deposit crop ----------------------------------------------------------------------------
+
+
+def test_a_small_deposit_crop_shows_it_in_its_surroundings(samples_dir: Path, tmp_path: Path) -> None:
+    """The 21×30 px box on the bag: its crop was a 29×40 px strip; now it is at least 160 px a side
+    with the box in the middle."""
+    _event, files = _confirm(
+        tmp_path, samples_dir / "dumping_layby.mp4", footage_from_s=0.0, arrival_s=4.4, deposit=STRIP
+    )
+    crop = _image(files[("deposit", FileKind.ORIGINAL)])
+    h, w = crop.shape[:2]
+    t = ThresholdsConfig()
+    assert min(w, h) >= t.deposit_crop_min_px and max(w, h) / min(w, h) <= t.deposit_crop_max_aspect
+    after = _image(files[("after", FileKind.ORIGINAL)])
+    region = context_box(
+        STRIP,
+        (960, 540),
+        margin=t.deposit_crop_margin,
+        min_side=t.deposit_crop_min_px,
+        max_aspect=t.deposit_crop_max_aspect,
+    )
+    assert (w, h) == (region[2] - region[0], region[3] - region[1])
+    assert np.abs(crop.astype(np.int16) - _region(after, region)).mean() < 3  # those pixels, untouched
+
+
+@pytest.mark.parametrize(
+    ("box", "expect"),
+    [
+        ((100, 100, 120, 130), "small: grown to the minimum, box in the middle"),
+        ((200, 300, 600, 330), "flat: taller, long side at most twice the short"),
+        ((0, 0, 12, 12), "in a corner: moved inside the frame, still the minimum"),
+        ((900, 200, 960, 520), "tall at the edge: clamped to the frame, not a strip"),
+        ((0, 0, 960, 540), "the whole frame: the whole frame"),
+    ],
+)
+def test_deposit_context_box(box: tuple[int, int, int, int], expect: str) -> None:
+    region = context_box(box, (960, 540), margin=0.75, min_side=160, max_aspect=2.0)
+    x1, y1, x2, y2 = region
+    w, h = x2 - x1, y2 - y1
+    assert 0 <= x1 < x2 <= 960 and 0 <= y1 < y2 <= 540, expect
+    assert contains(region, box), expect
+    assert min(w, h) >= 160 and max(w, h) / min(w, h) <= 2.0, expect
+    bw, bh = box[2] - box[0], box[3] - box[1]
+    # Context on each side: 75 % of the box's size, unless the frame edge is nearer.
+    assert box[0] - x1 >= min(0.75 * bw, box[0]) - 1 and x2 - box[2] >= min(0.75 * bw, 960 - box[2]) - 1
+    assert box[1] - y1 >= min(0.75 * bh, box[1]) - 1 and y2 - box[3] >= min(0.75 * bh, 540 - box[3]) - 1
