@@ -275,7 +275,36 @@ class ThresholdsConfig(_Strict):
         title="Before-still offset (s)",
         description=(
             "The 'before' still is the latest snapshot this long before the first linked person or vehicle "
-            "came into view (a person is often in view a few seconds before the detector is sure of them)"
+            "came into view (a person is often in view a few seconds before the detector is sure of them); "
+            "when the footage starts later than that, the earliest snapshot before they came into view"
+        ),
+    )
+    deposit_crop_margin: float = Field(
+        default=0.75,
+        ge=0,
+        le=5,
+        title="Deposit crop margin",
+        description=(
+            "The deposit crop shows this fraction of the deposit's width (height) beside it on the left "
+            "and right (above and below): its surroundings, in proportion to its size"
+        ),
+    )
+    deposit_crop_min_px: int = Field(
+        default=160,
+        ge=16,
+        title="Deposit crop minimum size (px)",
+        description=(
+            "Each side of a deposit crop is at least this many frame pixels (or the whole frame), so a "
+            "small sack is shown with enough around it to recognise where it is"
+        ),
+    )
+    deposit_crop_max_aspect: float = Field(
+        default=2.0,
+        ge=1,
+        title="Deposit crop longest/shortest side",
+        description=(
+            "A deposit crop's long side is at most this many times its short side (a tall or flat "
+            "deposit gets more context across it, never a thin strip)"
         ),
     )
 

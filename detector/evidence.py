@@ -238,16 +238,25 @@ class EvidenceWriter:
         frame: Frame | RingFrame,
         xyxy: Box,
         margin: float = 0.15,
+        *,
+        region: Box | None = None,
     ) -> list[EvidenceFile]:
-        """A region (vehicle, plate): original pixels as master, an enlarged annotated copy."""
+        """A region around ``xyxy`` (a vehicle, a plate, a deposit): its original pixels as master, an
+        enlarged annotated copy with ``xyxy`` boxed.
+
+        The region is ``region`` when given (frame pixels, e.g. a deposit's
+        :func:`~detector.geometry.context_box`), else ``xyxy`` grown by ``margin`` × its size on
+        each side; either way clamped to the frame."""
         if isinstance(frame, RingFrame):
             frame = frame.decode()
         x1, y1, x2, y2 = (float(v) for v in xyxy)
         if not (x2 > x1 and y2 > y1):
             raise ValueError(f"crop box {xyxy} is empty (need x2 > x1 and y2 > y1)")
-        mx, my = (x2 - x1) * margin, (y2 - y1) * margin
-        cx1, cy1 = max(0, int(x1 - mx)), max(0, int(y1 - my))
-        cx2, cy2 = min(frame.width, int(np.ceil(x2 + mx))), min(frame.height, int(np.ceil(y2 + my)))
+        if region is None:
+            mx, my = (x2 - x1) * margin, (y2 - y1) * margin
+            region = (x1 - mx, y1 - my, x2 + mx, y2 + my)
+        cx1, cy1 = max(0, int(region[0])), max(0, int(region[1]))
+        cx2, cy2 = min(frame.width, int(np.ceil(region[2]))), min(frame.height, int(np.ceil(region[3])))
         if cx2 <= cx1 or cy2 <= cy1:
             raise ValueError(f"crop box {xyxy} lies outside the {frame.width}x{frame.height} frame")
         master = np.ascontiguousarray(frame.image[cy1:cy2, cx1:cx2])

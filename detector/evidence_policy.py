@@ -8,10 +8,13 @@ what it will need and writes the files through the :class:`~detector.evidence.Ev
   last frame the vehicle was tracked), the best *vehicle* view (highest confidence × box area) as a
   still and a crop, the *plate* crop when a plate was read, and a clip from ``pre_roll_s`` before
   the visit to ``post_roll_s`` after it.
-- **Dumping**: *before* (the latest periodic snapshot before the first linked person or vehicle
-  came into view), *act* (the person who brought it at the deposit, as it appeared), *after* (the
-  frame it was confirmed on: nobody near it), a *deposit* crop, and a clip from ``pre_roll_s``
-  before that arrival to ``post_roll_s`` after the last of them left.
+- **Dumping**: *before* (a snapshot of the scene from before the first linked person or vehicle
+  came into view, chosen by :meth:`~detector.snapshots.SnapshotRing.before_arrival`;
+  ``details.before_still`` says which, or why there is none), *act* (the person who brought it at
+  the deposit, as it appeared), *after* (the frame it was confirmed on: nobody near it), a
+  *deposit* crop (the deposit in proportion to its surroundings,
+  :func:`~detector.geometry.context_box`), and a clip from ``pre_roll_s`` before that arrival to
+  ``post_roll_s`` after the last of them left.
 
 Clips come from the camera's own packets when the source has them (a remuxed master and an H.264
 working copy at the source frame rate, :meth:`EvidenceWriter.clip`), else from JPEG frames kept at
@@ -24,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,70 +37,18 @@ import numpy.typing as npt
 from detector.config import PerformanceConfig, ThresholdsConfig
 from detector.evidence import EvidenceWriter
 from detector.frame_ring import FrameRing
-from detector.geometry import Box
-from detector.jpeg import JpegError, decode_jpeg, encode_jpeg
+from detector.geometry import Box, context_box
 from detector.packet_ring import PacketRing
 from detector.plates import PlateReader
 from detector.rules import DumpingIncident, VehicleVisit
+from detector.snapshots import SnapshotRing
 from detector.storage import StorageError
 from detector.types import Detections, Event, Frame, StillRole
 
 logger = logging.getLogger(__name__)
 
-SNAPSHOT_EVERY_S = 5.0  # a 'before' snapshot this often (video seconds) ...
-SNAPSHOT_KEEP_S = 300.0  # ... kept this long: a deposit's act or visit is rarely older
-SNAPSHOT_JPEG_QUALITY = 90
 RING_MARGIN_S = 5.0  # the frame ring reaches back this much further than the longest clip needs
 PUSH_JITTER = 0.999  # a frame this close to the clip frame interval still counts as due
-
-
-class SnapshotRing:
-    """Periodic JPEG snapshots of the scene, for the 'before' still of a dumping event."""
-
-    def __init__(self, every_s: float = SNAPSHOT_EVERY_S, keep_s: float = SNAPSHOT_KEEP_S) -> None:
-        self.every_s = every_s
-        self.keep_s = keep_s
-        self._snapshots: deque[tuple[float, bytes, Frame]] = deque()
-        self._last = -1e9
-
-    def observe(self, frame: Frame) -> None:
-        """Keep ``frame`` if a snapshot is due; snapshots older than ``keep_s`` fall out."""
-        if frame.video_time_s - self._last < self.every_s:
-            return
-        self._last = frame.video_time_s
-        try:
-            jpeg = encode_jpeg(frame.image, SNAPSHOT_JPEG_QUALITY)
-        except JpegError:
-            logger.warning("could not encode a snapshot at t=%.1f", frame.video_time_s)
-            return
-        # Keep the frame's metadata with a 1×1 placeholder image; the JPEG holds the pixels.
-        meta = Frame(
-            image=np.zeros((1, 1, 3), np.uint8),
-            camera_id=frame.camera_id,
-            index=frame.index,
-            captured_at=frame.captured_at,
-            clock_source=frame.clock_source,
-            video_time_s=frame.video_time_s,
-        )
-        self._snapshots.append((frame.video_time_s, jpeg, meta))
-        while self._snapshots and frame.video_time_s - self._snapshots[0][0] > self.keep_s:
-            self._snapshots.popleft()
-
-    def before(self, t: float) -> Frame | None:
-        """The latest snapshot at or before video time ``t`` (None if there is none)."""
-        best = None
-        for ts, jpeg, meta in self._snapshots:
-            if ts <= t:
-                best = (jpeg, meta)
-        if best is None:
-            return None
-        try:
-            image = decode_jpeg(best[0])
-        except JpegError:
-            logger.warning("a 'before' snapshot could not be decoded")
-            return None
-        m = best[1]
-        return Frame(image, m.camera_id, m.index, m.captured_at, m.clock_source, m.video_time_s)
 
 
 @dataclass(slots=True)
@@ -267,24 +217,36 @@ class EvidencePolicy:
                 event.files += self.writer.crop(event.event_id, StillRole.PLATE, frame, plate_box)
 
     def dumping_confirmed(self, event: Event, incident: DumpingIncident, now: Frame) -> None:
-        """Before, act and after stills (deposits boxed) and the clip of a dumping event."""
+        """Before, act and after stills (deposits boxed), deposit crops and the clip of a dumping event."""
         key = event.event_id
         boxes: list[tuple[Box, str]] = [
             ((float(d.box[0]), float(d.box[1]), float(d.box[2]), float(d.box[3])), "deposit")
             for d in incident.deposits
         ]
-        before = self.snapshots.before(incident.before_s)
-        if before is not None:
+        before = self.snapshots.before_arrival(incident.started_s, self.thresholds.before_still_offset_s)
+        event.details["before_still"] = before.note
+        if before.frame is not None:
+            # A snapshot from before a change of picture size: its boxes follow the picture.
+            sx, sy = before.frame.width / now.width, before.frame.height / now.height
+            scaled = [((b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy), label) for b, label in boxes]
             with self._file(event, "before"):
-                event.files += self.writer.still(key, StillRole.BEFORE, before, boxes)
+                event.files += self.writer.still(key, StillRole.BEFORE, before.frame, scaled)
         act = self.frame_at(incident.act_still_s, now)
         if act is not None:
             with self._file(event, "act"):
                 event.files += self.writer.still(key, StillRole.ACT, act, boxes)
         with self._file(event, "after"):
             event.files += self.writer.still(key, StillRole.AFTER, now, boxes)
+        t = self.thresholds
         for box, _label in boxes:
+            region = context_box(
+                box,
+                (now.width, now.height),
+                margin=t.deposit_crop_margin,
+                min_side=t.deposit_crop_min_px,
+                max_aspect=t.deposit_crop_max_aspect,
+            )
             with self._file(event, "deposit crop"):
-                event.files += self.writer.crop(key, StillRole.DEPOSIT, now, box)
+                event.files += self.writer.crop(key, StillRole.DEPOSIT, now, box, region=region)
         end_s = min(incident.confirmed_s, incident.departed_s + self.perf.post_roll_s)
         self._clip(event, incident.started_s - self.perf.pre_roll_s, max(end_s, incident.deposit_s))

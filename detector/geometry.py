@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -74,3 +75,38 @@ def containment(a: Sequence[float], b: Sequence[float]) -> float:
     """Intersection over the smaller box's area, 0–1: 1 when one box lies inside the other."""
     smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
     return _intersection(a, b) / smaller if smaller > 0 else 0.0
+
+
+def context_box(
+    box: Sequence[float],
+    frame_size: tuple[int, int],
+    *,
+    margin: float,
+    min_side: float,
+    max_aspect: float,
+) -> IntBox:
+    """The region to crop to show ``box`` in its surroundings, in the frame's pixels.
+
+    ``box`` grown by ``margin`` × its width (height) on the left and right (top and bottom); its
+    short side lengthened until the long side is at most ``max_aspect`` times it; each side at
+    least ``min_side`` pixels; then moved, not shrunk, to lie inside the ``(width, height)`` frame
+    (shrunk only where it is bigger than the frame).  It always holds the part of ``box`` inside
+    the frame.  Example::
+
+        >>> context_box((100, 100, 120, 130), (960, 540), margin=0.75, min_side=160, max_aspect=2.0)
+        (30, 35, 190, 195)
+    """
+    width, height = frame_size
+    w, h = float(box[2] - box[0]), float(box[3] - box[1])
+    cw, ch = w * (1.0 + 2.0 * margin), h * (1.0 + 2.0 * margin)
+    cw, ch = max(cw, ch / max_aspect), max(ch, cw / max_aspect)
+    cw, ch = min(max(cw, min_side), width), min(max(ch, min_side), height)
+    cx, cy = center(box)
+
+    def span(mid: float, length: float, limit: int) -> tuple[int, int]:
+        start = min(max(0.0, float(mid) - length / 2.0), limit - length)
+        return max(0, math.floor(start)), min(limit, math.ceil(start + length))
+
+    x1, x2 = span(cx, cw, width)
+    y1, y2 = span(cy, ch, height)
+    return (x1, y1, x2, y2)

@@ -386,7 +386,6 @@ class SiteRules:
             confirmed_s=t,
             confirmed_at=at,
             box=state.box,
-            before_s=self._before_time(state),
             deposits=[state],
             linked_visits=set(state.linked_visits),
             people=set(state.people),
@@ -422,9 +421,6 @@ class SiteRules:
             if visit.track_id in self.tracks:
                 firsts.append(self.tracks[visit.track_id].first_seen.video_time_s)
         return min(firsts)
-
-    def _before_time(self, state: Deposit) -> float:
-        return self._arrival_time(state) - self.t.before_still_offset_s
 
     # -- end of a file --------------------------------------------------------------------------
     def finish(

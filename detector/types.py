@@ -230,7 +230,7 @@ class VehicleVisit:
     track_id: int
     object_class: ObjectClass
     zone: str
-    started_s: float
+    started_s: float  # the arrival: when the first linked person or vehicle came into view
     started_at: datetime
     box: tuple[float, float, float, float]  # pixels, where it stopped
     last_seen_s: float
@@ -271,12 +271,11 @@ class DumpingIncident:
 
     incident_id: int
     zone: str
-    started_s: float
+    started_s: float  # the arrival: when the first linked person or vehicle came into view
     started_at: datetime
     confirmed_s: float
     confirmed_at: datetime
     box: tuple[int, int, int, int]
-    before_s: float  # a time before anything was left: for the "before" still
     deposits: list[Deposit]
     linked_visits: set[int]
     people: set[int]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
+import cv2
 import pytest
 
 from detector.backends.registry import ssd_model_info
@@ -56,6 +58,29 @@ def test_dumping_is_spooled_with_before_act_after_stills_and_a_clip(
     assert event.verify() == []  # every file on disk matches its declared SHA-256 and size
     clip = next(f for f in event.files if f.media_type == "video/mp4")
     assert clip.size > 10_000
+
+
+def test_dumping_soon_after_the_footage_starts_has_a_before_still_and_deposit_crops_in_context(
+    samples_dir: Path, tmp_path: Path
+) -> None:
+    """dumping_layby: the minibus is in view 4.4 s after the footage starts.  Before: the event had
+    no before still (no snapshot 5 s before that) and its deposit crops were strips of 29×40 px."""
+    _detect(samples_dir / "dumping_layby.mp4", tmp_path / "spool")
+    (event,) = [e for e in Spool(tmp_path / "spool").pending() if e.payload["type"] == "dumping"]
+    payload = event.payload
+    files = {f["name"]: f for f in payload["files"]}
+    assert files["before.jpg"]["role"] == "before" and "before.annotated.jpg" in files
+    started = datetime.fromisoformat(payload["started_at"])
+    assert datetime.fromisoformat(files["before.jpg"]["captured_at"]) < started
+    assert str(payload["details"]["before_still"]).startswith("snapshot ")
+    crops = [f for f in event.files if files[f.name]["role"] == "deposit" and ".annotated" not in f.name]
+    assert crops
+    for crop in crops:
+        image = cv2.imread(str(crop.path))
+        assert image is not None
+        h, w = image.shape[:2]
+        assert min(w, h) >= 160 and max(w, h) <= 2 * min(w, h), f"{crop.name} is {w}x{h}"
+    assert event.verify() == []
 
 
 def test_vehicle_visit_is_spooled_with_arrival_vehicle_and_departure(
