@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 # Motion within this many pixels of the previous frame's motion continues it (a person walking on)
 # rather than being new (someone coming into view).
 NEW_MOTION_PX = 8
+# A tracked object is moving on a look when at least this share of its box is motion.
+MOVING_COVER = 0.5
 
 
 def configure_threads(per_process: int | None = None) -> int:
@@ -237,7 +239,8 @@ class CameraPipeline:
         if crops is not None:
             tracked = self._detect_and_track(frame, crops)
             with self._stage("track"):
-                out = rules.observe_tracks(frame.video_time_s, frame.captured_at, tracked)
+                moving = self._moving(tracked, motion, frame)
+                out = rules.observe_tracks(frame.video_time_s, frame.captured_at, tracked, moving)
             if self.evidence is not None:
                 self.evidence.observe_visits(frame, tracked, rules.visits.values())
             events += self._handle(out, frame)
@@ -302,6 +305,22 @@ class CameraPipeline:
             if not any(overlaps(expand(region, 0.0, NEW_MOTION_PX), p) for p in previous):
                 self._new_motion = True
                 return
+
+    def _moving(self, tracked: Detections, motion: MotionResult, frame: Frame) -> npt.NDArray[np.bool_]:
+        """Per tracked object, whether the motion gate saw it move on this look: at least
+        ``MOVING_COVER`` of its box is motion.  Someone walking in front of a parked car covers a
+        small part of the car's box; a car driving in covers most of its own."""
+        moving = np.zeros(len(tracked), dtype=np.bool_)
+        if not motion.regions or not len(tracked):
+            return moving
+        mh, mw = motion.mask.shape[:2]
+        sx, sy = mw / frame.width, mh / frame.height
+        for i, b in enumerate(tracked.xyxy):
+            x1, y1 = max(0, int(b[0] * sx)), max(0, int(b[1] * sy))
+            x2, y2 = min(mw, int(np.ceil(b[2] * sx))), min(mh, int(np.ceil(b[3] * sy)))
+            patch = motion.mask[y1:y2, x1:x2]
+            moving[i] = bool(patch.size) and np.count_nonzero(patch) >= MOVING_COVER * patch.size
+        return moving
 
     def _detect_and_track(self, frame: Frame, crops: list[IntBox]) -> Detections:
         """Detector on ``crops``, then the tracker; returns the tracked objects (with tracker ids)."""

@@ -174,7 +174,15 @@ class Registration:
             borderValue=0,
         )
         if margin > 0:
-            inside = cv2.erode(inside, np.ones((2 * margin + 1, 2 * margin + 1), np.uint8))
+            # The picture's own edges count as outside: a shift under half a pixel brings nothing
+            # in (nearest-neighbour), yet the warped sample's comparison windows at the edges
+            # already mix interpolated border pixels, which then look "new".
+            inside = cv2.erode(
+                inside,
+                np.ones((2 * margin + 1, 2 * margin + 1), np.uint8),
+                borderType=cv2.BORDER_CONSTANT,
+                borderValue=0,
+            )
         return np.asarray(warped.astype(bool) | ~inside.astype(bool), bool)
 
     def box_to_sample(self, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:

@@ -96,15 +96,24 @@ class SiteRules:
         self.stats = {"fixture_regions": 0, "out_of_zone_regions": 0, "rejected_before_now": 0}
 
     # -- tracks and vehicle visits --------------------------------------------------------------
-    def observe_tracks(self, t: float, at: datetime, tracked: Detections) -> RuleOutput:
-        """Update tracks and visits after a detector run (``tracked`` has tracker ids)."""
+    def observe_tracks(
+        self, t: float, at: datetime, tracked: Detections, moving: npt.NDArray[np.bool_] | None = None
+    ) -> RuleOutput:
+        """Update tracks and visits after a detector run (``tracked`` has tracker ids).
+
+        ``moving`` (shape (N,), optional) says which tracked objects the motion gate saw moving
+        on this look: a vehicle first seen moving has arrived, even when the detector looked too
+        seldom for the tracker to follow it in (it was driving, not parked).
+        """
         out = RuleOutput()
         if self._first_t is None:
             self._first_t = t
         seen: set[int] = set()
         ids = tracked.tracker_id if tracked.tracker_id is not None else np.zeros(len(tracked), np.int64)
-        for box_arr, conf, cls_id, tid in zip(
-            tracked.xyxy, tracked.confidence, tracked.class_id, ids, strict=True
+        if moving is None:
+            moving = np.zeros(len(tracked), dtype=np.bool_)
+        for box_arr, conf, cls_id, tid, is_moving in zip(
+            tracked.xyxy, tracked.confidence, tracked.class_id, ids, moving, strict=True
         ):
             tid = int(tid)
             box = (float(box_arr[0]), float(box_arr[1]), float(box_arr[2]), float(box_arr[3]))
@@ -114,7 +123,7 @@ class SiteRules:
                 track = Track(
                     track_id=tid, object_class=ObjectClass(int(cls_id)), first_seen=point, last_seen=point
                 )
-                track.arrived = self._continues_arrived(box, t)
+                track.arrived = bool(is_moving) or self._continues_arrived(box, t)
                 self.tracks[tid] = track
             # A track's class is the confidence-weighted vote of its detections: one frame where
             # the detector calls a person beside a van "bus" must not make the person a vehicle.

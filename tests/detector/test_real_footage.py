@@ -75,6 +75,14 @@ def test_a_knocked_camera_is_registered_and_is_no_deposit() -> None:
     assert 4.5 <= move.magnitude_px <= 7.5
 
 
+@pytest.mark.parametrize("name", ["control_nudge_2px", "control_rotation"])
+def test_a_camera_nudged_under_a_pixel_of_working_resolution_or_turned_is_no_deposit(name: str) -> None:
+    """Before: a strip along the picture's top edge became a deposit after a 2 px knock or a 1°
+    turn (the registered sample's edge windows mixed in interpolated border pixels)."""
+    _, events = _run(name)
+    assert events == []
+
+
 def test_a_reconnect_at_another_resolution_is_no_new_arrival() -> None:
     """Before: the parked vehicles were reported as new arrivals after the size change."""
     _, events = _run("control_resolution_change")
