@@ -297,3 +297,19 @@ def test_a_later_separate_deposit_far_away_after_the_cooldown_is_a_new_event(gap
     world.image = with_bag(with_bag(world.ground, 60, 60), 260, 200)
     world.run(20, 20 + gap_s + 20)
     assert len(world.out.dumping) == 2
+
+
+def test_a_vehicle_first_seen_moving_has_arrived_though_the_tracker_never_saw_it_elsewhere() -> None:
+    """The detector looks seldom at continuing motion: a van driving in can be first tracked where
+    it then stops.  The motion gate saw it moving, so it arrived; a car standing since the start
+    (first seen still) did not."""
+    stop = ThresholdsConfig().vehicle_stop_s
+    rules = _rules()
+    t, total = 0.0, RuleOutput()
+    while t <= stop + 5.0:
+        van = (1, ObjectClass.VAN_TRUCK, (200.0, 150.0, 300.0, 220.0))
+        dets = _dets(van, (2, ObjectClass.CAR, CAR_PARKED))
+        moving = np.array([t == 0.0, False])  # the van moved on its first look only
+        total.visits_started += rules.observe_tracks(t, _at(t), dets, moving).visits_started
+        t += 0.5
+    assert [v.track_id for v in total.visits_started] == [1]
