@@ -67,6 +67,13 @@ class SceneSettings:
     min_area_frac: float = 0.0006
     max_area_frac: float = 0.15
     confirm_fraction: float = 0.18  # share of a candidate's box that must still differ from "before"
+    # Blown-out pixels (auto-exposure overshooting, a lamp) sit on a plateau at the picture's top
+    # level — 255, or 235 for a camera sending limited-range luma.  A plateau is pixels within
+    # blown_margin grey levels of the sample's maximum covering at least blown_min_frac of it, when
+    # that maximum is at least blown_floor; nothing there can be compared, so nothing there is new.
+    blown_margin: float = 2.0
+    blown_min_frac: float = 0.002
+    blown_floor: float = 200.0
 
 
 @dataclass(slots=True)
@@ -155,7 +162,20 @@ class SceneModel:
             (tex_c | tex_r) & ~both & ((ratio > self.s.texture_ratio**2) | (ratio < self.s.texture_ratio**-2))
         )
         diff = np.where(both, ncc < self.s.ncc_threshold, rel > self.s.flat_ratio)
-        return np.asarray(diff | one_sided, bool)
+        blown = (self._blown(cur) | self._blown(ref)).astype(np.uint8)
+        if blown.any():
+            blown = cv2.dilate(blown, np.ones(k, np.uint8))  # any blown pixel spoils its window
+        return np.asarray((diff | one_sided) & ~blown.astype(bool), bool)
+
+    def _blown(self, img: F32) -> npt.NDArray[np.bool_]:
+        """The blown-out plateau of a working image (see ``SceneSettings.blown_margin``)."""
+        top = float(img.max())
+        if top < self.s.blown_floor:
+            return np.zeros(img.shape, bool)
+        plateau = img >= top - self.s.blown_margin
+        if plateau.mean() < self.s.blown_min_frac:
+            return np.zeros(img.shape, bool)
+        return np.asarray(plateau, bool)
 
     def registered(self, image: U8) -> F32:
         """The working image of ``image``, aligned to the background (see :meth:`update`)."""
