@@ -363,7 +363,11 @@ class CameraPipeline:
         t = frame.video_time_s
         # Nothing moved since the last sample: the scene cannot have changed, so only the rules'
         # clocks advance (cheap); the model itself refreshes every scene_idle_s.
-        update = self._moved_since_scene or t - self._last_scene_update_s >= self.perf.scene_idle_s
+        update = (
+            self._moved_since_scene
+            or t - self._last_scene_update_s >= self.perf.scene_idle_s
+            or not self.scene.ready  # the first background needs a few samples in a row
+        )
         self._last_scene_s = t
         self._moved_since_scene = False
         if update:

@@ -71,6 +71,10 @@ class SceneSettings:
     # level — 255, or 235 for a camera sending limited-range luma.  A plateau is pixels within
     # blown_margin grey levels of the sample's maximum covering at least blown_min_frac of it, when
     # that maximum is at least blown_floor; nothing there can be compared, so nothing there is new.
+    # The first background is the per-pixel median of this many samples, not one frame: an insect
+    # at the lamp or a bird passing on the first sample would otherwise be "background" and the
+    # ground it hid a deposit once it has gone.
+    warmup_samples: int = 3
     blown_margin: float = 2.0
     blown_min_frac: float = 0.002
     blown_floor: float = 200.0
@@ -98,6 +102,7 @@ class SceneModel:
     def __init__(self, settings: SceneSettings | None = None) -> None:
         self.s = settings or SceneSettings()
         self._long: F32 | None = None
+        self._warm: list[tuple[F32, npt.NDArray[np.bool_]]] = []  # samples for the first background
         self._short: F32 | None = None
         self._known: npt.NDArray[np.bool_] | None = None
         self._age: npt.NDArray[np.uint8] = np.zeros((1, 1), np.uint8)
@@ -162,10 +167,10 @@ class SceneModel:
             (tex_c | tex_r) & ~both & ((ratio > self.s.texture_ratio**2) | (ratio < self.s.texture_ratio**-2))
         )
         diff = np.where(both, ncc < self.s.ncc_threshold, rel > self.s.flat_ratio)
-        blown = (self._blown(cur) | self._blown(ref)).astype(np.uint8)
-        if blown.any():
-            blown = cv2.dilate(blown, np.ones(k, np.uint8))  # any blown pixel spoils its window
-        return np.asarray((diff | one_sided) & ~blown.astype(bool), bool)
+        blown = self._blown(cur) | self._blown(ref)
+        if blown.any():  # any blown pixel spoils its window
+            blown = cv2.dilate(blown.astype(np.uint8), np.ones(k, np.uint8)).astype(bool)
+        return np.asarray((diff | one_sided) & ~blown, bool)
 
     def _blown(self, img: F32) -> npt.NDArray[np.bool_]:
         """The blown-out plateau of a working image (see ``SceneSettings.blown_margin``)."""
@@ -180,6 +185,24 @@ class SceneModel:
     def registered(self, image: U8) -> F32:
         """The working image of ``image``, aligned to the background (see :meth:`update`)."""
         return self.registration.to_reference(self.prepare(image))
+
+    @property
+    def ready(self) -> bool:
+        """Whether the first background has been learnt (``warmup_samples`` samples seen)."""
+        return self._long is not None
+
+    def _warm_up(self, raw: F32, excl: npt.NDArray[np.bool_]) -> None:
+        """Collect samples for the first background (again after a change of picture size)."""
+        if self._warm and self._warm[0][0].shape != raw.shape:
+            self._warm = []
+        self._long = None
+        self._warm.append((raw, excl))
+        if len(self._warm) < max(1, self.s.warmup_samples):
+            return
+        median = np.median(np.stack([w for w, _ in self._warm]), axis=0).astype(np.float32)
+        hidden = np.logical_or.reduce([e for _, e in self._warm])
+        self._warm = []
+        self._start(median, hidden)
 
     def _start(self, cur: F32, excl: npt.NDArray[np.bool_]) -> None:
         self._long = cur.copy()
@@ -198,7 +221,7 @@ class SceneModel:
         raw = self.prepare(image)
         raw_excl = np.zeros(raw.shape, bool) if exclusion is None else exclusion.astype(bool)
         if self._long is None or self._long.shape != raw.shape:
-            self._start(raw, raw_excl)
+            self._warm_up(raw, raw_excl)
             return []
         assert self._short is not None and self._known is not None
         if not self.registration.estimate(raw, self._long, ~raw_excl):
