@@ -48,6 +48,13 @@ F32 = npt.NDArray[np.float32]
 U8 = npt.NDArray[np.uint8]
 
 
+# Ghost test (see SceneModel._looks_like_ghost): the box stood out from its ring in the background
+# this many times more than it does now, and by at least this much (Bhattacharyya distance).
+GHOST_BINS = 32
+GHOST_RATIO = 1.5
+GHOST_MARGIN = 0.15
+
+
 @dataclass(frozen=True, slots=True)
 class SceneSettings:
     width: int = 320  # working resolution (the frame is downscaled to this width)
@@ -375,13 +382,22 @@ class SceneModel:
         if inner.all() or not inner.any():
             return False
 
-        def stands_out(img: F32) -> float:
-            patch = img[oy1:oy2, ox1:ox2]
-            a, b = patch[inner], patch[~inner]
-            ma, mb, sa, sb = float(a.mean()), float(b.mean()), float(a.std()), float(b.std())
-            return abs(ma - mb) / (sa + sb + 4.0) + abs(np.log((sa + 2.0) / (sb + 2.0)))
+        ring = (~inner).astype(np.uint8) * 255
+        core = inner.astype(np.uint8) * 255
 
-        return stands_out(self._long) > 1.5 * stands_out(cur) + 0.1
+        def stands_out(img: F32) -> float:
+            """Bhattacharyya distance (0 alike … 1 disjoint) between the grey-level histograms of
+            the box and of the ring around it.  Histograms, not mean and spread: a dark sack
+            around a bright lamp post averages out to the grass around it, yet is plainly not it."""
+            patch = np.ascontiguousarray(img[oy1:oy2, ox1:ox2])
+            hists = []
+            for mask in (core, ring):
+                hist = cv2.calcHist([patch], [0], mask, [GHOST_BINS], [0.0, 256.0])
+                hists.append(np.asarray(hist / max(float(hist.sum()), 1.0), np.float32))
+            return float(cv2.compareHist(hists[0], hists[1], cv2.HISTCMP_BHATTACHARYYA))
+
+        before, now = stands_out(self._long), stands_out(cur)
+        return before > GHOST_RATIO * now and before - now > GHOST_MARGIN
 
     def _relearn(self, cur: F32, where: npt.NDArray[np.bool_]) -> None:
         """A large part of the frame changed at once (lighting the comparison could not absorb, a
