@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -30,14 +31,14 @@ from detector.config import CameraConfig, SiteConfig
 from detector.events import EventFactory, new_event_id
 from detector.evidence import EvidenceWriter
 from detector.evidence_policy import EvidencePolicy
-from detector.geometry import IntBox, center, expand, overlaps
+from detector.geometry import IntBox, center, expand, iou, overlaps
 from detector.motion import MotionGate, MotionResult, busy_boxes, plan_crops
 from detector.packet_ring import PacketRing
 from detector.rules import RuleOutput, SiteRules
 from detector.scene import SceneModel, SceneSettings
 from detector.sinks.base import EventSink
 from detector.tracking import create_tracker
-from detector.types import ClockSource, Detections, Event, Frame
+from detector.types import ClockSource, Detections, Event, Frame, ObjectClass
 from detector.zones import PolygonZone
 
 if TYPE_CHECKING:
@@ -48,8 +49,14 @@ logger = logging.getLogger(__name__)
 # Motion within this many pixels of the previous frame's motion continues it (a person walking on)
 # rather than being new (someone coming into view).
 NEW_MOTION_PX = 8
-# A tracked object is moving on a look when at least this share of its box is motion.
-MOVING_COVER = 0.5
+# A tracked vehicle is moving on a look when at least this share of its box is motion...
+MOVING_COVER = 0.25
+# ... unless more than this share of the whole picture moved on that look: then the camera (a knock,
+# a turn, shake) or the light moved, and an object's own movement cannot be told from it.
+MOVING_MAX_FRACTION = 0.15
+# The scene's registration moving by more than this (working pixels) between two samples is the
+# camera moving: track positions before and after are not comparable.
+REBASE_WORKING_PX = 1.0
 
 
 def configure_threads(per_process: int | None = None) -> int:
@@ -183,7 +190,9 @@ class CameraPipeline:
         self._last_look_s = -1e9
         self._new_motion = False  # motion appeared since the last detector run (see _note_new_motion)
         self._previous_motion: list[IntBox] = []
-        self._moved_since_full = True  # the first frame is always looked at in full
+        # Nothing has moved yet: until something does, there is nothing to find or follow (a
+        # vehicle standing there is context, seen in the first full look when anything moves).
+        self._moved_since_full = False
         self._last_full_s = -1e9
         self._last_scene_s = -1e9
         self._last_scene_update_s = -1e9
@@ -239,8 +248,7 @@ class CameraPipeline:
         if crops is not None:
             tracked = self._detect_and_track(frame, crops)
             with self._stage("track"):
-                moving = self._moving(tracked, motion, frame)
-                out = rules.observe_tracks(frame.video_time_s, frame.captured_at, tracked, moving)
+                out = rules.observe_tracks(frame.video_time_s, frame.captured_at, tracked, self._raw)
             if self.evidence is not None:
                 self.evidence.observe_visits(frame, tracked, rules.visits.values())
             events += self._handle(out, frame)
@@ -284,8 +292,15 @@ class CameraPipeline:
         if keepalive_due or motion.lighting_change:
             return full
         since = t - self._last_detect_s
+        # Continuing motion is refreshed slowly — unless a vehicle is moving: the tracker must follow
+        # a vehicle driving in look by look, or its arrival (and so its visit) is lost.
+        refresh = self.perf.tracked_refresh_s
+        if since >= self.perf.detect_interval_s and (
+            self._unconfirmed_vehicle() or self._vehicle_moving(motion, frame)
+        ):
+            refresh = self.perf.detect_interval_s
         new_due = since >= self.perf.detect_interval_s and self._new_motion
-        if motion.regions and (new_due or since >= self.perf.tracked_refresh_s):
+        if motion.regions and (new_due or since >= refresh):
             return plan_crops(
                 motion.regions,
                 frame.width,
@@ -306,21 +321,34 @@ class CameraPipeline:
                 self._new_motion = True
                 return
 
-    def _moving(self, tracked: Detections, motion: MotionResult, frame: Frame) -> npt.NDArray[np.bool_]:
-        """Per tracked object, whether the motion gate saw it move on this look: at least
-        ``MOVING_COVER`` of its box is motion.  Someone walking in front of a parked car covers a
-        small part of the car's box; a car driving in covers most of its own."""
-        moving = np.zeros(len(tracked), dtype=np.bool_)
-        if not motion.regions or not len(tracked):
-            return moving
+    def _unconfirmed_vehicle(self) -> bool:
+        """Whether the last run saw a vehicle the tracker has not confirmed yet (a tentative track:
+        ByteTrack confirms on a second match, which needs the next look to come soon)."""
+        for b, cls in zip(self._raw.xyxy, self._raw.class_id, strict=True):
+            if ObjectClass(int(cls)).is_vehicle and not any(iou(b, t) >= 0.5 for t in self._tracked.xyxy):
+                return True
+        return False
+
+    def _vehicle_moving(self, motion: MotionResult, frame: Frame) -> bool:
+        """Whether a vehicle tracked at the last detector run is moving now: at least
+        ``MOVING_COVER`` of its box is motion (someone walking past a big parked van covers less;
+        past a small one, the cost is only a few more detector looks)."""
+        # The last run's raw detections count too: a vehicle driving in is a tentative track until
+        # the tracker has matched it twice, and sparse looks would never let it match.
+        seen = Detections.merge([self._tracked, self._raw]) if len(self._raw) else self._tracked
+        if not motion.regions or not len(seen) or motion.fraction > MOVING_MAX_FRACTION:
+            return False  # nothing moved; or so much that the camera or the light did
         mh, mw = motion.mask.shape[:2]
         sx, sy = mw / frame.width, mh / frame.height
-        for i, b in enumerate(tracked.xyxy):
+        for b, cls in zip(seen.xyxy, seen.class_id, strict=True):
+            if not ObjectClass(int(cls)).is_vehicle:
+                continue
             x1, y1 = max(0, int(b[0] * sx)), max(0, int(b[1] * sy))
             x2, y2 = min(mw, int(np.ceil(b[2] * sx))), min(mh, int(np.ceil(b[3] * sy)))
             patch = motion.mask[y1:y2, x1:x2]
-            moving[i] = bool(patch.size) and np.count_nonzero(patch) >= MOVING_COVER * patch.size
-        return moving
+            if patch.size and np.count_nonzero(patch) >= MOVING_COVER * patch.size:
+                return True
+        return False
 
     def _detect_and_track(self, frame: Frame, crops: list[IntBox]) -> Detections:
         """Detector on ``crops``, then the tracker; returns the tracked objects (with tracker ids)."""
@@ -363,8 +391,9 @@ class CameraPipeline:
         t = frame.video_time_s
         # Nothing moved since the last sample: the scene cannot have changed, so only the rules'
         # clocks advance (cheap); the model itself refreshes every scene_idle_s.
+        moved = self._moved_since_scene
         update = (
-            self._moved_since_scene
+            moved
             or t - self._last_scene_update_s >= self.perf.scene_idle_s
             or not self.scene.ready  # the first background needs a few samples in a row
         )
@@ -373,7 +402,13 @@ class CameraPipeline:
         if update:
             self.metrics.scene_samples += 1
             self._last_scene_update_s = t
-            regions = self.scene.update(frame.grey, t, self._exclusion_mask(motion, frame))
+            still_camera = not moved and self.scene.ready
+            shift = self.scene.registration_offset()
+            regions = self.scene.update(
+                frame.grey, t, self._exclusion_mask(motion, frame), still_camera=still_camera
+            )
+            if math.dist(shift, self.scene.registration_offset()) > REBASE_WORKING_PX:
+                rules.camera_moved(t)
         else:
             regions = list(self.scene.regions.values())
         busy = {r.region_id: False for r in regions}

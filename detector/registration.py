@@ -54,7 +54,8 @@ class CameraMove:
         return math.hypot(self.dx_px, self.dy_px)
 
 
-def _offset(warp: F32) -> tuple[float, float, float]:
+def offset_of(warp: F32) -> tuple[float, float, float]:
+    """A warp's shift (working pixels) and rotation (degrees)."""
     return (
         float(warp[0, 2]),
         float(warp[1, 2]),
@@ -75,7 +76,7 @@ class Registration:
 
     @property
     def is_identity(self) -> bool:
-        dx, dy, deg = _offset(self.warp)
+        dx, dy, deg = offset_of(self.warp)
         return abs(dx) < 0.25 and abs(dy) < 0.25 and abs(deg) < 0.02
 
     def estimate(self, sample: F32, reference: F32, usable: npt.NDArray[np.bool_]) -> bool:
@@ -103,7 +104,7 @@ class Registration:
         if not np.isfinite(warp).all() or rho < self.s.min_correlation:
             self.failures += 1
             return True
-        dx, dy, _deg = _offset(warp)
+        dx, dy, _deg = offset_of(warp)
         if math.hypot(dx, dy) > self.s.max_shift_frac * reference.shape[1]:
             return False
         self.warp = np.asarray(warp, np.float32)
@@ -112,8 +113,8 @@ class Registration:
     def moved(self, t: float, scale: tuple[float, float]) -> CameraMove | None:
         """A move to record: the offset changed by more than ``moved_px`` from the last recorded
         one and has held for ``moved_samples`` samples (``scale``: working → full pixels)."""
-        dx, dy, deg = _offset(self.warp)
-        rx, ry, rdeg = _offset(self._reported)
+        dx, dy, deg = offset_of(self.warp)
+        rx, ry, rdeg = offset_of(self._reported)
         shift = math.hypot(dx - rx, dy - ry) + abs(math.radians(deg - rdeg)) * 160.0
         if shift < self.s.moved_px:
             self._pending = 0

@@ -56,6 +56,12 @@ from detector.zones import PolygonZone, first_zone_containing
 
 logger = logging.getLogger(__name__)
 
+# How long the detector's unconfirmed vehicle boxes are remembered (see SiteRules._seen_on_the_way).
+SIGHTING_MEMORY_S = 4.0
+# How late the scene's registration may report a camera move (two scene samples and a margin).
+CAMERA_MOVE_LAG_S = 2.0
+
+
 RULE_VERSION = "rules/1"
 
 
@@ -93,27 +99,29 @@ class SiteRules:
         self._ignored: set[int] = set()
         self._class_votes: dict[int, dict[int, float]] = {}
         self._first_t: float | None = None
+        self._arrived_by_move: dict[int, float] = {}  # track id -> when it arrived by moving
+        # recent raw vehicle boxes (video time, xyxy), see _seen_on_the_way
+        self._sightings: list[tuple[float, tuple[float, float, float, float]]] = []
         self.stats = {"fixture_regions": 0, "out_of_zone_regions": 0, "rejected_before_now": 0}
 
     # -- tracks and vehicle visits --------------------------------------------------------------
     def observe_tracks(
-        self, t: float, at: datetime, tracked: Detections, moving: npt.NDArray[np.bool_] | None = None
+        self, t: float, at: datetime, tracked: Detections, raw: Detections | None = None
     ) -> RuleOutput:
         """Update tracks and visits after a detector run (``tracked`` has tracker ids).
 
-        ``moving`` (shape (N,), optional) says which tracked objects the motion gate saw moving
-        on this look: a vehicle first seen moving has arrived, even when the detector looked too
-        seldom for the tracker to follow it in (it was driving, not parked).
+        ``raw``: the detector's own boxes of this run, confirmed by the tracker or not.  A vehicle
+        the tracker confirms only once it has stopped (looks were sparse while it drove in) was
+        still seen on the way: a recent unconfirmed sighting overlapping it somewhere else makes it
+        an arrival.
         """
         out = RuleOutput()
         if self._first_t is None:
             self._first_t = t
         seen: set[int] = set()
         ids = tracked.tracker_id if tracked.tracker_id is not None else np.zeros(len(tracked), np.int64)
-        if moving is None:
-            moving = np.zeros(len(tracked), dtype=np.bool_)
-        for box_arr, conf, cls_id, tid, is_moving in zip(
-            tracked.xyxy, tracked.confidence, tracked.class_id, ids, moving, strict=True
+        for box_arr, conf, cls_id, tid in zip(
+            tracked.xyxy, tracked.confidence, tracked.class_id, ids, strict=True
         ):
             tid = int(tid)
             box = (float(box_arr[0]), float(box_arr[1]), float(box_arr[2]), float(box_arr[3]))
@@ -123,7 +131,7 @@ class SiteRules:
                 track = Track(
                     track_id=tid, object_class=ObjectClass(int(cls_id)), first_seen=point, last_seen=point
                 )
-                track.arrived = bool(is_moving) or self._continues_arrived(box, t)
+                track.arrived = self._continues_arrived(box, t) or self._seen_on_the_way(box, t)
                 self.tracks[tid] = track
             # A track's class is the confidence-weighted vote of its detections: one frame where
             # the detector calls a person beside a van "bus" must not make the person a vehicle.
@@ -141,6 +149,12 @@ class SiteRules:
             track.in_zones = {zone} if zone else set()
             if track.object_class.is_vehicle:
                 self._vehicle_step(track, t, at, out)
+        if raw is not None:
+            for b, c in zip(raw.xyxy, raw.class_id, strict=True):
+                if ObjectClass(int(c)).is_vehicle:
+                    self._sightings.append((t, (float(b[0]), float(b[1]), float(b[2]), float(b[3]))))
+            horizon_s = t - SIGHTING_MEMORY_S
+            self._sightings = [s for s in self._sightings if s[0] >= horizon_s]
         self._end_gone_visits(t, out)
         # Forget tracks that ended long before anything could still link to them.
         horizon = t - self.t.link_lookback_s - self.t.dumping_persistence_s
@@ -161,6 +175,36 @@ class SiteRules:
             and iou(other.last_seen.xyxy, box) >= self.t.same_vehicle_iou
             for other in self.tracks.values()
         )
+
+    def _seen_on_the_way(self, box: tuple[float, float, float, float], t: float) -> bool:
+        """A vehicle sighting of the last few seconds overlapping ``box`` (IoU >= 0.2: the same
+        vehicle) with its centre further away than the stationary radius: it drove here."""
+        cx, cy = center(box)
+        radius = max(6.0, 0.2 * math.hypot(box[2] - box[0], box[3] - box[1]))
+        for seen_t, b in self._sightings:
+            if seen_t < t and iou(b, box) >= 0.2:
+                sx, sy = center(b)
+                if math.hypot(sx - cx, sy - cy) > radius:
+                    return True
+        return False
+
+    def camera_moved(self, t: float) -> None:
+        """The whole picture shifted (a knock, a turn, shake): where a track was before is no longer
+        comparable with where it is now, so each track's history restarts at its last position — a
+        parked car that seems to have moved by the camera's shift has not arrived."""
+        # The registration notices a move a sample or two after it happened, so a parked car seen
+        # just after it may already have "arrived" by the camera's shift: undo that.
+        visiting = {v.track_id for v in self.visits.values() if v.active}
+        for tid, granted in list(self._arrived_by_move.items()):
+            track = self.tracks.get(tid)
+            if track is not None and t - granted <= CAMERA_MOVE_LAG_S and tid not in visiting:
+                track.arrived = False
+                del self._arrived_by_move[tid]
+        for track in self.tracks.values():
+            if not track.arrived:
+                track.history = [track.last_seen]
+        self._sightings.clear()
+        logger.debug("camera moved at t=%.1f s: track histories restarted", t)
 
     def rescale(self, width: int, height: int) -> None:
         """The picture changed size (a reconnect at another resolution): boxes follow, so the same
@@ -195,8 +239,9 @@ class SiteRules:
     def _vehicle_step(self, track: Track, t: float, at: datetime, out: RuleOutput) -> None:
         since = self._stationary_since(track, t)
         track.stationary_since_s = since
-        if since is not None and since > track.history[0].video_time_s:
+        if since is not None and since > track.history[0].video_time_s and not track.arrived:
             track.arrived = True  # it was somewhere else before it stood here
+            self._arrived_by_move[track.track_id] = t
         visit = next((v for v in self.visits.values() if v.track_id == track.track_id), None)
         zone = next(iter(track.in_zones), None)
         if visit is not None:

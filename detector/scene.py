@@ -32,6 +32,7 @@ How it stays honest on real CCTV (the known pitfalls of the scene model are in d
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 
 import cv2
@@ -39,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from detector.geometry import iou
-from detector.registration import CameraMove, Registration
+from detector.registration import CameraMove, Registration, offset_of
 
 logger = logging.getLogger(__name__)
 
@@ -74,10 +75,11 @@ class SceneSettings:
     min_area_frac: float = 0.0006
     max_area_frac: float = 0.15
     confirm_fraction: float = 0.18  # share of a candidate's box that must still differ from "before"
-    # Blown-out pixels (auto-exposure overshooting, a lamp) sit on a plateau at the picture's top
+    # Blown-out pixels (auto-exposure overshooting) sit on a broad plateau at the picture's top
     # level — 255, or 235 for a camera sending limited-range luma.  A plateau is pixels within
-    # blown_margin grey levels of the sample's maximum covering at least blown_min_frac of it, when
-    # that maximum is at least blown_floor; nothing there can be compared, so nothing there is new.
+    # blown_margin grey levels of the sample's maximum, in patches at least 5 working pixels
+    # across, covering at least blown_min_frac of it, when that maximum is at least blown_floor;
+    # nothing there can be compared, so nothing there is new.
     # The first background is the per-pixel median of this many samples, not one frame: an insect
     # at the lamp or a bird passing on the first sample would otherwise be "background" and the
     # ground it hid a deposit once it has gone.
@@ -184,14 +186,24 @@ class SceneModel:
         top = float(img.max())
         if top < self.s.blown_floor:
             return np.zeros(img.shape, bool)
-        plateau = img >= top - self.s.blown_margin
+        top_level = (img >= top - self.s.blown_margin).astype(np.uint8)
+        # Blown-out exposure is broad; snowflakes, lamps and glints at the top level are specks,
+        # which the opening removes (they must not blind the comparison around every flake).
+        plateau = np.asarray(cv2.morphologyEx(top_level, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8)), bool)
         if plateau.mean() < self.s.blown_min_frac:
             return np.zeros(img.shape, bool)
-        return np.asarray(plateau, bool)
+        return plateau
 
     def registered(self, image: U8) -> F32:
         """The working image of ``image``, aligned to the background (see :meth:`update`)."""
         return self.registration.to_reference(self.prepare(image))
+
+    def registration_offset(self) -> tuple[float, float]:
+        """The current registration's shift (working pixels; rotation adds its arc at the picture's
+        corners), to tell a camera move between two samples."""
+        dx, dy, deg = offset_of(self.registration.warp)
+        arc = math.radians(deg) * 0.5 * self.s.width
+        return (dx + arc, dy + arc)
 
     @property
     def ready(self) -> bool:
@@ -221,17 +233,24 @@ class SceneModel:
         self.registration.reset()
 
     # -- main entry -----------------------------------------------------------------------------
-    def update(self, image: U8, t: float, exclusion: U8 | None = None) -> list[StaticRegion]:
+    def update(
+        self, image: U8, t: float, exclusion: U8 | None = None, *, still_camera: bool = False
+    ) -> list[StaticRegion]:
         """Feed one sampled frame (``exclusion``: 0/255 mask at working resolution of tracked objects
         and motion, already dilated by the caller's margin).  Returns the current candidates, their
-        ``box`` where they now appear in the frame."""
+        ``box`` where they now appear in the frame.
+
+        ``still_camera``: the caller saw no motion at all since the previous sample, so the camera
+        cannot have moved (a knock moves the whole picture): the last registration is kept rather
+        than estimated again.
+        """
         raw = self.prepare(image)
         raw_excl = np.zeros(raw.shape, bool) if exclusion is None else exclusion.astype(bool)
         if self._long is None or self._long.shape != raw.shape:
             self._warm_up(raw, raw_excl)
             return []
         assert self._short is not None and self._known is not None
-        if not self.registration.estimate(raw, self._long, ~raw_excl):
+        if not still_camera and not self.registration.estimate(raw, self._long, ~raw_excl):
             logger.warning("scene: the view moved too far to register at t=%.1f s: background relearnt", t)
             self.moves.append(CameraMove(t, float("nan"), float("nan"), float("nan")))
             self.relearns += 1

@@ -299,17 +299,36 @@ def test_a_later_separate_deposit_far_away_after_the_cooldown_is_a_new_event(gap
     assert len(world.out.dumping) == 2
 
 
-def test_a_vehicle_first_seen_moving_has_arrived_though_the_tracker_never_saw_it_elsewhere() -> None:
-    """The detector looks seldom at continuing motion: a van driving in can be first tracked where
-    it then stops.  The motion gate saw it moving, so it arrived; a car standing since the start
-    (first seen still) did not."""
+def test_a_vehicle_confirmed_only_once_it_stopped_arrived_if_it_was_seen_on_the_way() -> None:
+    """Sparse looks at a van driving in: the tracker confirms it only where it stops, but the
+    detector saw it 60 px away a look earlier (an unconfirmed box): it drove in, it is a visit.
+    A parked car with no such sighting is context."""
+    stop = ThresholdsConfig().vehicle_stop_s
+    rules = _rules()
+    van_stop = (200.0, 150.0, 300.0, 220.0)
+    seen_driving = _dets((0, ObjectClass.VAN_TRUCK, (260.0, 150.0, 360.0, 220.0)))
+    rules.observe_tracks(0.0, _at(0.0), _dets((2, ObjectClass.CAR, CAR_PARKED)), seen_driving)
+    t, total = 0.8, RuleOutput()
+    while t <= stop + 5.0:
+        dets = _dets((1, ObjectClass.VAN_TRUCK, van_stop), (2, ObjectClass.CAR, CAR_PARKED))
+        total.visits_started += rules.observe_tracks(t, _at(t), dets, dets).visits_started
+        t += 0.8
+    assert [v.track_id for v in total.visits_started] == [1]
+
+
+def test_a_camera_move_does_not_make_a_parked_car_an_arrival() -> None:
+    """A knock shifts a parked car's box by the camera's move; the pipeline tells the rules
+    (``camera_moved``) and the car's earlier positions no longer count as 'somewhere else'."""
     stop = ThresholdsConfig().vehicle_stop_s
     rules = _rules()
     t, total = 0.0, RuleOutput()
-    while t <= stop + 5.0:
-        van = (1, ObjectClass.VAN_TRUCK, (200.0, 150.0, 300.0, 220.0))
-        dets = _dets(van, (2, ObjectClass.CAR, CAR_PARKED))
-        moving = np.array([t == 0.0, False])  # the van moved on its first look only
-        total.visits_started += rules.observe_tracks(t, _at(t), dets, moving).visits_started
+    while t <= stop + 10.0:
+        shift = 25.0 if t >= 5.0 else 0.0  # beyond the stationary radius (20 px for this car)
+        box = (CAR_PARKED[0] + shift, CAR_PARKED[1], CAR_PARKED[2] + shift, CAR_PARKED[3])
+        total.visits_started += rules.observe_tracks(
+            t, _at(t), _dets((2, ObjectClass.CAR, box))
+        ).visits_started
+        if t == 6.0:  # the registration reports the move a second after it happened
+            rules.camera_moved(t)
         t += 0.5
-    assert [v.track_id for v in total.visits_started] == [1]
+    assert total.visits_started == []
