@@ -55,11 +55,11 @@ def _run(frames: Iterator[Frame], detector: RecordingSSD) -> CameraPipeline:
     return pipeline
 
 
-def test_quiet_footage_is_looked_at_in_full_once_and_the_gate_looks_five_times_a_second() -> None:
+def test_quiet_footage_costs_no_detector_run_and_the_gate_looks_five_times_a_second() -> None:
     detector = RecordingSSD()
     pipeline = _run(_clip(70.0, 10.0, []), detector)
     m = pipeline.metrics
-    assert detector.runs == [0.0]  # nothing moved: the 30 s keep-alive has nothing to re-check
+    assert detector.runs == []  # nothing ever moved: nothing to find or follow
     assert m.frames == 700 and abs(m.motion_looks - 350) <= 2
 
 
@@ -82,11 +82,13 @@ def test_continuing_motion_is_refreshed_and_new_motion_is_looked_at_within_the_d
     assert any(21.3 <= t <= 21.3 + interval + 0.3 for t in detector.runs)  # the newcomer, at once
 
 
-def test_motion_after_a_long_quiet_spell_gets_a_keepalive_look_again() -> None:
+def test_the_first_motion_after_a_quiet_start_gets_a_full_look_and_a_keepalive_later() -> None:
     detector = RecordingSSD()
-    _run(_clip(70.0, 10.0, [(40.0, 41.0, 20, 40)]), detector)
-    # The first frame; the blob appearing at 40 s; and the keep-alive once 30 s have passed since a
-    # full look with motion in between (the first look at the blob is a crop, not a full frame).
-    assert detector.runs[0] == 0.0
-    assert any(40.0 <= t <= 41.0 for t in detector.runs)
+    pipeline = _run(_clip(70.0, 10.0, [(20.0, 21.0, 20, 40)]), detector)
+    # Nothing until the blob appears at 20 s: then the whole picture is looked at (what stands
+    # there is context), the blob is followed, and 30 s after that full look, since something
+    # moved in between, the keep-alive looks in full once more.
+    assert 20.0 <= detector.runs[0] <= 20.4
+    assert pipeline.metrics.full_frame_runs == 2
+    assert any(50.0 <= t <= 51.0 for t in detector.runs)
     assert len(detector.runs) <= 5

@@ -75,6 +75,18 @@ def test_a_knocked_camera_is_registered_and_is_no_deposit() -> None:
     assert 4.5 <= move.magnitude_px <= 7.5
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "control_exposure_jumps",  # before: pale pavement blown out by auto-exposure became a deposit
+        "control_insects_ir",  # before: an insect on the first frame left a "deposit" when it flew off
+    ],
+)
+def test_a_blown_out_picture_or_a_passing_insect_at_start_is_no_deposit(name: str) -> None:
+    _, events = _run(name)
+    assert _of(events, EventType.DUMPING) == []
+
+
 @pytest.mark.parametrize("name", ["control_nudge_2px", "control_rotation"])
 def test_a_camera_nudged_under_a_pixel_of_working_resolution_or_turned_is_no_deposit(name: str) -> None:
     """Before: a strip along the picture's top edge became a deposit after a 2 px knock or a 1°
@@ -95,6 +107,7 @@ def test_a_reconnect_at_another_resolution_is_no_new_arrival() -> None:
         ("bag_grass_centre", 25.0),  # people walk across the lawn past it
         ("bag_bottom_edge", 20.0),  # at the bottom edge of the picture
         ("bag_after_slow_dimming", 50.0),  # after the picture dimmed by 30 %
+        ("bag_behind_post", 24.0),  # behind the lamp post, a man standing by (was "learnt away")
     ],
 )
 def test_a_deposit_a_person_would_see_is_found(name: str, deposit_s: float) -> None:
