@@ -57,6 +57,9 @@ MOVING_MAX_FRACTION = 0.15
 # The scene's registration moving by more than this (working pixels) between two samples is the
 # camera moving: track positions before and after are not comparable.
 REBASE_WORKING_PX = 1.0
+# While nothing moves, the scene model is refreshed (every scene_idle_s) only if the picture's mean
+# grey level has changed by this much since its last update: slow dusk does, a still scene does not.
+IDLE_LIGHT_LEVELS = 1.5
 
 
 def configure_threads(per_process: int | None = None) -> int:
@@ -196,6 +199,7 @@ class CameraPipeline:
         self._last_full_s = -1e9
         self._last_scene_s = -1e9
         self._last_scene_update_s = -1e9
+        self._scene_level = 0.0  # mean grey level at the scene model's last update
         self._moved_since_scene = True
         self._tracked = Detections.empty()
         self._raw = Detections.empty()
@@ -390,13 +394,18 @@ class CameraPipeline:
         the deposit rules on its regions."""
         t = frame.video_time_s
         # Nothing moved since the last sample: the scene cannot have changed, so only the rules'
-        # clocks advance (cheap); the model itself refreshes every scene_idle_s.
+        # clocks advance (cheap); the model itself refreshes every scene_idle_s, to follow slow
+        # light changes (dusk) — and only if the light has changed since its last update.
         moved = self._moved_since_scene
-        update = (
-            moved
-            or t - self._last_scene_update_s >= self.perf.scene_idle_s
-            or not self.scene.ready  # the first background needs a few samples in a row
-        )
+        idle_due = t - self._last_scene_update_s >= self.perf.scene_idle_s
+        if idle_due and not moved and self.scene.ready:
+            level = float(frame.grey[::8, ::8].mean())
+            if abs(level - self._scene_level) < IDLE_LIGHT_LEVELS:
+                idle_due = False
+                self._last_scene_update_s = t  # looked: same light, nothing to learn
+        update = moved or idle_due or not self.scene.ready  # the first background needs a few samples
+        if update:
+            self._scene_level = float(frame.grey[::8, ::8].mean())
         self._last_scene_s = t
         self._moved_since_scene = False
         if update:

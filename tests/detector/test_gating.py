@@ -92,3 +92,17 @@ def test_the_first_motion_after_a_quiet_start_gets_a_full_look_and_a_keepalive_l
     assert pipeline.metrics.full_frame_runs == 2
     assert any(50.0 <= t <= 51.0 for t in detector.runs)
     assert len(detector.runs) <= 5
+
+
+def test_a_still_scene_is_not_resampled_while_nothing_moves_but_dusk_is_followed() -> None:
+    def dusk(gain_per_s: float) -> Iterator[Frame]:
+        for frame in _clip(60.0, 10.0, []):
+            gain = 1.0 - gain_per_s * frame.video_time_s
+            img = (frame.image.astype(np.float32) * gain).clip(0, 255).astype(np.uint8)
+            yield Frame(img, "cam-1", frame.index, frame.captured_at, ClockSource.STREAM, frame.video_time_s)
+
+    still = _run(dusk(0.0), RecordingSSD()).metrics
+    assert still.scene_samples == 3  # the first background (a median of 3), then nothing to learn
+    dimming = _run(dusk(0.3 / 60.0), RecordingSSD()).metrics  # 30 % darker over a minute
+    assert dimming.scene_samples >= 8  # refreshed every scene_idle_s (5 s) as the light changes
+    assert dimming.events == 0
