@@ -1,6 +1,6 @@
 """The detector benchmark as a script (also ``tipwatch bench detector``)::
 
-    python benchmarks/detector.py [--json] [--frames N] [--skip-four]
+    python benchmarks/detector.py [--json] [--frames N] [--skip-720p]
 
 The runner is :mod:`tipwatch.dev.bench.detector`; its docstring says what it measures and
 the one JSON object it prints (the last line).

@@ -24,6 +24,10 @@ from detector.yaml_lines import line_of, load_yaml_with_lines, to_plain
 
 logger = logging.getLogger(__name__)
 
+# Site and camera keys, as the evidence API accepts them; a camera id also names a spool folder, so
+# no path separators and no leading dot ("../elsewhere" must not escape the spool).
+KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+
 #: the local time shown to people (GMT/BST) unless a site sets ``display_timezone``
 DEFAULT_DISPLAY_TIMEZONE = "Europe/London"
 
@@ -85,7 +89,12 @@ class CameraConfig(_Strict):
     """One camera at the site."""
 
     id: str = Field(
-        title="Camera id", description="Camera key as registered in the evidence API", min_length=1
+        title="Camera id",
+        description=(
+            "Camera key as registered in the evidence API: letters, digits, '.', '_' and '-', starting "
+            "with a letter or digit (it also names the camera's spool folder)"
+        ),
+        pattern=KEY_PATTERN,
     )
     source: str | None = Field(
         default=None,
@@ -387,7 +396,9 @@ class SiteConfig(_Strict):
     """One site (a lay-by, a gateway, a verge) watched by one or more cameras."""
 
     site_id: str = Field(
-        title="Site id", description="Site key as registered in the evidence API", min_length=1
+        title="Site id",
+        description="Site key as registered in the evidence API (letters, digits, '.', '_', '-')",
+        pattern=KEY_PATTERN,
     )
     name: str = Field(
         default="", title="Site name", description="Human-readable name, e.g. 'A123 lay-by north'"

@@ -354,7 +354,7 @@ class EvidenceWriter:
                 os.fsync(fh.fileno())
             if count_frames(tmp) == 0:
                 raise StorageError(
-                    f"the clip at {path} does not decode (disk full or write error?); not kept"
+                    f"the clip at {path} does not decode (damaged source packets or a write error); not kept"
                 )
             digest, nbytes = sha256_file(tmp)
             os.replace(tmp, path)

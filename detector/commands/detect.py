@@ -94,6 +94,15 @@ def run(args: argparse.Namespace) -> int:
     if args.all_cameras and (args.source or args.camera):
         logger.error("--all-cameras takes each camera's source from the site file: drop --source/--camera")
         return 2
+    if args.all_cameras and (args.start_time or args.fps):
+        logger.error(
+            "--all-cameras runs cameras whose files do not share a start time or frame rate: "
+            "drop --start-time/--fps (run such a file alone with tipwatch detect --camera ID)"
+        )
+        return 2
+    if args.spool is not None and args.spool.exists() and not args.spool.is_dir():
+        logger.error("--spool %s is a file, not a directory", args.spool)
+        return 2
     if args.all_cameras and not args.site:
         logger.error("--all-cameras needs --site with cameras[] and their sources")
         return 2

@@ -17,9 +17,9 @@ def test_bench_targets_are_a_table_of_nested_subcommands() -> None:
     assert "detector" in bench.TARGETS
     assert importlib.util.find_spec(bench.TARGETS["detector"].module) is not None
     args = build_parser(load=["bench"]).parse_args(
-        ["bench", "detector", "--json", "--frames", "50", "--skip-four"]
+        ["bench", "detector", "--json", "--frames", "50", "--skip-720p"]
     )
-    assert (args.command, args.target, args.json, args.frames, args.skip_four) == (
+    assert (args.command, args.target, args.json, args.frames, args.skip_720p) == (
         "bench",
         "detector",
         True,
@@ -36,7 +36,7 @@ def test_unknown_target_is_refused() -> None:
 @pytest.mark.slow
 def test_detector_benchmark_prints_one_json_object_last() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "tipwatch", "bench", "detector", "--json", "--frames", "60", "--skip-four"],
+        [sys.executable, "-m", "tipwatch", "bench", "detector", "--json", "--frames", "60", "--skip-720p"],
         capture_output=True,
         text=True,
         timeout=300,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from detector.backends import OpenCVSSDConfig, YoloConfig
-from detector.config import SiteConfigError, default_site, load_site, parse_site
+from detector.config import CameraConfig, SiteConfigError, default_site, load_site, parse_site
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -113,3 +114,11 @@ def test_yolo_model_path_is_relative_to_the_site_file(tmp_path: Path) -> None:
 def test_missing_site_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SiteConfigError, match="cannot read site file"):
         load_site(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("camera_id", ["../outside", "/tmp/elsewhere", "a/b", ".hidden", "cam 1", ""])
+def test_a_camera_id_that_could_name_a_folder_outside_the_spool_is_refused(camera_id: str) -> None:
+    """A camera id names its spool folder under ``--spool`` (``--all-cameras``): path separators,
+    a leading dot and spaces are refused, as the evidence API refuses them as keys."""
+    with pytest.raises(ValidationError):
+        CameraConfig(id=camera_id, authorisation_ref="DPIA-1")

@@ -134,3 +134,37 @@ def test_all_cameras_refuses_a_source_or_camera_given_on_the_command_line(
     )
     assert result.returncode == 2
     assert "--all-cameras takes each camera's source from the site file" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--start-time", "2026-11-24T09:00:00Z"], "drop --start-time/--fps"),
+        (["--fps", "5"], "drop --start-time/--fps"),
+    ],
+)
+def test_all_cameras_refuses_one_start_time_or_frame_rate_for_every_camera(
+    samples_dir: Path, tmp_path: Path, extra: list[str], message: str
+) -> None:
+    site = _site(tmp_path, {"a": samples_dir / "dog_walker.mp4", "b": samples_dir / "cloud_shadow.mp4"})
+    result = subprocess.run(
+        [sys.executable, "-m", "tipwatch", "detect", "--site", str(site), "--all-cameras", *extra],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and message in result.stderr
+
+
+def test_a_spool_path_that_is_a_file_is_refused_before_anything_loads(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    spool.write_text("not a folder")
+    result = subprocess.run(
+        [sys.executable, "-m", "tipwatch", "detect", "--source", str(tmp_path / "x.mp4")]
+        + ["--spool", str(spool)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and "is a file, not a directory" in result.stderr
+    assert spool.read_text() == "not a folder"

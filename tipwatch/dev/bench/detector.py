@@ -163,7 +163,7 @@ def many_cameras(path: Path, cams: int = 8) -> dict[str, Any]:
     }
 
 
-def measure(limit: int | None = None, skip_four: bool = False, cameras: int = 8) -> dict[str, Any]:
+def measure(limit: int | None = None, skip_many: bool = False, cameras: int = 8) -> dict[str, Any]:
     configure_threads(min(2, os.cpu_count() or 1))
     result: dict[str, Any] = {"cpu_cores": os.cpu_count(), "footage": Path(VTEST).name}
     result["decode_fps"] = round(decode_fps(VTEST, limit), 1)
@@ -190,7 +190,7 @@ def measure(limit: int | None = None, skip_four: bool = False, cameras: int = 8)
         result["quiet_decode_fps"] = round(q_decode, 1)
         result["quiet_gated_fps"] = round(q_gated["fps"], 1)
         result["fraction_of_decode_limit"] = round(q_gated["fps"] / q_decode, 3)
-        if not skip_four:
+        if not skip_many:
             clip720 = make_720p(Path(tmp) / "vtest720.mp4")
             result["one_cam_720p"] = one_camera(clip720)
             result["eight_cams_720p"] = many_cameras(clip720, cameras)
@@ -201,12 +201,14 @@ def measure(limit: int | None = None, skip_four: bool = False, cameras: int = 8)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print only the JSON object")
     parser.add_argument("--frames", type=int, default=None, help="limit frames of vtest (default: all 795)")
-    parser.add_argument("--skip-four", action="store_true", help="skip the multi-camera 720p runs")
+    parser.add_argument(
+        "--skip-720p", action="store_true", help="skip the 720p runs (one camera, then --cameras)"
+    )
     parser.add_argument("--cameras", type=int, default=8, help="cameras in the 720p run (default 8)")
 
 
 def run(args: argparse.Namespace) -> int:
-    result = measure(args.frames, args.skip_four, args.cameras)
+    result = measure(args.frames, args.skip_720p, args.cameras)
     if not args.json:
         for key, value in result.items():
             print(f"{key:>28}: {value}", file=sys.stderr)

@@ -26,7 +26,7 @@ class Target:
 
 TARGETS: dict[str, Target] = {
     "detector": Target(
-        "tipwatch.dev.bench.detector", "decode floor, naive vs gated pipeline, four 720p cameras, memory"
+        "tipwatch.dev.bench.detector", "decode floor, naive vs gated, eight 720p cameras on one box, memory"
     ),
     "api": Target(
         "tipwatch.dev.bench.api",
