@@ -159,9 +159,9 @@ def test_all_cameras_refuses_one_start_time_or_frame_rate_for_every_camera(
 def test_a_spool_path_that_is_a_file_is_refused_before_anything_loads(tmp_path: Path) -> None:
     spool = tmp_path / "spool"
     spool.write_text("not a folder")
+    cmd = [sys.executable, "-m", "tipwatch", "detect", "--source", str(tmp_path / "x.mp4")]
     result = subprocess.run(
-        [sys.executable, "-m", "tipwatch", "detect", "--source", str(tmp_path / "x.mp4")]
-        + ["--spool", str(spool)],
+        [*cmd, "--spool", str(spool)],
         capture_output=True,
         text=True,
         timeout=120,
