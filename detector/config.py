@@ -338,13 +338,14 @@ class PerformanceConfig(_Strict):
         description="Fastest object-detector cadence while there is motion",
     )
     tracked_refresh_s: float = Field(
-        default=2.0,
+        default=0.7,
         gt=0,
         title="Continuing-motion refresh (s)",
         description=(
-            "Motion that continues motion already looked at (a person walking on, a vehicle parking) "
-            "is looked at again only this often; motion that appears where nothing moved (someone "
-            "coming into view) is looked at within detect_interval_s"
+            "Motion that continues motion already looked at (a person walking on) is looked at again "
+            "this often; motion where nothing moved (someone coming into view) within "
+            "detect_interval_s.  Raising it saves CPU on busy scenes but looks at walkers less often: "
+            "at 1 s or more a person putting something down can go unlinked to it (measured)"
         ),
     )
     keepalive_s: float = Field(

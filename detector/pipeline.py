@@ -299,8 +299,11 @@ class CameraPipeline:
         # Continuing motion is refreshed slowly — unless a vehicle is moving: the tracker must follow
         # a vehicle driving in look by look, or its arrival (and so its visit) is lost.
         refresh = self.perf.tracked_refresh_s
+        # ... and while something new is forming in the scene: who is at it is the evidence.
         if since >= self.perf.detect_interval_s and (
-            self._unconfirmed_vehicle() or self._vehicle_moving(motion, frame)
+            self._unconfirmed_vehicle()
+            or self.scene.has_young_candidates(t, self.thresholds.bringer_window_s)
+            or self._vehicle_moving(motion, frame)
         ):
             refresh = self.perf.detect_interval_s
         new_due = since >= self.perf.detect_interval_s and self._new_motion

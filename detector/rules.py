@@ -58,6 +58,11 @@ logger = logging.getLogger(__name__)
 
 # How long the detector's unconfirmed vehicle boxes are remembered (see SiteRules._seen_on_the_way).
 SIGHTING_MEMORY_S = 4.0
+SIGHTING_DIAGONALS = 0.35
+# A new track this soon (s) after a same-class track was lost, this many of its heights from where
+# that one was last seen, continues it (see SiteRules._continues_walk).
+WALK_GAP_S = 2.5
+WALK_REACH = 1.5
 # How late the scene's registration may report a camera move (two scene samples and a margin).
 CAMERA_MOVE_LAG_S = 2.0
 
@@ -119,6 +124,7 @@ class SiteRules:
         if self._first_t is None:
             self._first_t = t
         seen: set[int] = set()
+        run_ids = {int(i) for i in (tracked.tracker_id if tracked.tracker_id is not None else [])}
         ids = tracked.tracker_id if tracked.tracker_id is not None else np.zeros(len(tracked), np.int64)
         for box_arr, conf, cls_id, tid in zip(
             tracked.xyxy, tracked.confidence, tracked.class_id, ids, strict=True
@@ -132,6 +138,9 @@ class SiteRules:
                     track_id=tid, object_class=ObjectClass(int(cls_id)), first_seen=point, last_seen=point
                 )
                 track.arrived = self._continues_arrived(box, t) or self._seen_on_the_way(box, t)
+                earlier = self._continues_walk(box, t, int(cls_id), run_ids)
+                if earlier is not None:
+                    track.first_seen = earlier.first_seen  # the same person, came into view then
                 self.tracks[tid] = track
             # A track's class is the confidence-weighted vote of its detections: one frame where
             # the detector calls a person beside a van "bus" must not make the person a vehicle.
@@ -176,11 +185,31 @@ class SiteRules:
             for other in self.tracks.values()
         )
 
+    def _continues_walk(
+        self, box: tuple[float, float, float, float], t: float, cls_id: int, seen_ids: set[int]
+    ) -> Track | None:
+        """A track of the same class lost within the last ``WALK_GAP_S`` whose last box was within
+        ``WALK_REACH`` of its own heights of ``box``: the tracker lost a walking person between two
+        sparse looks and gave them a new id; it is the same person, who came into view earlier."""
+        cx, cy = center(box)
+        height = box[3] - box[1]
+        best: Track | None = None
+        for tid, other in self.tracks.items():
+            if tid in seen_ids or int(other.object_class) != cls_id:
+                continue
+            gap = t - other.last_seen.video_time_s
+            ox, oy = center(other.last_seen.xyxy)
+            if 0 < gap <= WALK_GAP_S and math.hypot(ox - cx, oy - cy) <= WALK_REACH * height:
+                if best is None or other.first_seen.video_time_s < best.first_seen.video_time_s:
+                    best = other
+        return best
+
     def _seen_on_the_way(self, box: tuple[float, float, float, float], t: float) -> bool:
         """A vehicle sighting of the last few seconds overlapping ``box`` (IoU >= 0.2: the same
-        vehicle) with its centre further away than the stationary radius: it drove here."""
+        vehicle) with its centre more than ``SIGHTING_DIAGONALS`` of its size away: it drove here."""
         cx, cy = center(box)
-        radius = max(6.0, 0.2 * math.hypot(box[2] - box[0], box[3] - box[1]))
+        # Further than a jittery box on a damaged frame could be: a third of the vehicle's size.
+        radius = max(6.0, SIGHTING_DIAGONALS * math.hypot(box[2] - box[0], box[3] - box[1]))
         for seen_t, b in self._sightings:
             if seen_t < t and iou(b, box) >= 0.2:
                 sx, sy = center(b)

@@ -205,6 +205,11 @@ class SceneModel:
         arc = math.radians(deg) * 0.5 * self.s.width
         return (dx + arc, dy + arc)
 
+    def has_young_candidates(self, t: float, within_s: float) -> bool:
+        """Whether something new is forming (a blob not yet a region) or a region appeared within
+        ``within_s`` seconds of video time ``t``: then who is at it matters."""
+        return bool(self._pending) or any(t - r.first_seen_s <= within_s for r in self.regions.values())
+
     @property
     def ready(self) -> bool:
         """Whether the first background has been learnt (``warmup_samples`` samples seen)."""
