@@ -252,7 +252,7 @@ class CameraPipeline:
         if crops is not None:
             tracked = self._detect_and_track(frame, crops)
             with self._stage("track"):
-                out = rules.observe_tracks(frame.video_time_s, frame.captured_at, tracked, self._raw)
+                out = rules.observe_tracks(frame.video_time_s, frame.captured_at, tracked)
             if self.evidence is not None:
                 self.evidence.observe_visits(frame, tracked, rules.visits.values())
             events += self._handle(out, frame)

@@ -56,9 +56,6 @@ from detector.zones import PolygonZone, first_zone_containing
 
 logger = logging.getLogger(__name__)
 
-# How long the detector's unconfirmed vehicle boxes are remembered (see SiteRules._seen_on_the_way).
-SIGHTING_MEMORY_S = 4.0
-SIGHTING_DIAGONALS = 0.35
 # A new track this soon (s) after a same-class track was lost, this many of its heights from where
 # that one was last seen, continues it (see SiteRules._continues_walk).
 WALK_GAP_S = 2.5
@@ -78,6 +75,13 @@ class RuleOutput:
     visits_ended: list[VehicleVisit] = field(default_factory=list)  # final (cooldown passed)
     dumping: list[DumpingIncident] = field(default_factory=list)
     joined: list[tuple[DumpingIncident, Deposit]] = field(default_factory=list)
+
+
+def _elsewhere(before: tuple[float, float, float, float], now: tuple[float, float, float, float]) -> bool:
+    """Whether a vehicle's earlier box is somewhere else, not the same place seen differently: a
+    passer-by or a damaged frame crops a parked car's box (one box inside the other) or jitters it
+    (large overlap); a vehicle that drove in shares little of its box with where it stands."""
+    return iou(before, now) < 0.3 and containment(before, now) < 0.8
 
 
 class SiteRules:
@@ -105,21 +109,11 @@ class SiteRules:
         self._class_votes: dict[int, dict[int, float]] = {}
         self._first_t: float | None = None
         self._arrived_by_move: dict[int, float] = {}  # track id -> when it arrived by moving
-        # recent raw vehicle boxes (video time, xyxy), see _seen_on_the_way
-        self._sightings: list[tuple[float, tuple[float, float, float, float]]] = []
         self.stats = {"fixture_regions": 0, "out_of_zone_regions": 0, "rejected_before_now": 0}
 
     # -- tracks and vehicle visits --------------------------------------------------------------
-    def observe_tracks(
-        self, t: float, at: datetime, tracked: Detections, raw: Detections | None = None
-    ) -> RuleOutput:
-        """Update tracks and visits after a detector run (``tracked`` has tracker ids).
-
-        ``raw``: the detector's own boxes of this run, confirmed by the tracker or not.  A vehicle
-        the tracker confirms only once it has stopped (looks were sparse while it drove in) was
-        still seen on the way: a recent unconfirmed sighting overlapping it somewhere else makes it
-        an arrival.
-        """
+    def observe_tracks(self, t: float, at: datetime, tracked: Detections) -> RuleOutput:
+        """Update tracks and visits after a detector run (``tracked`` has tracker ids)."""
         out = RuleOutput()
         if self._first_t is None:
             self._first_t = t
@@ -137,8 +131,12 @@ class SiteRules:
                 track = Track(
                     track_id=tid, object_class=ObjectClass(int(cls_id)), first_seen=point, last_seen=point
                 )
-                track.arrived = self._continues_arrived(box, t) or self._seen_on_the_way(box, t)
-                earlier = self._continues_walk(box, t, int(cls_id), run_ids)
+                track.arrived = self._continues_arrived(box, t)
+                earlier = None
+                if ObjectClass(int(cls_id)) is ObjectClass.PERSON:
+                    earlier = None
+                if ObjectClass(int(cls_id)) is ObjectClass.PERSON:  # vehicles: _continues_arrived
+                    earlier = self._continues_walk(box, t, int(cls_id), run_ids)
                 if earlier is not None:
                     track.first_seen = earlier.first_seen  # the same person, came into view then
                 self.tracks[tid] = track
@@ -158,12 +156,6 @@ class SiteRules:
             track.in_zones = {zone} if zone else set()
             if track.object_class.is_vehicle:
                 self._vehicle_step(track, t, at, out)
-        if raw is not None:
-            for b, c in zip(raw.xyxy, raw.class_id, strict=True):
-                if ObjectClass(int(c)).is_vehicle:
-                    self._sightings.append((t, (float(b[0]), float(b[1]), float(b[2]), float(b[3]))))
-            horizon_s = t - SIGHTING_MEMORY_S
-            self._sightings = [s for s in self._sightings if s[0] >= horizon_s]
         self._end_gone_visits(t, out)
         # Forget tracks that ended long before anything could still link to them.
         horizon = t - self.t.link_lookback_s - self.t.dumping_persistence_s
@@ -204,19 +196,6 @@ class SiteRules:
                     best = other
         return best
 
-    def _seen_on_the_way(self, box: tuple[float, float, float, float], t: float) -> bool:
-        """A vehicle sighting of the last few seconds overlapping ``box`` (IoU >= 0.2: the same
-        vehicle) with its centre more than ``SIGHTING_DIAGONALS`` of its size away: it drove here."""
-        cx, cy = center(box)
-        # Further than a jittery box on a damaged frame could be: a third of the vehicle's size.
-        radius = max(6.0, SIGHTING_DIAGONALS * math.hypot(box[2] - box[0], box[3] - box[1]))
-        for seen_t, b in self._sightings:
-            if seen_t < t and iou(b, box) >= 0.2:
-                sx, sy = center(b)
-                if math.hypot(sx - cx, sy - cy) > radius:
-                    return True
-        return False
-
     def camera_moved(self, t: float) -> None:
         """The whole picture shifted (a knock, a turn, shake): where a track was before is no longer
         comparable with where it is now, so each track's history restarts at its last position — a
@@ -232,7 +211,6 @@ class SiteRules:
         for track in self.tracks.values():
             if not track.arrived:
                 track.history = [track.last_seen]
-        self._sightings.clear()
         logger.debug("camera moved at t=%.1f s: track histories restarted", t)
 
     def rescale(self, width: int, height: int) -> None:
@@ -268,7 +246,12 @@ class SiteRules:
     def _vehicle_step(self, track: Track, t: float, at: datetime, out: RuleOutput) -> None:
         since = self._stationary_since(track, t)
         track.stationary_since_s = since
-        if since is not None and since > track.history[0].video_time_s and not track.arrived:
+        if (
+            since is not None
+            and since > track.history[0].video_time_s
+            and not track.arrived
+            and any(_elsewhere(p.xyxy, track.last_seen.xyxy) for p in track.history if p.video_time_s < since)
+        ):
             track.arrived = True  # it was somewhere else before it stood here
             self._arrived_by_move[track.track_id] = t
         visit = next((v for v in self.visits.values() if v.track_id == track.track_id), None)

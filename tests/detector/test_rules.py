@@ -299,23 +299,6 @@ def test_a_later_separate_deposit_far_away_after_the_cooldown_is_a_new_event(gap
     assert len(world.out.dumping) == 2
 
 
-def test_a_vehicle_confirmed_only_once_it_stopped_arrived_if_it_was_seen_on_the_way() -> None:
-    """Sparse looks at a van driving in: the tracker confirms it only where it stops, but the
-    detector saw it 60 px away a look earlier (an unconfirmed box): it drove in, it is a visit.
-    A parked car with no such sighting is context."""
-    stop = ThresholdsConfig().vehicle_stop_s
-    rules = _rules()
-    van_stop = (200.0, 150.0, 300.0, 220.0)
-    seen_driving = _dets((0, ObjectClass.VAN_TRUCK, (260.0, 150.0, 360.0, 220.0)))
-    rules.observe_tracks(0.0, _at(0.0), _dets((2, ObjectClass.CAR, CAR_PARKED)), seen_driving)
-    t, total = 0.8, RuleOutput()
-    while t <= stop + 5.0:
-        dets = _dets((1, ObjectClass.VAN_TRUCK, van_stop), (2, ObjectClass.CAR, CAR_PARKED))
-        total.visits_started += rules.observe_tracks(t, _at(t), dets, dets).visits_started
-        t += 0.8
-    assert [v.track_id for v in total.visits_started] == [1]
-
-
 def test_a_camera_move_does_not_make_a_parked_car_an_arrival() -> None:
     """A knock shifts a parked car's box by the camera's move; the pipeline tells the rules
     (``camera_moved``) and the car's earlier positions no longer count as 'somewhere else'."""
