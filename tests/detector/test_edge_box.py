@@ -81,7 +81,7 @@ def test_all_cameras_of_a_site_run_in_one_process_each_with_its_own_spool(
     spool = tmp_path / "spool"
     cmd = [sys.executable, "-m", "tipwatch", "detect", "--site", str(site), "--all-cameras"]
     subprocess.run(
-        [*cmd, "--spool", str(spool), "--start-time", "2026-11-24T09:00:00+00:00", "--no-plates"],
+        [*cmd, "--spool", str(spool), "--no-plates"],
         capture_output=True,
         text=True,
         timeout=600,
