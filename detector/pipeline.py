@@ -401,6 +401,7 @@ class CameraPipeline:
         # light changes (dusk) — and only if the light has changed since its last update.
         moved = self._moved_since_scene
         idle_due = t - self._last_scene_update_s >= self.perf.scene_idle_s
+        level: float | None = None
         if idle_due and not moved and self.scene.ready:
             level = float(frame.grey[::8, ::8].mean())
             if abs(level - self._scene_level) < IDLE_LIGHT_LEVELS:
@@ -408,7 +409,7 @@ class CameraPipeline:
                 self._last_scene_update_s = t  # looked: same light, nothing to learn
         update = moved or idle_due or not self.scene.ready  # the first background needs a few samples
         if update:
-            self._scene_level = float(frame.grey[::8, ::8].mean())
+            self._scene_level = level if level is not None else float(frame.grey[::8, ::8].mean())
         self._last_scene_s = t
         self._moved_since_scene = False
         if update:
