@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from edge_fixtures import T0, bus_image, frame_of, small_frames
 
-from detector.clips import is_browser_playable
+from detector.clips import is_browser_playable, write_h264
 from detector.evidence import EvidenceWriter, timestamp_text
 from detector.frame_ring import FrameRing
 from detector.storage import DiskFullError, StorageError
@@ -114,6 +114,24 @@ def test_clip_from_kept_frames_is_browser_playable_h264_at_their_times(tmp_path:
     assert [round(b - a, 2) for a, b in itertools.pairwise(times)] == [0.1] * 20
     assert clip.captured_at == ring.frames_between(1.0, 1.0)[0].captured_at
     assert not list(tmp_path.glob("evt/.*"))  # no temporary file left behind
+
+
+@pytest.mark.parametrize("size", [(704, 576), (720, 576), (960, 540), (1280, 720)])
+def test_the_same_frames_encode_to_the_same_clip_bytes(tmp_path: Path, size: tuple[int, int]) -> None:
+    """A clip's SHA-256 is reproducible: the same frames give the same file however the heap was
+    used before (libx264 with B-frames gave a different file at 704, 720 and 960 pixels wide)."""
+    rng = np.random.default_rng(7)
+    base = cv2.resize(bus_image(), size)
+    frames = [(i / 10, np.roll(base, 3 * i, axis=1)) for i in range(12)]
+    digests = set()
+    for attempt in range(3):
+        # leave freed memory full of other data, as a busy edge box's heap is
+        junk = [rng.integers(0, 255, size=(1 << 20) * k, dtype=np.uint8) for k in (1, 4, 16)]
+        del junk
+        path = tmp_path / f"clip{attempt}.mp4"
+        assert write_h264(iter(frames), path) == 12
+        digests.add(hashlib.sha256(path.read_bytes()).hexdigest())
+    assert len(digests) == 1
 
 
 def test_clip_of_an_empty_span_is_refused(tmp_path: Path) -> None:
