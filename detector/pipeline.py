@@ -82,6 +82,8 @@ class PipelineMetrics:
     scene_samples: int = 0
     events: int = 0
     bad_frames: int = 0
+    # why the detector looked, how often: new_motion, vehicle, new_in_scene, refresh, keepalive, lighting
+    look_reasons: dict[str, int] = field(default_factory=dict)
     video_seconds: float = 0.0
     stage_seconds: dict[str, float] = field(
         default_factory=lambda: {"motion": 0.0, "detect": 0.0, "track": 0.0, "scene": 0.0, "evidence": 0.0}
@@ -97,6 +99,7 @@ class PipelineMetrics:
             "scene_samples": self.scene_samples,
             "events": self.events,
             "bad_frames": self.bad_frames,
+            "look_reasons": dict(self.look_reasons),
             "video_seconds": round(self.video_seconds, 2),
             "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
         }
@@ -294,20 +297,22 @@ class CameraPipeline:
         # new can be in view, so quiet footage costs the motion gate and little else.
         keepalive_due = t - self._last_full_s >= self.perf.keepalive_s and self._moved_since_full
         if keepalive_due or motion.lighting_change:
+            self._why("lighting" if motion.lighting_change else "keepalive")
             return full
         since = t - self._last_detect_s
         # Continuing motion is refreshed slowly — unless a vehicle is moving: the tracker must follow
         # a vehicle driving in look by look, or its arrival (and so its visit) is lost.
         refresh = self.perf.tracked_refresh_s
+        reason = "refresh"
         # ... and while something new is forming in the scene: who is at it is the evidence.
-        if since >= self.perf.detect_interval_s and (
-            self._unconfirmed_vehicle()
-            or self.scene.has_young_candidates(t, self.thresholds.bringer_window_s)
-            or self._vehicle_moving(motion, frame)
-        ):
-            refresh = self.perf.detect_interval_s
+        if since >= self.perf.detect_interval_s and motion.regions:
+            if self._unconfirmed_vehicle() or self._vehicle_moving(motion, frame):
+                refresh, reason = self.perf.detect_interval_s, "vehicle"
+            elif self.scene.has_young_candidates(t, self.thresholds.bringer_window_s):
+                refresh, reason = self.perf.detect_interval_s, "new_in_scene"
         new_due = since >= self.perf.detect_interval_s and self._new_motion
         if motion.regions and (new_due or since >= refresh):
+            self._why("new_motion" if new_due else reason)
             return plan_crops(
                 motion.regions,
                 frame.width,
@@ -316,6 +321,10 @@ class CameraPipeline:
                 max_crops=self.gate_settings.max_crops,
             )
         return None
+
+    def _why(self, reason: str) -> None:
+        reasons = self.metrics.look_reasons
+        reasons[reason] = reasons.get(reason, 0) + 1
 
     def _note_new_motion(self, regions: list[IntBox]) -> None:
         """Remember whether motion appeared where nothing moved in the previous frame (someone or

@@ -133,8 +133,6 @@ class SiteRules:
                 )
                 track.arrived = self._continues_arrived(box, t)
                 earlier = None
-                if ObjectClass(int(cls_id)) is ObjectClass.PERSON:
-                    earlier = None
                 if ObjectClass(int(cls_id)) is ObjectClass.PERSON:  # vehicles: _continues_arrived
                     earlier = self._continues_walk(box, t, int(cls_id), run_ids)
                 if earlier is not None:

@@ -10,7 +10,8 @@ Prints one JSON object (the last line):
   which other load on the box does not move); ``same_events``: naive and gated flag the same
   dumping events on vtest with a bin bag pasted in at 20 s (and both exactly one);
 - ``quiet_*``: decode vs gated on quiet footage (vtest's first frame held, with real sensor noise
-  from the clip's own frame differences) and ``fraction_of_decode_limit``;
+  from the clip's own frame differences; the fastest of ``quiet_repeats`` interleaved runs of
+  each) and ``fraction_of_decode_limit``;
 - ``eight_cams_720p``: eight pipelines (one process, a thread each, evidence on: the camera's packets
   kept for clips) over vtest upscaled to 1280×720 and encoded as H.264 like a camera's stream, at
   the clip's 10 fps: the real-time factor of the slowest camera and the peak RSS (MB, not
@@ -49,6 +50,7 @@ from tipwatch.dev.eval import measure_camera, measure_cameras_in_threads
 logger = logging.getLogger(__name__)
 START = datetime(2026, 1, 1, tzinfo=UTC)
 PASTE_FRAME = 200  # 20 s into vtest
+QUIET_REPEATS = 3  # quiet decode and gated runs, interleaved; the fastest of each is kept
 
 
 def _frames(path: str, limit: int | None) -> Any:
@@ -185,11 +187,17 @@ def measure(limit: int | None = None, skip_many: bool = False, cameras: int = 8)
     result["naive_detector_runs"] = naive["metrics"]["detector_runs"]
     with tempfile.TemporaryDirectory() as tmp:
         quiet = make_quiet_clip(Path(tmp) / "quiet.avi")
-        q_decode = decode_fps(str(quiet))
-        q_gated = pipeline_run(str(quiet), naive=False, limit=None, paste=False)
+        # Both take about a second: one run each is at the mercy of whatever else the box does for
+        # that second, so each is measured QUIET_REPEATS times, interleaved, and the fastest of
+        # each kept (as timeit does): the figure is the pipeline's cost, not the box's noise.
+        q_decode, q_gated = 0.0, 0.0
+        for _ in range(QUIET_REPEATS):
+            q_decode = max(q_decode, decode_fps(str(quiet)))
+            q_gated = max(q_gated, pipeline_run(str(quiet), naive=False, limit=None, paste=False)["fps"])
         result["quiet_decode_fps"] = round(q_decode, 1)
-        result["quiet_gated_fps"] = round(q_gated["fps"], 1)
-        result["fraction_of_decode_limit"] = round(q_gated["fps"] / q_decode, 3)
+        result["quiet_gated_fps"] = round(q_gated, 1)
+        result["quiet_repeats"] = QUIET_REPEATS
+        result["fraction_of_decode_limit"] = round(q_gated / q_decode, 3)
         if not skip_many:
             clip720 = make_720p(Path(tmp) / "vtest720.mp4")
             result["one_cam_720p"] = one_camera(clip720)
