@@ -109,13 +109,27 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
-        if self.env != "development" and self.secret_key == DEVELOPMENT_SECRET:
-            raise ValueError(
-                f"TIPWATCH_SECRET_KEY must be set to a private random value when TIPWATCH_ENV={self.env}"
-            )
+        # The development secret is published in this repository: anyone could forge tokens and CSRF
+        # values with it.  It is allowed only for a local development deployment (SQLite); a
+        # non-loopback listener is refused by ``tipwatch serve`` itself (see is_local_only).
+        if self.secret_key == DEVELOPMENT_SECRET:
+            if self.env != "development":
+                raise ValueError(
+                    f"TIPWATCH_SECRET_KEY must be set to a private random value when TIPWATCH_ENV={self.env}"
+                )
+            if not self.resolved_database_url.startswith("sqlite"):
+                raise ValueError(
+                    "TIPWATCH_SECRET_KEY must be set to a private random value: the development secret "
+                    "is only for a local SQLite deployment, and this one uses "
+                    f"{self.resolved_database_url.split(':', 1)[0]}"
+                )
         if len(self.secret_key) < 16:
             raise ValueError("TIPWATCH_SECRET_KEY must be at least 16 characters")
         return self
+
+    @property
+    def uses_development_secret(self) -> bool:
+        return self.secret_key == DEVELOPMENT_SECRET
 
     @property
     def resolved_database_url(self) -> str:

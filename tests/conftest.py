@@ -22,6 +22,9 @@ import pytest
 # through an editable-install finder that runs after the path finder), so put the repository root first.
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
+# Every API test makes its staff users: hash their passwords at scrypt N=2^12, not 2^17 (a second of
+# CPU each).  Production ignores this; tests/evidence_api/test_security.py checks the default.
+os.environ.setdefault("TIPWATCH_PASSWORD_SCRYPT_LOG2_N", "12")
 from tests_support_demo import DemoRun, run_demo  # noqa: E402
 
 import evidence_api  # noqa: E402, F401  - bind the real package before any test module imports it

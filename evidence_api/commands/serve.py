@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +25,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _loopback(host: str) -> bool:
+    """Whether ``host`` (an address or name) listens only on this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name other than localhost, or 0.0.0.0-style wildcards spelt otherwise
+
+
 def run(args: argparse.Namespace, *, person_finder_factory: PersonFinderFactory | None = None) -> int:
     """Serve until stopped.  ``person_finder_factory`` lets bundle exports blur people (the tipwatch
     command passes the edge box's detector); without one, such exports are refused, saying why."""
@@ -38,6 +49,14 @@ def run(args: argparse.Namespace, *, person_finder_factory: PersonFinderFactory 
     if args.data:
         overrides["data_dir"] = args.data
     settings = Settings(**overrides)  # type: ignore[arg-type]
+    if settings.uses_development_secret and not _loopback(args.host):
+        logger.error(
+            "refusing to listen on %s with the published development secret: set TIPWATCH_SECRET_KEY "
+            "to a private random value (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))') "
+            "or listen on 127.0.0.1",
+            args.host,
+        )
+        return 2
     app = create_app(settings, person_finder_factory=person_finder_factory)
     logger.info("serving on http://%s:%d/api/v1 (database %s)", args.host, args.port, app.state.engine.url)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")

@@ -10,7 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from evidence_api.models import ApiToken, Camera, Device, Role, User
-from evidence_api.security import hash_password, hash_token, new_token, verify_password
+from evidence_api.security import (
+    hash_password,
+    hash_token,
+    needs_rehash,
+    new_token,
+    scrypt_n,
+    verify_password,
+)
 from evidence_api.services import audit
 from evidence_api.services.errors import Conflict, Invalid, NotFound
 
@@ -52,6 +59,18 @@ def authenticate(*, session: Session, username: str, password: str) -> User | No
         return None
     if not user.active or not verify_password(password, user.password_hash):
         return None
+    if needs_rehash(user.password_hash):
+        # Made at an older, lower cost: the plaintext is at hand only now, so upgrade it now.
+        user.password_hash = hash_password(password)
+        session.flush()
+        audit.append(
+            session,
+            actor=f"user:{user.username}",
+            action="user.password_rehash",
+            target_type="user",
+            target_id=str(user.id),
+            details={"scrypt_n": scrypt_n()},
+        )
     return user
 
 

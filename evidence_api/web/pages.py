@@ -37,7 +37,15 @@ from evidence_api.services import authorisations, bundle_export, bundle_history,
 from evidence_api.services.bundle_spec import ExportOptions
 from evidence_api.services.errors import DomainError, Invalid
 from evidence_api.settings import Settings
-from evidence_api.web.rendering import HERE, STALE_FORM, CheckedForm, PostedForm, posted_form, render
+from evidence_api.web.rendering import (
+    HERE,
+    STALE_FORM,
+    CheckedForm,
+    PostedForm,
+    cookie_secure,
+    posted_form,
+    render,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +102,7 @@ def login(
         token,
         httponly=True,
         samesite="strict",
-        secure=settings.env == "production",
+        secure=cookie_secure(request),
         max_age=settings.session_hours * 3600,
     )
     return response

@@ -46,10 +46,16 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
     token = request.cookies.get(CSRF_COOKIE) or csrf_token()
     context = {"csrf": token, "tz": settings.display_timezone, **context}
     response = templates.TemplateResponse(request, name, context, status_code=status_code)
-    response.set_cookie(
-        CSRF_COOKIE, token, httponly=False, samesite="strict", secure=settings.env == "production"
-    )
+    response.set_cookie(CSRF_COOKIE, token, httponly=False, samesite="strict", secure=cookie_secure(request))
     return response
+
+
+def cookie_secure(request: Request) -> bool:
+    """Whether cookies get the Secure flag: always in production, and whenever the page came over
+    HTTPS (behind a reverse proxy, uvicorn takes the scheme from X-Forwarded-Proto when the proxy
+    is in its forwarded-allow-ips, loopback by default)."""
+    settings: Settings = request.app.state.settings
+    return settings.env == "production" or request.url.scheme == "https"
 
 
 def error_page(request: Request, exc: DomainError) -> Response:
