@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -136,17 +137,20 @@ def test_purge_removes_old_unconfirmed_events_and_their_blobs(api: Api, media: d
 
 def test_admin_cli_creates_a_user_and_verifies_the_audit_chain(db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     base = [sys.executable, "-m", "tipwatch.cli", "admin", "--db", db_url, "--data", str(tmp_path)]
+    # the deployment's own secret (a PostgreSQL deployment refuses the published development one)
+    env = {**os.environ, "TIPWATCH_SECRET_KEY": "flow-test-secret-0123456789"}
     r = subprocess.run(
         [*base, "user", "create", "alice", "--role", "officer", "--password-stdin"],
         input="a long password\n",
         capture_output=True,
         text=True,
         timeout=120,
+        env=env,
     )
     assert r.returncode == 0, r.stderr
-    r = subprocess.run([*base, "print-copies"], capture_output=True, text=True, timeout=120)
+    r = subprocess.run([*base, "print-copies"], capture_output=True, text=True, timeout=120, env=env)
     assert r.returncode == 0 and json.loads(r.stdout) == {"made": 0, "not_decodable": 0}, r.stderr
-    r = subprocess.run([*base, "audit", "verify"], capture_output=True, text=True, timeout=120)
+    r = subprocess.run([*base, "audit", "verify"], capture_output=True, text=True, timeout=120, env=env)
     assert r.returncode == 0 and '"entries": 2' in r.stdout, r.stdout + r.stderr
 
 
