@@ -12,6 +12,8 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 logger = logging.getLogger(__name__)
 
+PG_CONNECT_TIMEOUT_S = 5
+
 
 class Base(DeclarativeBase):
     pass
@@ -58,7 +60,10 @@ def make_engine(url: str, *, schema: str | None = None, **kwargs: Any) -> Engine
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    # pre-ping: a connection the server dropped (restart, failover) is replaced, not used and failed;
+    # connect_timeout: a database host that has gone silent fails a request in seconds, not minutes.
+    connect_args = {"connect_timeout": PG_CONNECT_TIMEOUT_S, **kwargs.pop("connect_args", {})}
+    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
     if schema:
 
         @event.listens_for(engine, "connect")

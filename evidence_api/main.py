@@ -18,7 +18,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from evidence_api import __version__
+from evidence_api import __version__, outage
 from evidence_api.bundle.redact import PersonFinderFactory
 from evidence_api.db import make_engine, make_sessionmaker
 from evidence_api.deps import LoginRequired
@@ -136,6 +136,7 @@ def create_app(
     # bundle exports asked for in the background run here, one at a time
     app.state.bundle_exports = BackgroundExports(app.state.sessionmaker)
     add_error_handlers(app)
+    app.state.outage = outage.install(app, engine, api_prefix=API_PREFIX)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     pages.mount(app)

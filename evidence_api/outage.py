@@ -1,0 +1,86 @@
+"""The database going away: 503 with ``Retry-After``, one log line per outage, recovery by itself.
+
+When PostgreSQL restarts, fails over or is cut off, every request that needs it fails with a
+driver error.  Left to the framework each is a 500 and a traceback (85k log lines in one outage
+under load).  Instead each is answered ``503 Service Unavailable`` with ``Retry-After`` (the edge's
+uploader and any HTTP client back off and retry; nothing acknowledged is lost, because nothing was
+acknowledged), and the log gets one line when the outage starts and one when the database is back
+(the pool's pre-ping finds a working connection again: no restart needed).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import Engine, event
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from evidence_api.services.errors import DomainError
+from evidence_api.web.rendering import error_page
+
+logger = logging.getLogger(__name__)
+
+# Errors that mean "the database cannot be reached or is not answering", not "this request is wrong".
+UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError)
+RETRY_AFTER_S = 5  # what clients are told to wait before trying again
+MESSAGE = "the evidence database is unavailable for a moment; nothing was stored; try again shortly"
+
+
+class DatabaseUnavailable(DomainError):
+    status_code = 503
+
+
+class OutageLog:
+    """Logs an outage once when it starts and once when it ends, counting the requests refused."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._since: float | None = None
+        self._refused = 0
+
+    @property
+    def ongoing(self) -> bool:
+        return self._since is not None
+
+    def refused(self, exc: Exception) -> None:
+        with self._lock:
+            self._refused += 1
+            if self._since is not None:
+                return
+            self._since = time.monotonic()
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+        logger.error("database unavailable, answering 503 until it is back: %s", reason)
+
+    def connected(self) -> None:
+        if self._since is None:  # the usual case: no lock taken
+            return
+        with self._lock:
+            if self._since is None:
+                return
+            lasted, refused = time.monotonic() - self._since, self._refused
+            self._since, self._refused = None, 0
+        logger.warning("database back after %.0f s; %d request(s) answered 503 meanwhile", lasted, refused)
+
+
+def install(app: FastAPI, engine: Engine, *, api_prefix: str) -> OutageLog:
+    """Answer database outages with 503 on ``app`` and follow ``engine``'s connections for the end."""
+    outage = OutageLog()
+    event.listen(engine, "checkout", lambda *_args: outage.connected())
+
+    async def _unavailable(request: Request, exc: Exception) -> Response:
+        outage.refused(exc)
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
+        if request.url.path.startswith(api_prefix + "/"):
+            return JSONResponse({"detail": MESSAGE}, status_code=503, headers=headers)
+        page = error_page(request, DatabaseUnavailable(MESSAGE))
+        page.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return page
+
+    for kind in UNAVAILABLE:
+        app.add_exception_handler(kind, _unavailable)
+    return outage

@@ -1,0 +1,133 @@
+"""The database going away under the API: 503 with Retry-After, one log line, recovery by itself.
+
+A real PostgreSQL server sits behind a TCP relay the test owns; cutting the relay (closing its
+listener and every connection through it) is the database going away, as a failover or a network
+cut looks to the API; opening it again is the database coming back.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from fastapi.testclient import TestClient
+
+from evidence_api.main import create_app
+from evidence_api.services import bootstrap, users
+from evidence_api.settings import Settings
+
+
+class Relay:
+    """Forwards a loopback port to PostgreSQL until cut; ``restore`` listens on the same port again."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = 0
+        self._conns: list[socket.socket] = []
+        self._listener: socket.socket | None = None
+        self.restore()
+
+    def restore(self) -> None:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(16)
+        self.port = listener.getsockname()[1]
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # cut
+            upstream = socket.create_connection(self.target)
+            self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def cut(self) -> None:
+        assert self._listener is not None
+        # shutdown wakes the thread blocked in accept(); close alone would leave it listening
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._listener.close()
+        for conn in self._conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            conn.close()
+        self._conns = []
+
+
+@pytest.fixture
+def relayed(pg_url: str) -> Iterator[tuple[Relay, str]]:
+    parts = urlsplit(pg_url)
+    relay = Relay((parts.hostname or "127.0.0.1", parts.port or 5432))
+    netloc = parts.netloc.rsplit("@", 1)
+    host = f"127.0.0.1:{relay.port}"
+    url = urlunsplit(parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
+    yield relay, url
+    relay.cut()
+
+
+def test_the_database_going_away_is_a_503_with_retry_after_and_the_api_recovers(
+    relayed: tuple[Relay, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    relay, url = relayed
+    secret = "outage-secret-0123456789"
+    settings = Settings(env="test", secret_key=secret, data_dir=tmp_path, database_url=url)
+    app = create_app(settings)
+    with app.state.sessionmaker() as session:
+        staff = bootstrap.ensure_staff(session=session, password="correct horse battery")
+        token, _ = users.issue_user_token(
+            session=session, user=staff["officer"], pepper=settings.secret_key, hours=1
+        )
+        session.commit()
+    auth = {"Authorization": f"Bearer {token}"}
+    with TestClient(app) as client:
+        assert client.get("/api/v1/events", headers=auth).status_code == 200
+
+        relay.cut()
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            answers = [client.get("/api/v1/events", headers=auth) for _ in range(20)]
+            client.cookies.set("tipwatch_session", token)
+            page = client.get("/review")
+        assert {r.status_code for r in answers} == {503}
+        assert all(r.headers["retry-after"] == "5" for r in answers)
+        assert "unavailable" in answers[0].json()["detail"]
+        assert page.status_code in (503, 303)  # the page, or its sign-in redirect, never a 500
+        errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert len(errors) == 1 and "database unavailable" in errors[0].getMessage()
+        assert not any(r.exc_info for r in caplog.records)  # no tracebacks
+
+        relay.restore()
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            assert client.get("/api/v1/events", headers=auth).status_code == 200
+        assert any("database back after" in r.getMessage() for r in caplog.records)
+        assert not app.state.outage.ongoing
