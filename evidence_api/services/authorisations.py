@@ -7,6 +7,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -26,9 +27,18 @@ from evidence_api.services.errors import Conflict, Invalid, NotFound
 logger = logging.getLogger(__name__)
 
 RIPA_MIN_OFFENCE_MONTHS = 6
+# The law's days are the United Kingdom's civil days (GMT in winter, BST in summer), whatever time
+# zone the pages are shown in: RIPA 2000 s.43(3) — a directed-surveillance authorisation "shall
+# cease to have effect at the end of ... three months beginning with the day on which it took
+# effect", which (Interpretation Act usage) counts that day, so approval on 15 January covers
+# 15 January to the end of 14 April, UK time; a renewal's three months begin with the day the
+# authorisation would otherwise have ceased (s.43(4)).
+LEGAL_TZ = ZoneInfo("Europe/London")
+RIPA_PERIOD_MONTHS = 3
 
 
-def add_months(d: datetime, months: int) -> datetime:
+def add_months(d: date, months: int) -> date:
+    """The same day of the month ``months`` later (the month's last day when it is shorter)."""
     month = d.month - 1 + months
     year = d.year + month // 12
     month = month % 12 + 1
@@ -37,7 +47,25 @@ def add_months(d: datetime, months: int) -> datetime:
 
 
 def start_of_day(d: date) -> datetime:
-    return datetime.combine(d, time(0, 0), tzinfo=UTC)
+    """The moment the UK civil day ``d`` begins (midnight GMT or BST), as UTC."""
+    return datetime.combine(d, time(0, 0), tzinfo=LEGAL_TZ).astimezone(UTC)
+
+
+def legal_day(at: datetime) -> date:
+    """The UK civil date of ``at`` (timezone-aware)."""
+    return at.astimezone(LEGAL_TZ).date()
+
+
+def ripa_period_end(first_day: date) -> datetime:
+    """When three months beginning with ``first_day`` end, as UTC: at the end of the UK day before
+    the corresponding date three months on (the start of that date); when that month has no
+    corresponding date (three months from 30 November), at the end of its last day (the corresponding
+    date rule, Dodds v Walker [1981] 1 WLR 1027)."""
+    month = first_day.month - 1 + RIPA_PERIOD_MONTHS
+    year, month = first_day.year + month // 12, month % 12 + 1
+    if first_day.day > calendar.monthrange(year, month)[1]:
+        return start_of_day(add_months(first_day, RIPA_PERIOD_MONTHS) + timedelta(days=1))
+    return start_of_day(date(year, month, first_day.day))
 
 
 def state(auth: Authorisation, *, at: datetime | None = None) -> str:
@@ -100,7 +128,7 @@ def create(*, session: Session, data: AuthorisationIn, actor: str) -> Authorisat
     if data.kind == AuthorisationKind.ripa_directed_surveillance and data.magistrate_decision == "approved":
         assert data.magistrate_date is not None
         auth.approved_at = start_of_day(data.magistrate_date)
-        auth.expires_at = add_months(auth.approved_at, 3)
+        auth.expires_at = ripa_period_end(data.magistrate_date)
     session.add(auth)
     session.flush()
     audit.append(
@@ -179,7 +207,9 @@ def renew(
         raise Conflict(f"authorisation {auth.urn} is {current}; only an active authorisation can be renewed")
     before = audit.hash_state(_describe(auth))
     assert auth.expires_at is not None
-    new_expiry = add_months(auth.expires_at, 3)
+    # the renewal's three months begin with the day the authorisation would have ceased: the UK day
+    # that starts at the current expiry
+    new_expiry = ripa_period_end(legal_day(auth.expires_at))
     session.add(
         AuthorisationRenewal(
             authorisation_id=auth.id,
