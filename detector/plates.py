@@ -14,8 +14,8 @@ candidate enlarged and read on its own (it helps for small, distant plates).
 from __future__ import annotations
 
 import logging
-import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -23,110 +23,79 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from detector.plate_format import UKPlate, check_uk_plate, normalise, plate_like
+from detector.plate_vote import OCRRead, vote_reads
 from detector.types import PlateRead
+
+__all__ = [
+    "PlateCandidate",
+    "PlateReader",
+    "TextLine",
+    "TextReader",
+    "UKPlate",
+    "check_uk_plate",
+    "normalise",
+]
 
 logger = logging.getLogger(__name__)
 
 Box = tuple[float, float, float, float]
 
-# Letter/digit templates of each UK format, by priority (a read is checked against the first that fits).
-# L = letter, D = digit.
-_FORMATS: list[tuple[str, list[str]]] = [
-    ("current", ["LLDDLLL"]),  # AB12 CDE (2001-)
-    ("prefix", ["LDLLL", "LDDLLL", "LDDDLLL"]),  # A123 BCD (1983-2001)
-    ("suffix", ["LLLDL", "LLLDDL", "LLLDDDL"]),  # ABC 123D (1963-1983)
-    (
-        "dateless",  # 1-3 letters and 1-4 digits either way round (pre-1963, cherished, NI)
-        [("L" * a) + ("D" * d) for a in (1, 2, 3) for d in (1, 2, 3, 4)]
-        + [("D" * d) + ("L" * a) for a in (1, 2, 3) for d in (1, 2, 3, 4)],
-    ),
-]
-# OCR confusions, fixed by position: a digit where a letter must be, and the reverse.
-_TO_LETTER = {"0": "O", "1": "I", "2": "Z", "4": "A", "5": "S", "6": "G", "7": "T", "8": "B"}
-_TO_DIGIT = {"O": "0", "Q": "0", "D": "0", "I": "1", "L": "1", "Z": "2", "S": "5", "G": "6", "B": "8"}
-# The looser a format, the fewer characters may be changed to fit it (a dateless mark fits so much
-# that a fixed read would mostly be noise).
-_MAX_FIXES = {"current": 2, "prefix": 1, "suffix": 1, "dateless": 0}
+# Two lines of text are one two-line plate when the lower starts within this many line heights of
+# the upper's bottom, their heights differ by at most this ratio, and they overlap horizontally by
+# at least this fraction of the narrower line (UK two-line plates: equal character heights, a
+# small gap, lines centred on each other).
+_STACK_MAX_GAP = 0.8
+_STACK_MAX_HEIGHT_RATIO = 1.6
+_STACK_MIN_OVERLAP = 0.5
 
 
 @dataclass(frozen=True, slots=True)
-class UKPlate:
-    text: str  # normalised, no spaces: "AB12CDE"
-    format: str | None  # "current", "prefix", "suffix", "dateless" or None when no format fits
-    fixes: int  # characters changed to fit the format
+class TextLine:
+    """One line of text the OCR found: its box (frame pixels, xyxy), text and confidence (0–1)."""
 
-    @property
-    def valid(self) -> bool:
-        return self.format is not None
-
-    @property
-    def display(self) -> str:
-        """With the conventional space: 'AB12 CDE', 'A123 BCD', 'ABC 123D'."""
-        t = self.text
-        if self.format == "current":
-            return f"{t[:4]} {t[4:]}"
-        if self.format == "prefix":
-            return f"{t[:-3]} {t[-3:]}"
-        if self.format == "suffix":
-            return f"{t[:3]} {t[3:]}"
-        return t
+    box: Box
+    raw: str
+    confidence: float
 
 
-def normalise(raw: str) -> str:
-    """Upper case, letters and digits only."""
-    return re.sub(r"[^A-Z0-9]", "", raw.upper())
-
-
-def _fit(text: str, template: str) -> tuple[str, int] | None:
-    out = []
-    fixes = 0
-    for ch, want in zip(text, template, strict=True):
-        if want == "L":
-            if ch.isalpha():
-                out.append(ch)
-            elif ch in _TO_LETTER:
-                out.append(_TO_LETTER[ch])
-                fixes += 1
-            else:
-                return None
-        elif ch.isdigit():
-            out.append(ch)
-        elif ch in _TO_DIGIT:
-            out.append(_TO_DIGIT[ch])
-            fixes += 1
-        else:
-            return None
-    return "".join(out), fixes
-
-
-def check_uk_plate(raw: str) -> UKPlate:
-    """Normalise an OCR read and fit it to the UK formats, fixing O/0, I/1 ... by position.
-
-    The fit with the fewest fixes wins; ties go to the newer format.  A read must hold at least one
-    letter and one digit as read, and few characters are changed (two for the current format, one
-    for prefix and suffix marks, none for a dateless mark);
-    otherwise it is returned normalised with ``format=None``.
+def plate_lines(lines: list[TextLine]) -> list[list[TextLine]]:
+    """The lines grouped into plates: a line directly above another of the same height (a two-line
+    motorcycle or square plate, "AB12" over "CDE") makes one plate with it, top line first; every
+    other line is a plate on its own.  A line that belongs to a pair is never a plate by itself,
+    so the top half of a two-line plate is not taken for a complete (dateless) mark.
     """
-    text = normalise(raw)
-    best: UKPlate | None = None
-    if not _plate_like(text):
-        return UKPlate(text, None, 0)
-    for name, templates in _FORMATS:
-        limit = _MAX_FIXES[name]
-        for template in templates:
-            if len(template) != len(text):
+    order = sorted(range(len(lines)), key=lambda i: lines[i].box[1])
+    below: dict[int, int] = {}
+    used: set[int] = set()
+    for i in order:
+        if i in used:
+            continue
+        a = lines[i].box
+        ha = a[3] - a[1]
+        best: tuple[float, int] | None = None
+        for j in order:
+            if j == i or j in used or j in below:
                 continue
-            fitted = _fit(text, template)
-            if fitted is None or fitted[1] > limit:
-                continue
-            if best is None or fitted[1] < best.fixes:
-                best = UKPlate(fitted[0], name, fitted[1])
-    return best if best is not None else UKPlate(text, None, 0)
-
-
-def _plate_like(text: str) -> bool:
-    """Worth considering as a plate: 2-8 characters with at least one letter and one digit."""
-    return 2 <= len(text) <= 8 and any(c.isalpha() for c in text) and any(c.isdigit() for c in text)
+            b = lines[j].box
+            hb = b[3] - b[1]
+            gap = b[1] - a[3]
+            overlap = min(a[2], b[2]) - max(a[0], b[0])
+            narrower = min(a[2] - a[0], b[2] - b[0])
+            if (
+                b[1] > (a[1] + a[3]) / 2  # starts below the middle of the upper line
+                and gap < _STACK_MAX_GAP * max(ha, hb)
+                and 1 / _STACK_MAX_HEIGHT_RATIO <= hb / max(ha, 1e-6) <= _STACK_MAX_HEIGHT_RATIO
+                and overlap >= _STACK_MIN_OVERLAP * narrower
+                and (best is None or gap < best[0])
+            ):
+                best = (gap, j)
+        if best is not None:
+            below[i] = best[1]
+            used.update((i, best[1]))
+    groups = [[lines[i], lines[below[i]]] for i in order if i in below]
+    groups += [[lines[i]] for i in order if i not in used]
+    return groups
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,14 +164,26 @@ class PlateReader:
             crop = np.asarray(
                 cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC), np.uint8
             )
-        out = []
+        lines = []
         for poly, raw, score in self._ocr.read_lines(np.ascontiguousarray(crop)):
-            text = normalise(raw)
-            if score < self.min_confidence or not _plate_like(text):
-                continue
             xs, ys = poly[:, 0] / scale + rx1, poly[:, 1] / scale + ry1
-            box = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
-            out.append(PlateCandidate(box, raw, check_uk_plate(text), score))
+            lines.append(
+                TextLine((float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())), raw, score)
+            )
+        out = []
+        for group in plate_lines(lines):
+            # a two-line plate reads top line first, with a space between the lines
+            raw = " ".join(line.raw.strip() for line in group)
+            score = min(line.confidence for line in group)
+            if score < self.min_confidence or not plate_like(normalise(raw)):
+                continue
+            box = (
+                min(line.box[0] for line in group),
+                min(line.box[1] for line in group),
+                max(line.box[2] for line in group),
+                max(line.box[3] for line in group),
+            )
+            out.append(PlateCandidate(box, raw, check_uk_plate(raw), score))
         return out
 
     @staticmethod
@@ -280,3 +261,20 @@ class PlateReader:
             text=best.plate.text, confidence=round(best.confidence, 4), valid_uk_format=best.plate.valid
         )
         return read, best.box
+
+    def read_views(self, views: Sequence[tuple[npt.NDArray[np.uint8], Box]]) -> PlateRead:
+        """Several views of one vehicle (frame, vehicle box), each read, the reads voted character by
+        character (:func:`detector.plate_vote.vote_reads`), weighted by OCR confidence and by how
+        sharp each view's plate is relative to the sharpest."""
+        found: list[tuple[PlateCandidate, float]] = []
+        for image, box in views:
+            candidates = self.candidates(image, box)
+            if candidates:
+                best = candidates[0]
+                x1, y1, x2, y2 = (round(v) for v in best.box)
+                grey = cv2.cvtColor(image[max(0, y1) : y2, max(0, x1) : x2], cv2.COLOR_BGR2GRAY)
+                found.append((best, float(cv2.Laplacian(grey, cv2.CV_64F).var()) if grey.size else 0.0))
+        sharpest = max((s for _, s in found), default=0.0)
+        return vote_reads(
+            [OCRRead(c.raw, c.confidence, max(s / sharpest, 0.05) if sharpest > 0 else 1.0) for c, s in found]
+        )

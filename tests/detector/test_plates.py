@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import date
 from pathlib import Path
 
 import cv2
@@ -13,7 +14,9 @@ import numpy as np
 import pytest
 from edge_fixtures import bus_image
 
-from detector.plates import PlateReader, check_uk_plate, normalise
+from detector.plate_format import Correction, issued_age_identifiers
+from detector.plate_vote import OCRRead, vote_reads
+from detector.plates import PlateReader, TextLine, check_uk_plate, normalise, plate_lines
 
 BUS = (10.0, 230.0, 800.0, 720.0)  # the bus in ultralytics/assets/bus.jpg
 
@@ -143,6 +146,54 @@ def test_uk_format_checker(raw: str, text: str, fmt: str | None, display: str) -
     assert plate.valid is (fmt is not None)
 
 
+SEEN = date(2026, 11, 30)  # the day these reads are decided on (age identifiers up to "76")
+
+
+@pytest.mark.parametrize(
+    ("raw", "text", "fmt", "display", "corrections"),
+    [
+        # issue 13: the yellow plate OU08 OOB read as "OU08 00B" is a current mark, two 0s mended,
+        # never the suffix mark "OUO 800B" that one change would give
+        ("OU08 00B", "OU08OOB", "current", "OU08 OOB", ((4, "0", "O"), (5, "0", "O"))),
+        ("OU0800B", "OU08OOB", "current", "OU08 OOB", ((4, "0", "O"), (5, "0", "O"))),
+        ("0U08 OOB", "OU08OOB", "current", "OU08 OOB", ((0, "0", "O"),)),
+        ("OU08 O0B", "OU08OOB", "current", "OU08 OOB", ((5, "0", "O"),)),
+        ("LS5I ABC", "LS51ABC", "current", "LS51 ABC", ((3, "I", "1"),)),
+        ("YB7S ZZZ", "YB75ZZZ", "current", "YB75 ZZZ", ((3, "S", "5"),)),  # Z is a random letter
+        ("OUO 800B", "OUO800B", "suffix", "OUO 800B", ()),  # read with the suffix spacing: it is one
+        ("A123 BCD", "A123BCD", "prefix", "A123 BCD", ()),
+        ("ABZ 1234", "ABZ1234", "northern_ireland", "ABZ 1234", ()),
+        ("IA 123", "IA123", "northern_ireland", "IA 123", ()),
+        ("AB12", "AB12", "dateless", "AB12", ()),
+        # not marks DVLA issues: unverified, as read
+        ("CERO0", "CERO0", None, "CERO0", ()),  # the sample minibus's "cero emisiones" paintwork
+        ("LX01 CDE", "LX01CDE", None, "LX01CDE", ()),  # "01" was never an age identifier
+        ("ZB12 CDE", "ZB12CDE", None, "ZB12CDE", ()),  # Z is no memory tag letter ...
+        ("OI12 CDE", "OI12CDE", None, "OI12CDE", ()),  # ... nor I
+        ("AB12 CIE", "AB12CIE", None, "AB12CIE", ()),  # I is no random letter
+        ("AB12 CQE", "AB12CQE", None, "AB12CQE", ()),  # nor Q
+        ("LX77 CDE", "LX77CDE", None, "LX77CDE", ()),  # September 2027: not issued yet
+        ("ABC 0123", "ABC0123", None, "ABC0123", ()),  # serial numbers have no leading zero
+        # one mended character that makes another valid mark is a fit: "AB77" as the prefix "A877"
+        ("AB77 CDE", "A877CDE", "prefix", "A877 CDE", ((1, "B", "8"),)),
+    ],
+)
+def test_format_follows_dvla_rules_and_the_raw_spacing(
+    raw: str, text: str, fmt: str | None, display: str, corrections: tuple[tuple[int, str, str], ...]
+) -> None:
+    plate = check_uk_plate(raw, on=SEEN)
+    assert (plate.text, plate.format, plate.display) == (text, fmt, display)
+    assert plate.corrections == tuple(Correction(*c) for c in corrections)
+
+
+def test_age_identifiers_are_dvla_march_and_september_codes() -> None:
+    assert issued_age_identifiers(date(2001, 8, 31)) == frozenset()
+    assert issued_age_identifiers(date(2001, 9, 1)) == {"51"}
+    codes = issued_age_identifiers(date(2025, 9, 1))
+    assert codes == {f"{y:02d}" for y in range(2, 26)} | {str(y) for y in range(51, 76)}
+    assert "26" not in codes and "26" in issued_age_identifiers(date(2026, 3, 1))
+
+
 def test_normalise() -> None:
     assert normalise(" ab-12 cde\n") == "AB12CDE"
 
@@ -176,3 +227,88 @@ def test_degenerate_vehicle_boxes_read_nothing(
 ) -> None:
     read = reader.read(bus_image(), box)
     assert read.text is None and not read.valid_uk_format
+
+
+class ScriptedOCR:
+    """An OCR backend that finds the given lines (box in the crop it is given, text, confidence)."""
+
+    def __init__(self, lines: list[tuple[tuple[float, float, float, float], str, float]]) -> None:
+        self.lines = lines
+
+    def read_lines(self, image: np.ndarray) -> list[tuple[np.ndarray, str, float]]:
+        out = []
+        for (x1, y1, x2, y2), text, score in self.lines:
+            out.append((np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]], np.float32), text, score))
+        return out
+
+
+def test_two_line_plate_is_read_top_line_first() -> None:
+    # issue 13: "AB12" over "CDE" was read as the dateless mark AB12 at 100 %
+    ocr = ScriptedOCR([((300, 410, 380, 450), "CDE", 0.97), ((290, 355, 390, 400), "AB12", 1.0)])
+    read = PlateReader(ocr=ocr, min_side=1).read(bus_image(), BUS)
+    assert (read.text, read.valid_uk_format, read.confidence) == ("AB12CDE", True, 0.97)
+
+
+def test_top_line_of_a_two_line_plate_is_never_a_complete_mark() -> None:
+    # the lower line is there but unreadable: no plate, rather than "AB12" as a dateless mark
+    ocr = ScriptedOCR([((290, 355, 390, 400), "AB12", 1.0), ((300, 410, 380, 450), "C?E", 0.2)])
+    read = PlateReader(ocr=ocr, min_side=1).read(bus_image(), BUS)
+    assert read.text is None and not read.valid_uk_format
+
+
+def test_lines_side_by_side_or_far_apart_are_separate_plates() -> None:
+    lines = [
+        TextLine((0, 0, 100, 40), "AB12", 0.9),
+        TextLine((150, 0, 250, 40), "CDE", 0.9),  # beside, not below
+        TextLine((0, 200, 100, 240), "XY34", 0.9),  # far below
+        TextLine((0, 245, 100, 255), "small print", 0.9),  # below but a quarter of the height
+    ]
+    assert [[line.raw for line in g] for g in plate_lines(lines)] == [
+        ["AB12"],
+        ["CDE"],
+        ["XY34"],
+        ["small print"],
+    ]
+
+
+def test_reads_a_real_two_line_plate(reader: PlateReader) -> None:
+    img = bus_image().copy()
+    x1, y1, x2, y2 = 380, 600, 500, 700
+    cv2.rectangle(img, (x1, y1), (x2, y2), (0, 200, 255), -1)
+    for text, base in (("AB12", 645), ("CDE", 690)):
+        (tw, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_DUPLEX, 1.1, 3)
+        org = (x1 + (x2 - x1 - tw) // 2, base)
+        cv2.putText(img, text, org, cv2.FONT_HERSHEY_DUPLEX, 1.1, (0, 0, 0), 3, cv2.LINE_AA)
+    read = reader.read(img, BUS)
+    assert (read.text, read.valid_uk_format) == ("AB12CDE", True)
+
+
+def test_noisy_reads_of_one_plate_vote_to_the_right_registration() -> None:
+    reads = [
+        OCRRead("OU08 00B", 0.96),  # issue 13's read
+        OCRRead("0U08 OOB", 0.81),
+        OCRRead("OU08 O0B", 0.88),
+        OCRRead("OUO8 OOB", 0.55, sharpness=0.3),  # a blurred view
+        OCRRead("OU8 OOB", 0.92),  # a character dropped: outvoted by the seven-character reads
+    ]
+    voted = vote_reads(reads, on=SEEN)
+    assert (voted.text, voted.valid_uk_format) == ("OU08OOB", True)
+    assert voted.confidence is not None and 0.5 < voted.confidence < 0.96
+
+
+def test_a_sharp_confident_view_outweighs_blurred_ones() -> None:
+    reads = [OCRRead("AB12 CDE", 0.95, 1.0), OCRRead("AB12 CDF", 0.6, 0.3), OCRRead("AB12 CDF", 0.6, 0.3)]
+    assert vote_reads(reads, on=SEEN).text == "AB12CDE"
+
+
+def test_nothing_to_vote_on_is_no_plate() -> None:
+    assert vote_reads([]).text is None
+    assert vote_reads([OCRRead(" - ", 0.9)]).text is None
+    with pytest.raises(ValueError, match="confidence"):
+        OCRRead("AB12 CDE", 1.5)
+
+
+def test_views_of_one_vehicle_are_read_and_voted(reader: PlateReader) -> None:
+    views = [(with_plate("OU08 OOB", (360, 645, 520, 685)), BUS), (bus_image(), BUS)]
+    read = reader.read_views(views)
+    assert (read.text, read.valid_uk_format) == ("OU08OOB", True)

@@ -160,3 +160,26 @@ def test_a_refusal_is_a_page_for_the_pages_and_json_for_the_api(api: Api) -> Non
     assert unknown.status_code == 400 and "unknown review action" in unknown.text
     same = api.client.get(f"/api/v1/events/{missing}", headers=api.h("officer"))
     assert same.status_code == 404 and same.json() == {"detail": f"event {missing} not found"}
+
+
+def test_a_read_that_fits_no_uk_format_is_never_shown_as_the_plate(api: Api, media: dict[str, bytes]) -> None:
+    """Issue 13: the minibus's "cero emisiones" paintwork, read as "CERO0" at 83 %, was in the queue's
+    Plate column like a registration."""
+    paint = event_body(
+        {"act.jpg": ("act", media["bus"])},
+        plate={"text": "CERO0", "confidence": 0.83, "valid_uk_format": False},
+    )
+    upload(api, paint, {"a": media["bus"]})
+    plate = event_body({"after.jpg": ("after", media["zidane"])})  # plate AB12CDE, a UK format
+    upload(api, plate, {"a": media["zidane"]})
+    _login(api)
+
+    queue = api.client.get("/review").text
+    assert paint["id"] in queue and "AB12CDE" in queue
+    assert "CERO0" not in queue
+    page = api.client.get(f"/review/events/{paint['id']}").text
+    plate_row = page[page.index("<dt>Plate</dt>") :].split("</dd>")[0]
+    assert "unreadable/unverified text: CERO0 (83% OCR confidence), fits no UK format" in plate_row
+    assert plate_row.startswith("<dt>Plate</dt><dd>—")
+    valid = api.client.get(f"/review/events/{plate['id']}").text
+    assert "<dt>Plate</dt><dd>AB12CDE (91%)</dd>" in valid
