@@ -335,7 +335,15 @@ def _event_record(e: models.Event) -> bs.EventRecord:
         model_sha256=e.model_sha256,
         rule_version=e.rule_version,
         zone=e.zone,
-        plate_text=e.plate_text,
+        # only a read that fits a UK format is a registration; anything else is text on the vehicle
+        plate_text=e.plate_text if e.plate_valid_uk_format else None,
         linked_event_ids=tuple(str(x) for x in e.linked_event_ids),
-        details={k: v for k, v in e.details.items() if isinstance(v, str | int | float | bool)},
+        details=_details(e),
     )
+
+
+def _details(e: models.Event) -> dict[str, str | int | float | bool]:
+    details = {k: v for k, v in e.details.items() if isinstance(v, str | int | float | bool)}
+    if e.plate_text and not e.plate_valid_uk_format:
+        details["unverified_text_read"] = f"{e.plate_text} (fits no UK registration format)"
+    return details

@@ -25,7 +25,7 @@ from evidence_api.bundle.verify import verify_bundle
 from evidence_api.db import Base, make_engine, make_sessionmaker
 from evidence_api.services import audit
 from evidence_api.services.bundle_export import ExportSetup, export_case
-from evidence_api.services.bundle_spec import CouncilProfile, officer_initials
+from evidence_api.services.bundle_spec import CouncilProfile, _event_record, officer_initials
 from evidence_api.services.errors import BundleExportError
 from evidence_api.services.ingest import store_preview
 from evidence_api.settings import Settings
@@ -414,3 +414,38 @@ def test_cli_export_blurs_people_only_with_the_person_finder_it_is_given(
     assert verify_bundle(out).ok
     with zipfile.ZipFile(out) as zf:
         assert any(name.endswith("_people_blurred.jpg") for name in zf.namelist())
+
+
+@pytest.mark.parametrize(
+    ("text", "valid", "plate", "note"),
+    [
+        ("AB12CDE", True, "AB12CDE", None),
+        ("CERO0", False, None, "CERO0 (fits no UK registration format)"),
+        ("AB12", None, None, "AB12 (fits no UK registration format)"),
+        (None, None, None, None),
+    ],
+)
+def test_a_bundle_names_a_registration_only_when_the_read_fits_a_uk_format(
+    text: str | None, valid: bool | None, plate: str | None, note: str | None
+) -> None:
+    site = models.Site(key="lay-by-a123", name="A123 lay-by")
+    camera = models.Camera(key="cam-1", site=site)
+    event = models.Event(
+        id=uuid.uuid4(),
+        type="vehicle_visit",
+        site=site,
+        camera=camera,
+        started_at=datetime(2026, 7, 3, 9, 0, tzinfo=UTC),
+        ended_at=datetime(2026, 7, 3, 9, 2, tzinfo=UTC),
+        clock_source="stream",
+        model_name="ssd_mobilenet_v2_coco_2018_03_29",
+        model_sha256="ab" * 32,
+        rule_version="rules/1",
+        plate_text=text,
+        plate_valid_uk_format=valid,
+        details={},
+        linked_event_ids=[],
+    )
+    record = _event_record(event)
+    assert record.plate_text == plate
+    assert record.details.get("unverified_text_read") == note
