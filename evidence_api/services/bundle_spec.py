@@ -342,8 +342,10 @@ def _event_record(e: models.Event) -> bs.EventRecord:
     )
 
 
-def _details(e: models.Event) -> dict[str, str | int | float | bool]:
-    details = {k: v for k, v in e.details.items() if isinstance(v, str | int | float | bool)}
+def _details(e: models.Event) -> dict[str, str | int | float | bool | None]:
+    details: dict[str, str | int | float | bool | None] = {
+        k: v for k, v in e.details.items() if isinstance(v, str | int | float | bool)
+    }
     if e.plate_text and not e.plate_valid_uk_format:
         details["unverified_text_read"] = f"{e.plate_text} (fits no UK registration format)"
     return details
