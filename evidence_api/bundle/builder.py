@@ -135,7 +135,7 @@ def _check_audit_chain(spec: BundleSpec) -> None:
         ):
             raise BundleBuildError(
                 f"audit entry {entry.seq} does not hash to its recorded value: the live audit log is "
-                "damaged; run `tipwatch admin audit check` before exporting"
+                "damaged; run `tipwatch admin audit verify`"
             )
         if prev_seq is not None and (entry.seq != prev_seq + 1 or entry.prev_hash != previous):
             raise BundleBuildError(f"audit extract is not a contiguous chain at entry {entry.seq}")
