@@ -57,6 +57,13 @@ class World:
             s.commit()
 
 
+@pytest.fixture(autouse=True)
+def deployment_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The admin command's settings come from the environment: a deployment's own secret (one on
+    PostgreSQL refuses the published development secret)."""
+    monkeypatch.setenv("TIPWATCH_SECRET_KEY", "audit-test-secret-0123456789")
+
+
 @pytest.fixture
 def world(db_url: str, tmp_path: Path) -> Iterator[World]:
     engine = make_engine(db_url)
