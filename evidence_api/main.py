@@ -3,8 +3,9 @@
 Routers are listed explicitly under /api/v1 (:data:`ROUTERS`), the review pages are mounted beside them,
 domain errors become 4xx answers (JSON for the API, a page for the pages), and migrations run at
 start-up.  Everything the requests share is built here once and kept on ``app.state``: settings, the
-database engine and sessions, the blob store, the bundle-export thread, and the person finder that
-bundle exports blur people with (injected: the API never imports the edge's detector).
+database engine and sessions, the blob store, the bundle-export thread, the audit log's checkpointer,
+and the person finder that bundle exports blur people with (injected: the API never imports the edge's
+detector).
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from starlette.concurrency import run_in_threadpool
 
 from evidence_api import __version__, outage
 from evidence_api.bundle.redact import PersonFinderFactory
+from evidence_api.bundle.signing import KeyStore
 from evidence_api.db import make_engine, make_sessionmaker
 from evidence_api.deps import LoginRequired
 from evidence_api.routes import audit, auth, authorisations, bundles, cases, events, returns, sites
+from evidence_api.services.audit_checkpoints import AuditCheckpointer, CheckpointLog
 from evidence_api.services.bundle_export import BackgroundExports, reap_interrupted
 from evidence_api.services.errors import DomainError
 from evidence_api.settings import Settings
@@ -66,11 +69,13 @@ def run_migrations(engine_url: str, *, engine: object | None = None) -> None:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """At start-up, record as failed the exports an earlier stop cut short; at shutdown, let a
-    background export finish before the process goes."""
+    """At start-up, record as failed the exports an earlier stop cut short and start the audit log's
+    checkpoints; at shutdown, let a background export finish before the process goes."""
     await run_in_threadpool(_reap_interrupted_exports, app)
+    app.state.audit_checkpointer.start()
     yield
     await run_in_threadpool(app.state.bundle_exports.shutdown, True)
+    await run_in_threadpool(app.state.audit_checkpointer.stop)
 
 
 def _reap_interrupted_exports(app: FastAPI) -> None:
@@ -135,6 +140,13 @@ def create_app(
     app.state.person_finder_factory = person_finder_factory
     # bundle exports asked for in the background run here, one at a time
     app.state.bundle_exports = BackgroundExports(app.state.sessionmaker)
+    # signed checkpoints of the audit log, outside the database (services/audit_checkpoints.py)
+    app.state.audit_checkpointer = AuditCheckpointer(
+        app.state.sessionmaker,
+        KeyStore(settings.data_dir),
+        CheckpointLog(settings.resolved_audit_checkpoint_path),
+        settings.audit_checkpoint_interval_s,
+    )
     add_error_handlers(app)
     app.state.outage = outage.install(app, engine, api_prefix=API_PREFIX)
     for router in ROUTERS:

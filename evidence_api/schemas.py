@@ -363,6 +363,10 @@ class AuditVerifyOut(BaseModel):
     entries: int
     head_hash: str | None
     error: str | None
+    checkpoint: int | None = Field(
+        default=None, description="number of the newest signed checkpoint the log matched; null: none yet"
+    )
+    result: str = Field(default="", description="what was checked, or what is wrong, in words")
 
 
 class PurgeOut(BaseModel):

@@ -13,6 +13,7 @@ logger = logging.getLogger(__name__)
 
 DEVELOPMENT_SECRET = "tipwatch-development-secret-change-me"  # noqa: S105 - refused outside development
 DEFAULT_DISPLAY_TIMEZONE = "Europe/London"  # GMT/BST: the time zone people read, unless set otherwise
+AUDIT_CHECKPOINT_LOG = Path("audit", "checkpoints.jsonl")  # under the data directory, unless set otherwise
 
 
 class Settings(BaseSettings):
@@ -42,6 +43,20 @@ class Settings(BaseSettings):
     display_timezone: str = Field(
         default=DEFAULT_DISPLAY_TIMEZONE,
         description="time zone shown to people (pages, bundle documents); a legal day ends at its midnight",
+    )
+    audit_checkpoint_path: Path | None = Field(
+        default=None,
+        title="Audit checkpoint log",
+        description="append-only file of signed audit checkpoints, kept outside the database; default "
+        "data_dir/audit/checkpoints.jsonl (put it on append-only or write-once storage if you can)",
+    )
+    audit_checkpoint_interval_s: float = Field(
+        default=300.0,
+        ge=0,
+        title="Audit checkpoint interval",
+        description="seconds between the API's signed checkpoints of the audit log (written only when the "
+        "log grew); entries newer than the last checkpoint could be cut unnoticed. 0: the API writes none "
+        "(run `tipwatch admin audit checkpoint` from cron instead)",
     )
     run_migrations: bool = Field(default=True, description="run Alembic migrations when the app starts")
 
@@ -136,6 +151,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+pysqlite:///{(self.data_dir / 'tipwatch.db').resolve()}"
+
+    @property
+    def resolved_audit_checkpoint_path(self) -> Path:
+        if self.audit_checkpoint_path is not None:
+            return self.audit_checkpoint_path
+        return self.data_dir / AUDIT_CHECKPOINT_LOG
 
     @property
     def resolved_blob_dir(self) -> Path:

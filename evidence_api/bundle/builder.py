@@ -35,6 +35,8 @@ from evidence_api.bundle.format import (
     FINGERPRINT_NAME,
     GENESIS_HASH,
     MANIFEST_NAME,
+    MAX_AUDIT_LINE_BYTES,
+    MAX_MANIFEST_BYTES,
     OVERRIDES_NAME,
     PUBLIC_KEY_NAME,
     SIGNATURE_NAME,
@@ -46,6 +48,8 @@ from evidence_api.bundle.format import (
     exhibit_list_pdf_name,
 )
 from evidence_api.bundle.manifest import (
+    CheckpointRecord,
+    ContinuityEntry,
     CustodyEntry,
     ExcludedEntry,
     ExhibitEntry,
@@ -131,7 +135,7 @@ def _check_audit_chain(spec: BundleSpec) -> None:
         ):
             raise BundleBuildError(
                 f"audit entry {entry.seq} does not hash to its recorded value: the live audit log is "
-                "damaged; run `tipwatch admin audit check` before exporting"
+                "damaged; run `tipwatch admin audit verify`"
             )
         if prev_seq is not None and (entry.seq != prev_seq + 1 or entry.prev_hash != previous):
             raise BundleBuildError(f"audit extract is not a contiguous chain at entry {entry.seq}")
@@ -270,13 +274,7 @@ def _manifest(
         "authorisations": [authorisation_entry(a) for a in used_auths.values()],
         "overrides": [override_entry(o) for o in used_overrides],
         "excluded_exhibits": excluded,
-        "continuity": {
-            "audit_extract": AUDIT_EXTRACT_NAME,
-            "hash_scheme": spec.audit.hash_scheme,
-            "first_seq": spec.audit.entries[0].seq,
-            "head_seq": spec.audit.entries[-1].seq,
-            "head_hash": spec.audit.head_hash,
-        },
+        "continuity": _continuity(spec),
         "signing": {
             "algorithm": "Ed25519",
             "key_id": signer.key_id,
@@ -289,6 +287,29 @@ def _manifest(
     }
 
 
+def _continuity(spec: BundleSpec) -> ContinuityEntry:
+    continuity: ContinuityEntry = {
+        "audit_extract": AUDIT_EXTRACT_NAME,
+        "hash_scheme": spec.audit.hash_scheme,
+        "first_seq": spec.audit.entries[0].seq,
+        "head_seq": spec.audit.entries[-1].seq,
+        "head_hash": spec.audit.head_hash,
+    }
+    if spec.checkpoint is not None:
+        continuity["checkpoint"] = cast(CheckpointRecord, spec.checkpoint.record())
+    return continuity
+
+
+def _check_checkpoint(spec: BundleSpec, signer: Signer) -> None:
+    """A bundle's checkpoint is signed with the bundle's own key, so one pinned key vouches for both."""
+    checkpoint = spec.checkpoint
+    if checkpoint is not None and checkpoint.key_fingerprint != signer.fingerprint:
+        raise BundleBuildError(
+            f"{checkpoint.describe()} was signed by key {format_fingerprint(checkpoint.key_fingerprint)}, "
+            f"not by {signer.key_id}, which signs this bundle"
+        )
+
+
 def _write(
     spec: BundleSpec,
     signer: Signer,
@@ -297,6 +318,7 @@ def _write(
     person_finder: redact.PersonFinder | None,
 ) -> BundleResult:
     _check_audit_chain(spec)
+    _check_checkpoint(spec, signer)
     bundle_id = spec.bundle_id or str(uuid.uuid4())
     events = {e.event_id: e for e in spec.events}
     included, excluded = admit(spec)
@@ -341,6 +363,11 @@ def _write(
         manifest["files"] = w.files
         manifest["documents"] = {"exhibit_list_pdf": exhibit_list.names}
         manifest_bytes = canonical_json(manifest)
+        if len(manifest_bytes) > MAX_MANIFEST_BYTES:
+            raise BundleBuildError(
+                f"the manifest would be {len(manifest_bytes):,} bytes, more than the "
+                f"{MAX_MANIFEST_BYTES:,} a verifier reads: export the case in parts"
+            )
         w.add_unlisted(MANIFEST_NAME, manifest_bytes)
         w.add_unlisted(SIGNATURE_NAME, signer.sign(manifest_bytes))
         result.files = len(w.files) + 2
@@ -353,15 +380,21 @@ def _write_documents(
 ) -> None:
     """Everything after the exhibits, in this order: the audit extract, the authorisations, the
     documents, the public key and its fingerprint, and SHA256SUMS (of every file before it)."""
+    lines = [
+        canonical_json(
+            {"seq": e.seq, "prev_hash": e.prev_hash, "entry_hash": e.entry_hash, "fields": dict(e.fields)}
+        )
+        for e in spec.audit.entries
+    ]
+    for entry, line in zip(spec.audit.entries, lines, strict=True):
+        if len(line) > MAX_AUDIT_LINE_BYTES:
+            raise BundleBuildError(
+                f"audit entry {entry.seq} is {len(line):,} bytes, more than the {MAX_AUDIT_LINE_BYTES:,} a "
+                "verifier reads"
+            )
     w.add_bytes(
         AUDIT_EXTRACT_NAME,
-        b"".join(
-            canonical_json(
-                {"seq": e.seq, "prev_hash": e.prev_hash, "entry_hash": e.entry_hash, "fields": dict(e.fields)}
-            )
-            + b"\n"
-            for e in spec.audit.entries
-        ),
+        b"".join(line + b"\n" for line in lines),
         "application/x-ndjson",
         "continuity",
         compress=True,  # the extract runs to the live head: on a busy system, many entries

@@ -31,6 +31,10 @@ STATEMENT_HTML_NAME = "documents/statement_s9.html"
 STATEMENT_PDF_NAME = "documents/statement_s9.pdf"
 UNSIGNED_NAMES = frozenset({MANIFEST_NAME, SIGNATURE_NAME})  # every other file is listed in the manifest
 
+# -- what a verifier reads into memory, at most (it refuses more; the builder never writes more) --------
+MAX_MANIFEST_BYTES = 16 << 20  # about 5,000 exhibits at ~3 kB of manifest each: a larger case, split it
+MAX_AUDIT_LINE_BYTES = 1 << 20  # one entry of the audit extract
+
 EXTENSIONS = {"image/jpeg": "jpg", "video/mp4": "mp4"}  # a master's media type -> its file extension
 
 

@@ -95,12 +95,30 @@ class ExcludedEntry(TypedDict):
     reason: str
 
 
+class CheckpointBody(TypedDict):
+    """A signed checkpoint of the audit log (``bundle/checkpoint.py``)."""
+
+    format: str
+    hash_scheme: str
+    index: int
+    tree_size: int
+    head_hash: str
+    at: str
+    key_fingerprint: str
+
+
+class CheckpointRecord(TypedDict):
+    checkpoint: CheckpointBody
+    signature: str  # Ed25519 over the canonical JSON of ``checkpoint``, 128 hex digits
+
+
 class ContinuityEntry(TypedDict):
     audit_extract: str
     hash_scheme: str
     first_seq: int
     head_seq: int
     head_hash: str
+    checkpoint: NotRequired[CheckpointRecord]  # the signed checkpoint the extract ends at
 
 
 class SigningEntry(TypedDict):

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import BinaryIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from evidence_api.bundle.checkpoint import Checkpoint
 from evidence_api.settings import DEFAULT_DISPLAY_TIMEZONE
 
 JsonScalar = str | int | float | bool | None
@@ -224,7 +225,8 @@ class AuditRecord:
 
 @dataclass(frozen=True, slots=True)
 class AuditExtract:
-    """A contiguous run of the audit log ending at its head, and the scheme its hashes follow."""
+    """A contiguous run of the audit log ending at its head (an export's: its signed checkpoint), and the
+    scheme its hashes follow."""
 
     entries: tuple[AuditRecord, ...]
     head_hash: str
@@ -277,6 +279,9 @@ class BundleSpec:
     bundle_id: str = ""
     print_stills: bool = True  # embed each master still in the PDF exhibit list (doubles the bytes written)
     display_timezone: str = DEFAULT_DISPLAY_TIMEZONE  # IANA name of the zone the documents' local times use
+    # the signed checkpoint of the audit log the extract ends at (an export always has one; see
+    # services/audit_checkpoints.py); the manifest carries it and the verifier holds the extract to it
+    checkpoint: Checkpoint | None = None
 
     def __post_init__(self) -> None:
         _require_aware("exported_at", self.exported_at)
@@ -294,6 +299,14 @@ class BundleSpec:
                     f"exhibit {ex.sha256[:12]} belongs to event {ex.event_id}, not in the case"
                 )
         seqs = self.audit.by_seq()
+        if self.checkpoint is not None:
+            at = seqs.get(self.checkpoint.tree_size)
+            if at is None or at.entry_hash != self.checkpoint.head_hash:
+                first, last = self.audit.entries[0].seq, self.audit.entries[-1].seq
+                raise BundleSpecError(
+                    f"the audit extract (entries {first} to {last}) does not agree with "
+                    f"{self.checkpoint.describe()}"
+                )
         for ex in self.exhibits:
             for step in ex.custody:
                 if step.audit_seq not in seqs:

@@ -1,41 +1,52 @@
 """Offline verifier for Tipwatch evidence bundles.
 
 Deliberately self-contained: it imports only the Python standard library, ``cryptography`` (Ed25519)
-and :mod:`evidence_api.bundle.format` (the file names and the audit hash scheme, itself standard library
-only); it needs no database and no network, and is short enough for a defence expert to read.
+and the bundle format's own modules (:mod:`~evidence_api.bundle.format`, ``manifest``, ``checkpoint``,
+``continuity``, ``zipread``: names, the audit hash scheme, signed checkpoints, the audit extract's check,
+bounded zip reads); it needs no database and no network, and is short enough for a defence expert to read.
 
 A bundle is valid only when, all at once:
 
 * the zip is clean: no absolute or ``..`` names, no backslashes, no duplicate names, no links;
+* nothing read into memory is larger than that kind of member may be (the manifest at most
+  :data:`~evidence_api.bundle.format.MAX_MANIFEST_BYTES`), judged by the zip entry's declared size before
+  a byte is inflated, and nothing unpacks to more than it declares;
 * ``manifest.json`` is signed by ``manifest.sig`` (Ed25519) with the public key in the bundle, whose
   fingerprint the manifest names (and, when pinned, the one the caller expects);
 * every file the manifest lists is present with its size and SHA-256, and no other file is there;
 * every exhibit's master is one of those files, with the exhibit's hash;
 * the audit extract's hash chain recomputes, link by link, up to the head hash the manifest names,
-  and every custody step of every exhibit cites an entry of that extract with the right hash.
+  and every custody step of every exhibit cites an entry of that extract with the right hash;
+* the signed checkpoint of the audit log the manifest carries (:mod:`~evidence_api.bundle.checkpoint`)
+  is signed by the bundle's key, and the extract reaches it and agrees with it.
+
+Without a pinned key (``--fingerprint``/``--public-key``) a valid signature shows only that the bundle is
+as *its own* key signed it: anyone can re-sign an altered bundle with a key of their own.  The report
+says which of the two it checked, and prints the fingerprint to compare with the council's by hand.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import stat
 import zipfile
 import zlib
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import cast
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from evidence_api.bundle.continuity import check_continuity
 from evidence_api.bundle.format import (
     AUDIT_EXTRACT_NAME,
     BUNDLE_FORMAT,
     GENESIS_HASH,
     MANIFEST_NAME,
+    MAX_MANIFEST_BYTES,
     PUBLIC_KEY_NAME,
     SIGNATURE_NAME,
     SUMS_NAME,
@@ -44,16 +55,26 @@ from evidence_api.bundle.format import (
     canonical_json,
 )
 from evidence_api.bundle.manifest import Manifest
+from evidence_api.bundle.zipread import (
+    CHUNK,
+    MemberRefused,
+    load_json,
+    member_chunks,
+    read_member,
+    unsafe_member_name,
+)
 
 logger = logging.getLogger(__name__)
 
-CHUNK = 1 << 20
+MAX_SIGNATURE_BYTES = 1024  # an Ed25519 signature is 64 bytes
+MAX_PUBLIC_KEY_BYTES = 64 * 1024  # a PEM public key is about 113
 
 # The names and the hash scheme are the format's (shared with the builder and the live audit log);
 # canonical_json and GENESIS_HASH are offered here too, for tools that re-sign or rebuild a chain.
 __all__ = [
     "AUDIT_EXTRACT_NAME",
     "BUNDLE_FORMAT",
+    "CHUNK",
     "GENESIS_HASH",
     "MANIFEST_NAME",
     "PUBLIC_KEY_NAME",
@@ -93,24 +114,6 @@ def load_public_key_pem(data: bytes) -> Ed25519PublicKey:
     return key
 
 
-def unsafe_member_name(name: str) -> str | None:
-    """Why a zip member name is unsafe to extract, or None when it is fine."""
-    if not name:
-        return "empty name"
-    if "\\" in name:
-        return "backslash in name"
-    if "\x00" in name or any(ord(c) < 32 for c in name):
-        return "control character in name"
-    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
-        return "absolute path"
-    parts = PurePosixPath(name).parts
-    if any(p in ("..", ".") for p in name.split("/")) or ".." in parts:
-        return "path traversal ('..' or '.')"
-    if name.endswith("/"):
-        return "directory entry"
-    return None
-
-
 @dataclass(slots=True)
 class VerifyReport:
     path: str
@@ -124,6 +127,8 @@ class VerifyReport:
     key_id: str = ""
     head_hash: str = ""
     signed_at: str = ""
+    signer_pinned: bool = False  # checked against a key the caller gave, not only the bundle's own
+    checkpoint: str = ""  # the signed audit checkpoint the extract was held to, in words; "" when none
 
     @property
     def ok(self) -> bool:
@@ -135,29 +140,44 @@ class VerifyReport:
             lines.append(f"Case: {self.case_reference}   exported {self.signed_at}")
         if self.fingerprint:
             lines.append(f"Signing key: {self.key_id}  fingerprint {format_fingerprint(self.fingerprint)}")
+            if self.signer_pinned:
+                lines.append("Signer: PINNED - checked against the key given with --public-key/--fingerprint")
+            else:
+                lines.append(
+                    "Signer: NOT PINNED - checked only against the public key inside the bundle, which shows "
+                    "the bundle is as that key signed it, not who signed it (anyone can re-sign an altered "
+                    "bundle with a key of their own). Compare the fingerprint above with the one the council "
+                    "publishes, or verify again with --fingerprint or --public-key."
+                )
         lines.append(
             f"Checked {self.files_checked} files ({self.bytes_checked:,} bytes), {self.exhibits} exhibits, "
             f"{self.audit_entries} audit entries"
         )
         if self.head_hash:
             lines.append(f"Audit chain head: {self.head_hash}")
-        if self.ok:
-            lines.append(
-                "RESULT: OK - every hash matches, nothing missing or extra, signature valid, chain intact"
-            )
-        else:
+        lines.append(f"Audit checkpoint: {self.checkpoint or 'none in this bundle'}")
+        if not self.ok:
             lines.append(f"RESULT: FAILED - {len(self.problems)} problem(s):")
             lines.extend(f"  - {p}" for p in self.problems)
+        elif self.signer_pinned:
+            lines.append(
+                "RESULT: OK - every hash matches, nothing missing or extra, signed by the pinned key, "
+                "chain intact"
+            )
+        else:
+            lines.append(
+                "RESULT: OK, SIGNER NOT PINNED - every hash matches, nothing missing or extra, chain intact, "
+                "and the signature matches the bundle's own key; that does not show the council signed it"
+            )
         return "\n".join(lines)
 
 
 def _sha256_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[str, int]:
     digest = hashlib.sha256()
     size = 0
-    with zf.open(info) as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
+    for chunk in member_chunks(zf, info):
+        digest.update(chunk)
+        size += len(chunk)
     return digest.hexdigest(), size
 
 
@@ -191,26 +211,29 @@ def _check_signature(
     report: VerifyReport,
     pinned_key: Ed25519PublicKey | None,
     pinned_fingerprint: str | None,
-) -> None:
+) -> Ed25519PublicKey | None:
+    """Check ``manifest.sig``; return the key it was checked against (None when there was none)."""
     signing = manifest.get("signing") or {}
     report.key_id = str(signing.get("key_id", ""))
     declared = normalise_fingerprint(str(signing.get("fingerprint", "")))
     if SIGNATURE_NAME not in members:
         report.problems.append(f"missing file: {SIGNATURE_NAME} (the signature over the manifest)")
-        return
+        return None
     if pinned_key is not None:
         key = pinned_key
     elif PUBLIC_KEY_NAME in members:
         try:
-            key = load_public_key_pem(zf.read(members[PUBLIC_KEY_NAME]))
+            pem = read_member(zf, members[PUBLIC_KEY_NAME], limit=MAX_PUBLIC_KEY_BYTES, what="a public key")
+            key = load_public_key_pem(pem)
         except ValueError as exc:
             report.problems.append(f"{PUBLIC_KEY_NAME} is not a usable Ed25519 public key: {exc}")
-            return
+            return None
     else:
         report.problems.append(f"missing file: {PUBLIC_KEY_NAME} (and no --public-key given)")
-        return
+        return None
     fingerprint = public_key_fingerprint(key)
     report.fingerprint = fingerprint
+    report.signer_pinned = pinned_key is not None or pinned_fingerprint is not None
     if declared != fingerprint:
         report.problems.append(
             f"the manifest names signing key fingerprint {format_fingerprint(declared) or '(none)'} "
@@ -221,13 +244,16 @@ def _check_signature(
             f"signed by key {format_fingerprint(fingerprint)}, not the expected "
             f"{format_fingerprint(normalise_fingerprint(pinned_fingerprint))}"
         )
-    signature = zf.read(members[SIGNATURE_NAME])
     try:
+        signature = read_member(zf, members[SIGNATURE_NAME], limit=MAX_SIGNATURE_BYTES, what="a signature")
         key.verify(signature, manifest_bytes)
+    except MemberRefused as exc:
+        report.problems.append(str(exc))
     except InvalidSignature:
         report.problems.append(
             "the signature in manifest.sig does not match manifest.json (altered or wrong key)"
         )
+    return key
 
 
 def _check_files(
@@ -244,9 +270,14 @@ def _check_files(
         if info is None:
             report.problems.append(f"missing file: {path} (listed in the manifest)")
             continue
+        if info.file_size != want_size:  # not even unpacked: its entry already says it is not that file
+            report.problems.append(
+                f"size mismatch: {path} is {info.file_size} bytes, manifest says {want_size}"
+            )
+            continue
         try:
             got_hash, got_size = _sha256_member(zf, info)
-        except (zipfile.BadZipFile, OSError, zlib.error) as exc:
+        except (MemberRefused, OSError) as exc:
             report.problems.append(f"corrupt file: {path} cannot be read back from the zip ({exc})")
             continue
         report.files_checked += 1
@@ -259,8 +290,16 @@ def _check_files(
         if name not in listed and name not in UNSIGNED_NAMES:
             report.problems.append(f"extra file: {name} (not listed in the manifest)")
     if SUMS_NAME in listed and SUMS_NAME in members:
-        expected = "".join(f"{h}  {p}\n" for p, h in listed.items() if p != SUMS_NAME)
-        if zf.read(members[SUMS_NAME]).decode("utf-8", "replace") != expected:
+        expected = "".join(f"{h}  {p}\n" for p, h in listed.items() if p != SUMS_NAME).encode("utf-8")
+        info = members[SUMS_NAME]
+        try:
+            agrees = (
+                info.file_size == len(expected)
+                and read_member(zf, info, limit=len(expected), what=SUMS_NAME) == expected
+            )
+        except MemberRefused:
+            agrees = False
+        if not agrees:
             report.problems.append(f"{SUMS_NAME} does not agree with the manifest's file list")
     return listed
 
@@ -278,70 +317,6 @@ def _check_exhibits(manifest: Manifest, listed: dict[str, str], report: VerifyRe
             report.problems.append(
                 f"exhibit {ref}: no authorisation at capture and no legal override recorded"
             )
-
-
-def _check_continuity(
-    zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], manifest: Manifest, report: VerifyReport
-) -> None:
-    continuity = manifest.get("continuity") or {}
-    scheme = str(continuity.get("hash_scheme", ""))
-    head = str(continuity.get("head_hash", ""))
-    report.head_hash = head
-    name = str(continuity.get("audit_extract", AUDIT_EXTRACT_NAME))
-    if name not in members:
-        report.problems.append(f"missing audit extract {name}: continuity cannot be checked")
-        return
-    hashes: dict[int, str] = {}
-    previous: tuple[int, str] | None = None
-    try:
-        lines = zf.read(members[name]).decode("utf-8").splitlines()
-    except UnicodeDecodeError:
-        report.problems.append(f"{name} is not UTF-8 text")
-        return
-    for lineno, line in enumerate(lines, start=1):
-        try:
-            entry = json.loads(line)
-            seq, prev_hash, entry_hash = int(entry["seq"]), str(entry["prev_hash"]), str(entry["entry_hash"])
-            fields = dict(entry["fields"])
-            recomputed = audit_entry_hash(scheme, seq, prev_hash, fields)
-        except (ValueError, KeyError, TypeError) as exc:
-            report.problems.append(f"audit extract line {lineno} is not a valid entry: {exc}")
-            return
-        if recomputed != entry_hash:
-            report.problems.append(f"audit entry {seq} does not hash to its recorded hash (altered)")
-        if previous is not None:
-            if seq != previous[0] + 1:
-                report.problems.append(
-                    f"audit extract jumps from entry {previous[0]} to {seq} (entries missing)"
-                )
-            elif prev_hash != previous[1]:
-                report.problems.append(
-                    f"audit entry {seq} does not link to entry {previous[0]} (chain broken)"
-                )
-        previous = (seq, entry_hash)
-        hashes[seq] = entry_hash
-    report.audit_entries = len(hashes)
-    if previous is None:
-        report.problems.append("the audit extract is empty")
-        return
-    if previous[1] != head:
-        report.problems.append(
-            f"the audit extract ends at {previous[1]}, not the head hash {head} in the manifest"
-        )
-    if continuity.get("head_seq") != previous[0]:
-        report.problems.append(
-            f"the audit extract ends at entry {previous[0]}, manifest says {continuity.get('head_seq')}"
-        )
-    for ex in manifest.get("exhibits", []):
-        for step in ex.get("custody", []):
-            cited = step.get("audit_seq")
-            if cited is None:
-                continue
-            if hashes.get(cited) != step.get("audit_hash"):
-                report.problems.append(
-                    f"exhibit {ex.get('reference')}: custody step {step.get('stage')} cites audit entry "
-                    f"{cited}, which is not in the extract with that hash"
-                )
 
 
 def verify_bundle(
@@ -373,11 +348,14 @@ def _verify_open_zip(
     if MANIFEST_NAME not in members:
         report.problems.append(f"missing file: {MANIFEST_NAME}")
         return
-    manifest_bytes = zf.read(members[MANIFEST_NAME])
     try:
-        parsed = json.loads(manifest_bytes)
+        manifest_bytes = read_member(zf, members[MANIFEST_NAME], limit=MAX_MANIFEST_BYTES, what="a manifest")
+        parsed = load_json(manifest_bytes, MANIFEST_NAME)
         if not isinstance(parsed, dict):
             raise ValueError("not a JSON object")
+    except MemberRefused as exc:
+        report.problems.append(f"{exc}; nothing else was checked")
+        return
     except ValueError as exc:
         report.problems.append(f"{MANIFEST_NAME} is not valid JSON: {exc}")
         parsed = {}
@@ -387,8 +365,11 @@ def _verify_open_zip(
         report.problems.append(f"unknown bundle format {manifest.get('format')!r}, expected {BUNDLE_FORMAT}")
     report.case_reference = str((manifest.get("case") or {}).get("reference", ""))
     report.signed_at = str(manifest.get("exported_at", ""))
-    _check_signature(zf, members, manifest_bytes, manifest, report, pinned_key, fingerprint)
+    key = _check_signature(zf, members, manifest_bytes, manifest, report, pinned_key, fingerprint)
     listed = _check_files(zf, members, manifest, report)
     if manifest:
         _check_exhibits(manifest, listed, report)
-        _check_continuity(zf, members, manifest, report)
+        continuity = check_continuity(zf, members, manifest, key, report.fingerprint)
+        report.problems.extend(continuity.problems)
+        report.audit_entries, report.head_hash = continuity.audit_entries, continuity.head_hash
+        report.checkpoint = continuity.checkpoint

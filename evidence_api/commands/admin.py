@@ -1,4 +1,5 @@
-"""``tipwatch admin``: users, devices, tokens, sites, cameras, authorisations, audit, purge, openapi."""
+"""``tipwatch admin``: users, devices, tokens, sites, cameras, authorisations, audit (verify, checkpoint),
+purge, openapi."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from evidence_api.commands import admin_keys
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from evidence_api.bundle.checkpoint import Checkpoint
     from evidence_api.settings import Settings
     from evidence_api.storage import BlobStore
 
@@ -76,7 +78,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     aa.add_parser("list", help="list authorisations and their state")
 
     au = sub.add_parser("audit", help="audit log").add_subparsers(dest="action", required=True)
-    au.add_parser("verify", help="recompute the hash chain; exit 1 if it is broken")
+    au.add_parser(
+        "verify",
+        help="recompute the hash chain and hold it to every signed checkpoint; exit 1 if it is broken, "
+        "cut short or disagrees with a checkpoint",
+    )
+    au.add_parser(
+        "checkpoint",
+        help="check the entries since the last signed checkpoint, then sign and append a checkpoint of the "
+        "log to the checkpoint log (run from cron when the API's own checkpoints are off)",
+    )
 
     sub.add_parser("purge", help="purge unconfirmed events past the retention period")
     sub.add_parser(
@@ -143,7 +154,7 @@ def _dispatch(
 ) -> int:
     from evidence_api.models import Role
     from evidence_api.schemas import AuthorisationIn, CameraIn, SiteIn
-    from evidence_api.services import audit, authorisations, ingest, retention, sites, users
+    from evidence_api.services import authorisations, ingest, retention, sites, users
 
     cmd, action = args.admin_command, getattr(args, "action", None)
     if cmd == "user":
@@ -224,12 +235,7 @@ def _dispatch(
         for a in authorisations.list_all(session=session):
             print(f"{a.urn:20} {a.kind:28} {authorisations.state(a):18} expires {a.expires_at or '-'}")
     elif cmd == "audit":
-        try:
-            report = audit.verify_chain_report(session)
-        except audit.AuditChainError as exc:
-            print(f"AUDIT CHAIN BROKEN: {exc}")
-            return 1
-        print(json.dumps({"ok": True, "entries": report.entries, "head_hash": report.head_hash}))
+        return _audit(str(action), session, settings)
     elif cmd == "purge":
         result = retention.purge(
             session=session, store=store, retention_days=settings.retention_days, actor=actor
@@ -238,3 +244,66 @@ def _dispatch(
     elif cmd == "print-copies":
         print(json.dumps(ingest.backfill_print_copies(session=session, store=store, actor=actor)))
     return 0
+
+
+def _audit(action: str, session: Session, settings: Settings) -> int:
+    """``audit verify`` and ``audit checkpoint``: one JSON object on stdout, whose ``result`` says in
+    words what was checked; a broken log is ``AUDIT CHAIN BROKEN: <why>`` and exit status 1."""
+    from evidence_api.bundle.signing import KeyStore, SigningKeyError
+    from evidence_api.services.audit import AuditChainError
+    from evidence_api.services.audit_checkpoints import CheckpointLog, verify_audit_log, write_checkpoint
+
+    keys, log = KeyStore(settings.data_dir), CheckpointLog(settings.resolved_audit_checkpoint_path)
+    try:
+        if action == "checkpoint":
+            try:
+                signer = keys.load_active()
+            except SigningKeyError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 1
+            written = write_checkpoint(session=session, signer=signer, log=log)
+            if written is None:
+                print(json.dumps({"written": False, "result": "the audit log is empty: nothing to sign"}))
+                return 0
+            cp = written.checkpoint
+            verb = "wrote" if written.new else "the log has not grown since"
+            print(
+                json.dumps(
+                    {
+                        "written": written.new,
+                        **_checkpoint_json(cp),
+                        "log": str(log.path),
+                        "result": f"{verb} {cp.describe()} to {log.path}",
+                    }
+                )
+            )
+            return 0
+        verified = verify_audit_log(session=session, keys=keys, log=log)
+    except AuditChainError as exc:
+        print(f"AUDIT CHAIN BROKEN: {exc}")
+        return 1
+    latest = verified.latest
+    print(
+        json.dumps(
+            {
+                "ok": True,
+                "entries": verified.entries,
+                "head_hash": verified.head_hash,
+                "checkpoint": _checkpoint_json(latest) if latest else None,
+                "checkpoints_checked": verified.checkpoints,
+                "checkpoint_log": str(log.path),
+                "result": verified.result(),
+            }
+        )
+    )
+    return 0
+
+
+def _checkpoint_json(cp: Checkpoint) -> dict[str, object]:
+    return {
+        "index": cp.index,
+        "entries": cp.tree_size,
+        "head_hash": cp.head_hash,
+        "at": cp.at.isoformat(),
+        "key_fingerprint": cp.key_fingerprint,
+    }

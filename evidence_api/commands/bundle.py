@@ -28,7 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "verify",
         help="check a bundle offline: hashes, missing/extra files, signature, audit chain",
         description="Exit 0 and print a short report only when the bundle is intact; otherwise exit 1 "
-        "and name every problem found.",
+        "and name every problem found.  Exit 0 without --fingerprint/--public-key means intact and "
+        "self-consistent (signed by the key inside the bundle), not that the council signed it: the report "
+        "says 'SIGNER NOT PINNED' and prints the fingerprint to compare with the council's published one.",
     )
     ver.add_argument("file", type=Path, help="the bundle .zip")
     ver.add_argument(
@@ -74,11 +76,13 @@ def _verify(args: argparse.Namespace) -> int:
                     "case_reference": report.case_reference,
                     "key_id": report.key_id,
                     "fingerprint": report.fingerprint,
+                    "signer_pinned": report.signer_pinned,
                     "files_checked": report.files_checked,
                     "bytes_checked": report.bytes_checked,
                     "exhibits": report.exhibits,
                     "audit_entries": report.audit_entries,
                     "head_hash": report.head_hash,
+                    "checkpoint": report.checkpoint or None,
                 },
                 indent=2,
             )

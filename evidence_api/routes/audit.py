@@ -1,21 +1,32 @@
-"""Audit chain check."""
+"""Audit chain check: the whole hash chain, held to every signed checkpoint of the log."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from evidence_api.deps import AuditReader, SessionDep
+from evidence_api.bundle.signing import KeyStore
+from evidence_api.deps import AuditReader, SessionDep, SettingsDep
 from evidence_api.schemas import AuditVerifyOut
 from evidence_api.services import audit
+from evidence_api.services.audit_checkpoints import CheckpointLog, verify_audit_log
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
 
 @router.get("/verify", response_model=AuditVerifyOut)
-def verify(principal: AuditReader, session: SessionDep) -> AuditVerifyOut:
-    """Recompute the whole hash chain; ok=false names the first broken entry."""
+def verify(principal: AuditReader, session: SessionDep, settings: SettingsDep) -> AuditVerifyOut:
+    """Recompute the whole hash chain and hold it to the signed checkpoints kept outside the database;
+    ok=false names the first fault (an altered or missing entry, a log cut short of a checkpoint)."""
+    log = CheckpointLog(settings.resolved_audit_checkpoint_path)
     try:
-        report = audit.verify_chain_report(session)
+        report = verify_audit_log(session=session, keys=KeyStore(settings.data_dir), log=log)
     except audit.AuditChainError as exc:
-        return AuditVerifyOut(ok=False, entries=0, head_hash=None, error=str(exc))
-    return AuditVerifyOut(ok=True, entries=report.entries, head_hash=report.head_hash, error=None)
+        return AuditVerifyOut(ok=False, entries=0, head_hash=None, error=str(exc), result=f"BROKEN: {exc}")
+    return AuditVerifyOut(
+        ok=True,
+        entries=report.entries,
+        head_hash=report.head_hash,
+        error=None,
+        checkpoint=report.latest.index if report.latest else None,
+        result=report.result(),
+    )

@@ -2,8 +2,10 @@
 earlier stop cut short.
 
 The export writes its own audit entries: ``bundle.export_started`` (committed first, so the bundle's
-audit extract ends at it and every exhibit's continuity includes the export), then ``bundle.exported``
-with the bundle's SHA-256 once the zip is written, or ``bundle.export_failed`` with the reason.
+audit extract includes it and every exhibit's continuity includes the export), then ``bundle.exported``
+with the bundle's SHA-256 once the zip is written, or ``bundle.export_failed`` with the reason.  Between
+the two it signs a checkpoint of the audit log (:mod:`evidence_api.services.audit_checkpoints`): the
+bundle's audit extract ends at that checkpoint and the manifest carries it.
 
 Commits: as everywhere, whoever owns the session commits its work (the request's dependency, the
 background job, the CLI command), so ``bundle.exported`` joins the caller's transaction.  The two
@@ -29,9 +31,12 @@ from sqlalchemy.orm import Session
 from evidence_api import models
 from evidence_api.bundle import spec as bs
 from evidence_api.bundle.builder import BundleBuildError, BundleResult, build_bundle
+from evidence_api.bundle.checkpoint import Checkpoint
 from evidence_api.bundle.redact import PersonFinder, PersonFinderFactory
 from evidence_api.bundle.signing import KeyStore, SigningKey, SigningKeyError
 from evidence_api.services import audit
+from evidence_api.services.audit import AuditChainError
+from evidence_api.services.audit_checkpoints import CheckpointLog, write_checkpoint
 from evidence_api.services.bundle_history import (
     EXPORT_FAILED,
     EXPORT_STARTED,
@@ -41,7 +46,7 @@ from evidence_api.services.bundle_history import (
 )
 from evidence_api.services.bundle_spec import CouncilProfile, ExportOptions, build_spec, find_case
 from evidence_api.services.errors import BundleExportError
-from evidence_api.settings import Settings
+from evidence_api.settings import AUDIT_CHECKPOINT_LOG, Settings
 from evidence_api.storage import BlobError, BlobStore
 
 logger = logging.getLogger(__name__)
@@ -66,6 +71,13 @@ class ExportSetup:
     council: CouncilProfile
     data_dir: Path
     person_finder_factory: PersonFinderFactory | None = None
+    checkpoint_path: Path | None = (
+        None  # the audit checkpoint log; default <data dir>/audit/checkpoints.jsonl
+    )
+
+    @property
+    def checkpoints(self) -> CheckpointLog:
+        return CheckpointLog(self.checkpoint_path or self.data_dir / AUDIT_CHECKPOINT_LOG)
 
     @classmethod
     def from_settings(
@@ -81,6 +93,7 @@ class ExportSetup:
             council=CouncilProfile.from_settings(settings),
             data_dir=settings.data_dir,
             person_finder_factory=person_finder_factory,
+            checkpoint_path=settings.resolved_audit_checkpoint_path,
         )
 
 
@@ -148,6 +161,21 @@ def begin_export(
     return ExportTicket(row.id, row.reference, bundle_id, signer, exported_by, started.at)
 
 
+def _anchor(session: Session, ticket: ExportTicket, setup: ExportSetup) -> Checkpoint:
+    """Sign a checkpoint of the audit log as committed now (it includes ``bundle.export_started``), with
+    the key the bundle is signed with, into the checkpoint log; the bundle's audit extract ends at it and
+    the manifest carries it.  A log that does not verify since the last checkpoint makes no bundle."""
+    try:
+        written = write_checkpoint(session=session, signer=ticket.signer, log=setup.checkpoints)
+    except AuditChainError as exc:
+        raise BundleExportError(
+            f"the audit log does not verify, so no bundle is made: {exc}; run `tipwatch admin audit verify`"
+        ) from exc
+    if written is None:
+        raise BundleExportError("the audit log is empty: it must hold at least the export's own entry")
+    return written.checkpoint
+
+
 def _person_finder(options: ExportOptions, setup: ExportSetup) -> PersonFinder | None:
     if not options.blur_people:
         return None
@@ -169,8 +197,9 @@ def finish_export(
     committed with the reason; then BundleExportError (409) for what an export can run into, or the
     unexpected exception itself (logged with its traceback)."""
     options = options or ExportOptions()
-    row = session.get(models.Case, ticket.case_id)
     try:
+        checkpoint = _anchor(session, ticket, setup)  # first: it reads only what is committed
+        row = session.get(models.Case, ticket.case_id)
         if row is None:
             raise BundleExportError(f"case {ticket.case_id} is gone")
         out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -183,6 +212,7 @@ def finish_export(
             exported_at=ticket.started_at,
             options=options,
             bundle_id=ticket.bundle_id,
+            checkpoint=checkpoint,
         )
         result = build_bundle(spec, ticket.signer, out_path, person_finder=_person_finder(options, setup))
     except Exception as exc:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from evidence_api import models
 from evidence_api.bundle import spec as bs
+from evidence_api.bundle.checkpoint import Checkpoint
 from evidence_api.bundle.format import AUDIT_HASH_SCHEME
 from evidence_api.services import audit
 from evidence_api.services.errors import BundleExportError, CaseNotFound
@@ -165,18 +166,19 @@ def _working_file(store: BlobStore, sha256: str | None) -> bs.WorkingFile | None
 
 
 def _audit_extract(
-    session: Session, case: models.Case, targets: set[str]
+    session: Session, case: models.Case, targets: set[str], upto: int | None
 ) -> tuple[bs.AuditExtract, dict[str, list[models.AuditEntry]]]:
-    """The audit log from the first entry about the case's records to the head, and those entries by
-    their target (event id, file SHA-256 or case id)."""
+    """The audit log from the first entry about the case's records to entry ``upto`` (the export's signed
+    checkpoint; else the head), and those entries by their target (event id, file SHA-256 or case id)."""
     first = session.execute(
         select(func.min(models.AuditEntry.seq)).where(models.AuditEntry.target_id.in_(targets))
     ).scalar_one()
     if first is None:
         raise BundleExportError(f"no audit entries for case {case.reference}: the audit log is incomplete")
-    rows = session.execute(
-        select(models.AuditEntry).where(models.AuditEntry.seq >= first).order_by(models.AuditEntry.seq)
-    ).scalars()
+    stmt = select(models.AuditEntry).where(models.AuditEntry.seq >= first)
+    if upto is not None:
+        stmt = stmt.where(models.AuditEntry.seq <= upto)
+    rows = session.execute(stmt.order_by(models.AuditEntry.seq)).scalars()
     records: list[bs.AuditRecord] = []
     by_target: dict[str, list[models.AuditEntry]] = {}
     for row in rows:
@@ -253,8 +255,10 @@ def build_spec(
     exported_at: datetime,
     options: ExportOptions,
     bundle_id: str,
+    checkpoint: Checkpoint | None = None,
 ) -> bs.BundleSpec:
-    """Everything the builder needs, read from the database (the export's own audit entry included).
+    """Everything the builder needs, read from the database (the export's own audit entry included); the
+    audit extract ends at ``checkpoint``, which the bundle then carries (else at the head).
 
     BundleExportError when the case has no confirmed events, no officer in charge, or no audit entries.
     """
@@ -264,7 +268,8 @@ def build_spec(
     initials = officer_initials(case.officer_in_charge)
     event_ids = {str(e.id) for e in events}
     shas = {f.sha256 for e in events for f in e.files if f.kind == "original" and f.received_at is not None}
-    extract, by_target = _audit_extract(session, case, event_ids | shas | {str(case.id)})
+    upto = checkpoint.tree_size if checkpoint else None
+    extract, by_target = _audit_extract(session, case, event_ids | shas | {str(case.id)}, upto)
     zone = ZoneInfo(council.display_timezone)
     site_ids = {e.site_id for e in events}
     camera_ids = {e.camera_id for e in events}
@@ -303,6 +308,7 @@ def build_spec(
         authorisations=authorisations,
         overrides=overrides,
         audit=extract,
+        checkpoint=checkpoint,
         producer=bs.Producer(
             name=case.officer_in_charge,
             role=council.producer_role,

@@ -24,6 +24,7 @@ from evidence_api.bundle.signing import KeyStore
 from evidence_api.bundle.verify import verify_bundle
 from evidence_api.db import Base, make_engine, make_sessionmaker
 from evidence_api.services import audit
+from evidence_api.services.audit_checkpoints import verify_audit_log
 from evidence_api.services.bundle_export import ExportSetup, export_case
 from evidence_api.services.bundle_spec import CouncilProfile, _event_record, officer_initials
 from evidence_api.services.errors import BundleExportError
@@ -235,6 +236,42 @@ def test_export_verifies_and_leaves_out_what_was_not_authorised(
         with world["store"].open(preview) as fh:
             stored.append(fh.read())
     assert printed == stored
+
+
+def test_an_export_signs_a_checkpoint_the_bundle_carries_and_a_cut_log_makes_no_bundle(
+    session: Session, world: dict, tmp_path: Path
+) -> None:
+    setup, keys = world["setup"], world["keys"]
+    out = tmp_path / "anchored.zip"
+    export_case(session=session, case="FT/2026/0142", setup=setup, out_path=out, exported_by="legal:x")
+    session.commit()
+    checkpoints = setup.checkpoints.read()
+    assert setup.checkpoints.path == tmp_path / "data" / "audit" / "checkpoints.jsonl"
+    with zipfile.ZipFile(out) as zf:
+        continuity = json.loads(zf.read("manifest.json"))["continuity"]
+    # the extract ends at the checkpoint the export signed into the log, and the bundle carries it
+    assert continuity["checkpoint"] == checkpoints[-1].record()
+    assert continuity["head_seq"] == checkpoints[-1].tree_size
+    started = session.execute(
+        sqlalchemy.select(models.AuditEntry).where(models.AuditEntry.seq == checkpoints[-1].tree_size)
+    ).scalar_one()
+    assert started.action == "bundle.export_started"
+    report = verify_bundle(out, fingerprint=keys.active().fingerprint)
+    assert report.ok and report.checkpoint.startswith(f"signed checkpoint #{checkpoints[-1].index} of ")
+    assert verify_audit_log(session=session, keys=keys, log=setup.checkpoints).latest == checkpoints[-1]
+
+    # someone cuts the export's own entries out of the database: the next export refuses, says why
+    cut = checkpoints[-1].tree_size - 1
+    session.execute(sqlalchemy.delete(models.AuditEntry).where(models.AuditEntry.seq > cut))
+    previous = session.get(models.AuditEntry, cut)
+    head = session.get(models.AuditHead, 1)
+    head.seq, head.head_hash = cut, previous.entry_hash
+    session.commit()
+    again = tmp_path / "again.zip"
+    with pytest.raises(BundleExportError, match="the audit log does not verify, so no bundle is made"):
+        export_case(session=session, case="FT/2026/0142", setup=setup, out_path=again, exported_by="legal:x")
+    assert not again.exists()
+    assert setup.checkpoints.read() == checkpoints  # nothing signed over the cut
 
 
 def test_the_councils_particulars_and_time_zone_come_from_the_settings(
