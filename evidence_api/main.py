@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -27,6 +28,7 @@ from evidence_api.services.bundle_export import BackgroundExports, reap_interrup
 from evidence_api.services.errors import DomainError
 from evidence_api.settings import Settings
 from evidence_api.storage import make_blob_store
+from evidence_api.validation_errors import safe_errors
 from evidence_api.web import pages
 from evidence_api.web.rendering import error_page
 
@@ -89,15 +91,26 @@ def domain_error_json(exc: DomainError) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
 
 
+def domain_error_response(request: Request, exc: DomainError) -> Response:
+    """A DomainError answered: JSON under /api/v1, a page showing the message everywhere else."""
+    if request.url.path.startswith(API_PREFIX + "/"):
+        return domain_error_json(exc)
+    return error_page(request, exc)
+
+
 def add_error_handlers(app: FastAPI) -> None:
     """Translate the domain's errors, the same way for every route: JSON under /api/v1, a page showing
-    the message everywhere else (the review pages); a page that needs a sign-in redirects to it."""
+    the message everywhere else (the review pages); a page that needs a sign-in redirects to it.  A
+    request that fails validation gets FastAPI's 422 shape, with only short, encodable echoes of what
+    it held (:mod:`evidence_api.validation_errors`)."""
 
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> Response:
-        if request.url.path.startswith(API_PREFIX + "/"):
-            return domain_error_json(exc)
-        return error_page(request, exc)
+        return domain_error_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_request: Request, exc: RequestValidationError) -> Response:
+        return JSONResponse({"detail": safe_errors(exc.errors())}, status_code=422)
 
     @app.exception_handler(LoginRequired)
     async def _login_required(_request: Request, _exc: LoginRequired) -> Response:

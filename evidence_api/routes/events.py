@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from evidence_api import ranges
 from evidence_api.deps import DeviceOnly, LegalUser, OfficerUser, SessionDep, SettingsDep, Staff, StoreDep
+from evidence_api.input_types import SingleLine
 from evidence_api.models import ReviewStatus
 from evidence_api.routes.views import event_out
 from evidence_api.schemas import (
@@ -123,7 +124,7 @@ async def put_file(
 def list_events(
     principal: Staff,
     session: SessionDep,
-    site: Annotated[str | None, Query(max_length=100)] = None,
+    site: Annotated[Annotated[str, SingleLine] | None, Query(max_length=100)] = None,
     status_: Annotated[ReviewStatus | None, Query(alias="status")] = None,
     type_: Annotated[EventType | None, Query(alias="type")] = None,
     authorised: bool | None = None,
