@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AwareDatetime, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,17 @@ class Settings(BaseSettings):
     secret_key: str = Field(default=DEVELOPMENT_SECRET, description="pepper for token hashes and CSRF")
     max_image_bytes: int = Field(default=20 * 1024 * 1024, gt=0, description="largest still accepted")
     max_clip_bytes: int = Field(default=200 * 1024 * 1024, gt=0, description="largest clip accepted")
+    earliest_capture_time: AwareDatetime = Field(
+        default=datetime(2000, 1, 1, tzinfo=UTC),
+        description="an event or file time before this is refused (422): a camera or edge box clock that "
+        "was never set",
+    )
+    max_clock_ahead_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="how far (seconds) an event or file time may be ahead of this server's clock when it "
+        "arrives; later is refused (422): an edge box clock running fast",
+    )
     max_files_per_event: int = Field(default=64, gt=0, description="most files one event may declare")
     retention_days: int = Field(default=31, gt=0, description="days before unconfirmed events are purged")
     session_hours: int = Field(default=12, gt=0, description="lifetime of a login session token")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
@@ -51,6 +52,9 @@ def post_event(
         data=data,
         device=principal.device,
         actor=principal.actor,
+        window=ingest.CaptureWindow(
+            earliest=settings.earliest_capture_time, max_ahead=timedelta(seconds=settings.max_clock_ahead_s)
+        ),
         max_files=settings.max_files_per_event,
     )
     if not out.created:

@@ -6,7 +6,7 @@ import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -43,10 +43,50 @@ def missing_files(event: Event) -> list[str]:
     return out
 
 
+@dataclass(frozen=True)
+class CaptureWindow:
+    """The times an event may carry when it arrives: none before ``earliest`` (a clock never set), none
+    more than ``max_ahead`` past the moment it is received (a clock running fast)."""
+
+    earliest: datetime
+    max_ahead: timedelta
+
+    def check(self, data: EventIn, *, received_at: datetime) -> None:
+        """Invalid (422) naming the first time outside the window."""
+        latest = received_at + self.max_ahead
+        times: list[tuple[str, datetime | None]] = [
+            ("started_at", data.started_at),
+            ("ended_at", data.ended_at),
+        ]
+        times += [(f"files[{i}].captured_at", f.captured_at) for i, f in enumerate(data.files)]
+        for name, at in times:
+            if at is None:
+                continue
+            if at < self.earliest:
+                raise Invalid(
+                    f"{name}: {at.isoformat()} is before {self.earliest.isoformat()}: the camera's or edge "
+                    "box's clock is not set"
+                )
+            if at > latest:
+                raise Invalid(
+                    f"{name}: {at.isoformat()} is more than {self.max_ahead.total_seconds():g} s ahead of "
+                    f"this server's clock ({received_at.isoformat(timespec='seconds')}): check the edge "
+                    "box's clock"
+                )
+
+
 def receive_event(
-    *, session: Session, data: EventIn, device: Device | None, actor: str, max_files: int = 64
+    *,
+    session: Session,
+    data: EventIn,
+    device: Device | None,
+    actor: str,
+    window: CaptureWindow,
+    max_files: int = 64,
 ) -> IngestOutcome:
-    """Store the metadata (idempotent on the id); 409 if the id was stored with different content."""
+    """Store the metadata (idempotent on the id); 409 if the id was stored with different content,
+    422 if a time lies outside ``window``."""
+    window.check(data, received_at=datetime.now(UTC))
     digest = metadata_hash(data)
     existing = session.get(Event, data.id)
     if existing is not None:
