@@ -34,6 +34,13 @@ class Settings(BaseSettings):
     secret_key: str = Field(default=DEVELOPMENT_SECRET, description="pepper for token hashes and CSRF")
     max_image_bytes: int = Field(default=20 * 1024 * 1024, gt=0, description="largest still accepted")
     max_clip_bytes: int = Field(default=200 * 1024 * 1024, gt=0, description="largest clip accepted")
+    max_still_pixels: int = Field(
+        default=40_000_000,
+        gt=0,
+        description="largest still accepted, in pixels (width × height, read from the JPEG's frame header "
+        "before anything is decoded); 40 MP is above any CCTV camera's frame, and decoding a progressive "
+        "JPEG holds about 6 bytes a pixel",
+    )
     earliest_capture_time: AwareDatetime = Field(
         default=datetime(2000, 1, 1, tzinfo=UTC),
         description="an event or file time before this is refused (422): a camera or edge box clock that "

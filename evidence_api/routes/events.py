@@ -112,6 +112,7 @@ async def put_file(
         actor=principal.actor,
         max_image_bytes=settings.max_image_bytes,
         max_clip_bytes=settings.max_clip_bytes,
+        max_still_pixels=settings.max_still_pixels,
     )
     if not out.stored:
         response.status_code = status.HTTP_200_OK
