@@ -1,10 +1,12 @@
 """``create_app(settings)``: the API's composition root.
 
 Routers are listed explicitly under /api/v1 (:data:`ROUTERS`), the review pages are mounted beside them,
-domain errors become 4xx answers (JSON for the API, a page for the pages), and migrations run at
-start-up.  Everything the requests share is built here once and kept on ``app.state``: settings, the
-database engine and sessions, the blob store, the bundle-export thread, and the person finder that
-bundle exports blur people with (injected: the API never imports the edge's detector).
+domain errors become 4xx answers (JSON for the API, a page for the pages), request bodies are read only
+after the sign-in and only up to a cap (:class:`~evidence_api.request_limits.RequestLimits`), and
+migrations run at start-up.  Everything the requests share is built here once and kept on
+``app.state``: settings, the database engine and sessions, the blob store, the bundle-export thread,
+and the person finder that bundle exports blur people with (injected: the API never imports the edge's
+detector).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from evidence_api import __version__
 from evidence_api.bundle.redact import PersonFinderFactory
 from evidence_api.db import make_engine, make_sessionmaker
 from evidence_api.deps import LoginRequired
+from evidence_api.request_limits import RequestLimits
 from evidence_api.routes import audit, auth, authorisations, bundles, cases, events, returns, sites
 from evidence_api.services.bundle_export import BackgroundExports, reap_interrupted
 from evidence_api.services.errors import DomainError
@@ -152,4 +155,12 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     pages.mount(app)
+    app.add_middleware(
+        RequestLimits,
+        settings=settings,
+        sessions=app.state.sessionmaker,
+        routers=[*((API_PREFIX, router) for router in ROUTERS), ("", pages.router)],
+        uploads=(events.put_file,),
+        refuse=domain_error_response,
+    )
     return app

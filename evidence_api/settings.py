@@ -41,6 +41,18 @@ class Settings(BaseSettings):
         "before anything is decoded); 40 MP is above any CCTV camera's frame, and decoding a progressive "
         "JPEG holds about 6 bytes a pixel",
     )
+    max_request_body_bytes: int = Field(
+        default=1024 * 1024,
+        gt=0,
+        description="largest JSON or form body of a request that needs a sign-in (event metadata, cases, "
+        "authorisations, page forms); files have their own limits",
+    )
+    max_login_body_bytes: int = Field(
+        default=16 * 1024,
+        gt=0,
+        description="largest body of a request that needs no sign-in (the sign-in forms): anyone can send "
+        "one, so it is read only this far",
+    )
     earliest_capture_time: AwareDatetime = Field(
         default=datetime(2000, 1, 1, tzinfo=UTC),
         description="an event or file time before this is refused (422): a camera or edge box clock that "
