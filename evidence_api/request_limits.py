@@ -139,9 +139,13 @@ class RequestLimits:
         return RoutePolicy(sign_in, limit)
 
     def policy_for(self, scope: Scope) -> RoutePolicy:
-        """The policy of the route that will serve ``scope``."""
+        """The policy of the route that will serve ``scope`` (its path taken below any ``root_path``
+        a proxy mounts the app at, as the router takes it)."""
+        path, root = scope["path"], scope.get("root_path", "")
+        if root and path.startswith(root + "/"):
+            path = path[len(root) :]
         for route in self._routes:
-            if scope["method"] in route.methods and route.path.match(scope["path"]):
+            if scope["method"] in route.methods and route.path.match(path):
                 return route.policy
         return self._anyone
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import uvicorn
 from evidence_testutil import PASSWORD, Api, event_body, sha
+from fastapi.testclient import TestClient
 from hostile_corpus import Hostile, controls, corpus
 from sqlalchemy import func, select
 
@@ -335,3 +336,13 @@ def test_safe_errors_cut_escape_and_hide_what_they_echo() -> None:
     assert errors[0]["input"].startswith("v\\udfff") and len(errors[0]["input"]) == 64
     assert "input" not in errors[1] and "input" not in errors[2]
     assert errors[3]["input"] == "NaN" and errors[3]["ctx"] == {"error": "e"}
+
+
+def test_the_caps_follow_the_routes_when_a_proxy_mounts_the_api_below_a_prefix(api: Api) -> None:
+    client = TestClient(api.client.app, root_path="/tipwatch")  # no lifespan: the fixture's runs
+    body = event_body({}, details={f"note{i}": "n" * 1000 for i in range(100)})  # ~100 KB: valid
+    assert api.settings.max_login_body_bytes < len(json.dumps(body)) < api.settings.max_request_body_bytes
+    r = client.post("/tipwatch/api/v1/events", json=body, headers=api.h("device"))
+    assert r.status_code == 201, r.text
+    r = client.post("/tipwatch/api/v1/events", json=body)
+    assert r.status_code == 401
