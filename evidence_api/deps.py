@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 SESSION_COOKIE = "tipwatch_session"
 STAFF_ROLES = frozenset({Role.officer, Role.legal, Role.admin})
+NOT_SIGNED_IN = "not signed in: send Authorization: Bearer <token>"
+TOKEN_REFUSED = "token unknown, expired or revoked"  # noqa: S105 - a message, not a secret
 
 
 def get_settings(request: Request) -> Settings:
@@ -129,7 +131,7 @@ def get_principal(request: Request, session: SessionDep, settings: SettingsDep) 
     if not token:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            "not signed in: send Authorization: Bearer <token>",
+            NOT_SIGNED_IN,
             headers={"WWW-Authenticate": "Bearer"},
         )
     principal = principal_from_token(session, token, pepper=settings.secret_key)
@@ -138,7 +140,7 @@ def get_principal(request: Request, session: SessionDep, settings: SettingsDep) 
     if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            "token unknown, expired or revoked",
+            TOKEN_REFUSED,
             headers={"WWW-Authenticate": "Bearer"},
         )
     return principal

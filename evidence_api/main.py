@@ -1,9 +1,11 @@
 """``create_app(settings)``: the API's composition root.
 
 Routers are listed explicitly under /api/v1 (:data:`ROUTERS`), the review pages are mounted beside them,
-domain errors become 4xx answers (JSON for the API, a page for the pages), and migrations run at
-start-up.  Everything the requests share is built here once and kept on ``app.state``: settings, the
-database engine and sessions, the blob store, the bundle-export thread, the audit log's checkpointer,
+domain errors become 4xx answers (JSON for the API, a page for the pages), request bodies are read only
+after the sign-in and only up to a cap (:class:`~evidence_api.request_limits.RequestLimits`), a
+database outage is a 503 (:mod:`evidence_api.outage`), and migrations run at start-up.  Everything the
+requests share is built here once and kept on ``app.state``: settings, the database engine and
+sessions, the blob store, the bundle-export thread, the audit log's checkpointer,
 and the person finder that bundle exports blur people with (injected: the API never imports the edge's
 detector).
 """
@@ -16,6 +18,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -24,12 +27,14 @@ from evidence_api.bundle.redact import PersonFinderFactory
 from evidence_api.bundle.signing import KeyStore
 from evidence_api.db import make_engine, make_sessionmaker
 from evidence_api.deps import LoginRequired
+from evidence_api.request_limits import RequestLimits
 from evidence_api.routes import audit, auth, authorisations, bundles, cases, events, returns, sites
 from evidence_api.services.audit_checkpoints import AuditCheckpointer, CheckpointLog
 from evidence_api.services.bundle_export import BackgroundExports, reap_interrupted
 from evidence_api.services.errors import DomainError
 from evidence_api.settings import Settings
 from evidence_api.storage import make_blob_store
+from evidence_api.validation_errors import safe_errors
 from evidence_api.web import pages
 from evidence_api.web.rendering import error_page
 
@@ -94,15 +99,26 @@ def domain_error_json(exc: DomainError) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
 
 
+def domain_error_response(request: Request, exc: DomainError) -> Response:
+    """A DomainError answered: JSON under /api/v1, a page showing the message everywhere else."""
+    if request.url.path.startswith(API_PREFIX + "/"):
+        return domain_error_json(exc)
+    return error_page(request, exc)
+
+
 def add_error_handlers(app: FastAPI) -> None:
     """Translate the domain's errors, the same way for every route: JSON under /api/v1, a page showing
-    the message everywhere else (the review pages); a page that needs a sign-in redirects to it."""
+    the message everywhere else (the review pages); a page that needs a sign-in redirects to it.  A
+    request that fails validation gets FastAPI's 422 shape, with only short, encodable echoes of what
+    it held (:mod:`evidence_api.validation_errors`)."""
 
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> Response:
-        if request.url.path.startswith(API_PREFIX + "/"):
-            return domain_error_json(exc)
-        return error_page(request, exc)
+        return domain_error_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_request: Request, exc: RequestValidationError) -> Response:
+        return JSONResponse({"detail": safe_errors(exc.errors())}, status_code=422)
 
     @app.exception_handler(LoginRequired)
     async def _login_required(_request: Request, _exc: LoginRequired) -> Response:
@@ -152,4 +168,12 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     pages.mount(app)
+    app.add_middleware(
+        RequestLimits,
+        settings=settings,
+        sessions=app.state.sessionmaker,
+        routers=[*((API_PREFIX, router) for router in ROUTERS), ("", pages.router)],
+        uploads=(events.put_file,),
+        refuse=domain_error_response,
+    )
     return app

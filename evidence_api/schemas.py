@@ -7,14 +7,39 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
+from evidence_api.input_types import Int64, InUtcRange, PlausibleDate, SingleLine, Text
 from evidence_api.models import AuthorisationKind, LandType, Outcome, ReviewStatus, Role, SizeBand, WasteType
 
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
-ShortText = Annotated[str, StringConstraints(max_length=300)]
-LongText = Annotated[str, StringConstraints(max_length=20000)]
+ShortText = Annotated[str, StringConstraints(max_length=300), SingleLine]
+LongText = Annotated[str, StringConstraints(max_length=20000), Text]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=300), SingleLine]
+Time = Annotated[AwareDatetime, InUtcRange]
+Day = Annotated[date, PlausibleDate]
+
+DETAIL_KEY_MAX = 100  # characters in a ``details`` key
+DETAIL_TEXT_MAX = 1000  # characters in a ``details`` text value: a note, never a payload
+DETAIL_ENTRIES_MAX = 100
+DetailKey = Annotated[str, StringConstraints(max_length=DETAIL_KEY_MAX), SingleLine]
+DetailValue = Annotated[
+    Annotated[str, StringConstraints(max_length=DETAIL_TEXT_MAX), Text] | int | float | bool, Int64
+]
+
+
+class InputModel(BaseModel):
+    """A request body: unknown fields refused, numbers finite (JSON's ``NaN``/``Infinity`` refused)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class EventType(StrEnum):
@@ -44,51 +69,45 @@ class MediaType(StrEnum):
     mp4 = "video/mp4"
 
 
-class ModelInfo(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+class ModelInfo(InputModel):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200), SingleLine]
     sha256: Sha256
 
 
-class PlateRead(BaseModel):
+class PlateRead(InputModel):
     """A number-plate read; text and confidence are null when the edge box looked but read nothing."""
 
-    model_config = ConfigDict(extra="forbid")
-    text: Annotated[str, StringConstraints(min_length=1, max_length=20)] | None = None
+    text: Annotated[str, StringConstraints(min_length=1, max_length=20), SingleLine] | None = None
     confidence: float | None = Field(default=None, ge=0, le=1)
     valid_uk_format: bool
 
 
-class FileDecl(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class FileDecl(InputModel):
     name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")]
     role: FileRole
     kind: FileKind
     media_type: MediaType
     sha256: Sha256
     size: int = Field(ge=1, le=2**40)
-    captured_at: AwareDatetime | None = None
+    captured_at: Time | None = None
 
 
-class EventIn(BaseModel):
+class EventIn(InputModel):
     """``POST /api/v1/events`` body, exactly as the detector uploads it."""
 
-    model_config = ConfigDict(extra="forbid")
     id: uuid.UUID
     type: EventType
     site_id: Key
     camera_id: Key
-    started_at: AwareDatetime
-    ended_at: AwareDatetime
+    started_at: Time
+    ended_at: Time
     clock_source: Literal["stream", "receive"]
     model: ModelInfo
-    rule_version: Annotated[str, StringConstraints(min_length=1, max_length=100)]
-    zone: Annotated[str, StringConstraints(max_length=200)] | None = None
+    rule_version: Annotated[str, StringConstraints(min_length=1, max_length=100), SingleLine]
+    zone: Annotated[str, StringConstraints(max_length=200), SingleLine] | None = None
     linked_event_ids: list[uuid.UUID] = Field(default_factory=list, max_length=100)
     plate: PlateRead | None = None
-    details: dict[Annotated[str, StringConstraints(max_length=100)], str | int | float | bool] = Field(
-        default_factory=dict, max_length=100
-    )
+    details: dict[DetailKey, DetailValue] = Field(default_factory=dict, max_length=DETAIL_ENTRIES_MAX)
     files: list[FileDecl] = Field(max_length=64)
 
     @model_validator(mode="after")
@@ -163,10 +182,9 @@ class EventPage(BaseModel):
     total: int
 
 
-class LoginIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    username: Annotated[str, StringConstraints(min_length=1, max_length=120)]
-    password: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+class LoginIn(InputModel):
+    username: Annotated[str, StringConstraints(min_length=1, max_length=120), SingleLine]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1000), Text]
 
 
 class TokenOut(BaseModel):
@@ -182,10 +200,9 @@ class Me(BaseModel):
     kind: Literal["user", "device"]
 
 
-class SiteIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class SiteIn(InputModel):
     key: Key
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200), SingleLine]
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
     location_description: LongText = ""
@@ -199,8 +216,7 @@ class SiteOut(SiteIn):
     created_at: datetime
 
 
-class CameraIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class CameraIn(InputModel):
     key: Key
     site_key: Key
     covert: bool = False
@@ -220,11 +236,10 @@ class CameraOut(BaseModel):
     last_seen_at: datetime | None
 
 
-class AuthorisationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AuthorisationIn(InputModel):
     kind: AuthorisationKind
-    urn: Annotated[str, StringConstraints(min_length=1, max_length=100)]
-    title: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    urn: Annotated[str, StringConstraints(min_length=1, max_length=100), SingleLine]
+    title: Title
     subjects: LongText = ""
     authorising_officer_name: ShortText = ""
     authorising_officer_grade: ShortText = ""
@@ -233,32 +248,29 @@ class AuthorisationIn(BaseModel):
     necessity: LongText = ""
     proportionality: LongText = ""
     collateral_intrusion: LongText = ""
-    granted_on: date | None = None
+    granted_on: Day | None = None
     magistrate_court: ShortText = ""
-    magistrate_date: date | None = None
+    magistrate_date: Day | None = None
     magistrate_decision: Literal["pending", "approved", "refused"] = "pending"
     signage_description: LongText = ""
     dpia_reference: ShortText = ""
-    review_date: date | None = None
+    review_date: Day | None = None
     camera_keys: list[Key] = Field(default_factory=list, max_length=200)
     site_keys: list[Key] = Field(default_factory=list, max_length=200)
 
 
-class AuthorisationReviewIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AuthorisationReviewIn(InputModel):
     notes: LongText = ""
 
 
-class AuthorisationRenewalIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AuthorisationRenewalIn(InputModel):
     magistrate_court: ShortText = ""
-    magistrate_date: date
+    magistrate_date: Day
     notes: LongText = ""
 
 
-class CancelIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=20000)]
+class CancelIn(InputModel):
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=20000), Text]
 
 
 class AuthorisationOut(BaseModel):
@@ -299,20 +311,17 @@ class ReviewAction(StrEnum):
     dismiss = "dismiss"
 
 
-class ReviewIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ReviewIn(InputModel):
     action: ReviewAction
     reason: LongText = ""
 
 
-class OverrideIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reasons: Annotated[str, StringConstraints(min_length=10, max_length=20000)]
+class OverrideIn(InputModel):
+    reasons: Annotated[str, StringConstraints(min_length=10, max_length=20000), Text]
 
 
-class CaseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    title: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+class CaseIn(InputModel):
+    title: Title
     officer_in_charge: ShortText = ""
     notes: LongText = ""
     suspect_vehicle: ShortText = ""
@@ -322,9 +331,8 @@ class CaseIn(BaseModel):
     event_ids: list[uuid.UUID] = Field(default_factory=list, max_length=500)
 
 
-class CaseUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    title: Annotated[str, StringConstraints(min_length=1, max_length=300)] | None = None
+class CaseUpdate(InputModel):
+    title: Title | None = None
     officer_in_charge: ShortText | None = None
     notes: LongText | None = None
     suspect_vehicle: ShortText | None = None
@@ -335,8 +343,7 @@ class CaseUpdate(BaseModel):
     status: Literal["open", "closed"] | None = None
 
 
-class CaseEventsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class CaseEventsIn(InputModel):
     event_ids: list[uuid.UUID] = Field(min_length=1, max_length=500)
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AwareDatetime, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,36 @@ class Settings(BaseSettings):
     secret_key: str = Field(default=DEVELOPMENT_SECRET, description="pepper for token hashes and CSRF")
     max_image_bytes: int = Field(default=20 * 1024 * 1024, gt=0, description="largest still accepted")
     max_clip_bytes: int = Field(default=200 * 1024 * 1024, gt=0, description="largest clip accepted")
+    max_still_pixels: int = Field(
+        default=40_000_000,
+        gt=0,
+        description="largest still accepted, in pixels (width × height, read from the JPEG's frame header "
+        "before anything is decoded); 40 MP is above any CCTV camera's frame, and decoding a progressive "
+        "JPEG holds about 6 bytes a pixel",
+    )
+    max_request_body_bytes: int = Field(
+        default=1024 * 1024,
+        gt=0,
+        description="largest JSON or form body of a request that needs a sign-in (event metadata, cases, "
+        "authorisations, page forms); files have their own limits",
+    )
+    max_login_body_bytes: int = Field(
+        default=16 * 1024,
+        gt=0,
+        description="largest body of a request that needs no sign-in (the sign-in forms): anyone can send "
+        "one, so it is read only this far",
+    )
+    earliest_capture_time: AwareDatetime = Field(
+        default=datetime(2000, 1, 1, tzinfo=UTC),
+        description="an event or file time before this is refused (422): a camera or edge box clock that "
+        "was never set",
+    )
+    max_clock_ahead_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="how far (seconds) an event or file time may be ahead of this server's clock when it "
+        "arrives; later is refused (422): an edge box clock running fast",
+    )
     max_files_per_event: int = Field(default=64, gt=0, description="most files one event may declare")
     retention_days: int = Field(default=31, gt=0, description="days before unconfirmed events are purged")
     session_hours: int = Field(default=12, gt=0, description="lifetime of a login session token")

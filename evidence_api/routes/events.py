@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
@@ -12,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from evidence_api import ranges
 from evidence_api.deps import DeviceOnly, LegalUser, OfficerUser, SessionDep, SettingsDep, Staff, StoreDep
+from evidence_api.input_types import SingleLine
 from evidence_api.models import ReviewStatus
 from evidence_api.routes.views import event_out
 from evidence_api.schemas import (
@@ -50,6 +52,9 @@ def post_event(
         data=data,
         device=principal.device,
         actor=principal.actor,
+        window=ingest.CaptureWindow(
+            earliest=settings.earliest_capture_time, max_ahead=timedelta(seconds=settings.max_clock_ahead_s)
+        ),
         max_files=settings.max_files_per_event,
     )
     if not out.created:
@@ -107,6 +112,7 @@ async def put_file(
         actor=principal.actor,
         max_image_bytes=settings.max_image_bytes,
         max_clip_bytes=settings.max_clip_bytes,
+        max_still_pixels=settings.max_still_pixels,
     )
     if not out.stored:
         response.status_code = status.HTTP_200_OK
@@ -123,7 +129,7 @@ async def put_file(
 def list_events(
     principal: Staff,
     session: SessionDep,
-    site: Annotated[str | None, Query(max_length=100)] = None,
+    site: Annotated[Annotated[str, SingleLine] | None, Query(max_length=100)] = None,
     status_: Annotated[ReviewStatus | None, Query(alias="status")] = None,
     type_: Annotated[EventType | None, Query(alias="type")] = None,
     authorised: bool | None = None,

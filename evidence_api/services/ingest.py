@@ -6,11 +6,12 @@ import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from evidence_api.media import MediaError, check_media
 from evidence_api.models import Blob, Camera, Device, Event, EventFile, Site, UploadStatus
 from evidence_api.previews import PreviewError, make_preview
 from evidence_api.schemas import EventIn
@@ -43,10 +44,50 @@ def missing_files(event: Event) -> list[str]:
     return out
 
 
+@dataclass(frozen=True)
+class CaptureWindow:
+    """The times an event may carry when it arrives: none before ``earliest`` (a clock never set), none
+    more than ``max_ahead`` past the moment it is received (a clock running fast)."""
+
+    earliest: datetime
+    max_ahead: timedelta
+
+    def check(self, data: EventIn, *, received_at: datetime) -> None:
+        """Invalid (422) naming the first time outside the window."""
+        latest = received_at + self.max_ahead
+        times: list[tuple[str, datetime | None]] = [
+            ("started_at", data.started_at),
+            ("ended_at", data.ended_at),
+        ]
+        times += [(f"files[{i}].captured_at", f.captured_at) for i, f in enumerate(data.files)]
+        for name, at in times:
+            if at is None:
+                continue
+            if at < self.earliest:
+                raise Invalid(
+                    f"{name}: {at.isoformat()} is before {self.earliest.isoformat()}: the camera's or edge "
+                    "box's clock is not set"
+                )
+            if at > latest:
+                raise Invalid(
+                    f"{name}: {at.isoformat()} is more than {self.max_ahead.total_seconds():g} s ahead of "
+                    f"this server's clock ({received_at.isoformat(timespec='seconds')}): check the edge "
+                    "box's clock"
+                )
+
+
 def receive_event(
-    *, session: Session, data: EventIn, device: Device | None, actor: str, max_files: int = 64
+    *,
+    session: Session,
+    data: EventIn,
+    device: Device | None,
+    actor: str,
+    window: CaptureWindow,
+    max_files: int = 64,
 ) -> IngestOutcome:
-    """Store the metadata (idempotent on the id); 409 if the id was stored with different content."""
+    """Store the metadata (idempotent on the id); 409 if the id was stored with different content,
+    422 if a time lies outside ``window``."""
+    window.check(data, received_at=datetime.now(UTC))
     digest = metadata_hash(data)
     existing = session.get(Event, data.id)
     if existing is not None:
@@ -68,6 +109,14 @@ def receive_event(
     assert site is not None
     if site.key != data.site_id:
         raise Invalid(f"site_id: camera {camera.key!r} is at site {site.key!r}, not {data.site_id!r}")
+    stored = {f.sha256: session.get(Blob, f.sha256) for f in data.files}
+    for i, f in enumerate(data.files):
+        blob = stored[f.sha256]
+        if blob is not None and (blob.media_type, blob.size) != (f.media_type.value, f.size):
+            raise Invalid(
+                f"files[{i}]: {f.sha256} is already stored as {blob.media_type} of {blob.size} bytes, "
+                f"not {f.media_type.value} of {f.size} bytes"
+            )
     decision = authorisations.decide_at_capture(session=session, camera=camera, at=data.started_at)
     event = Event(
         id=data.id,
@@ -94,7 +143,6 @@ def receive_event(
     )
     session.add(event)
     for pos, f in enumerate(data.files):
-        blob = session.get(Blob, f.sha256)
         session.add(
             EventFile(
                 event_id=event.id,
@@ -106,7 +154,7 @@ def receive_event(
                 sha256=f.sha256,
                 size=f.size,
                 captured_at=f.captured_at,
-                received_at=datetime.now(UTC) if blob is not None and blob.size == f.size else None,
+                received_at=datetime.now(UTC) if stored[f.sha256] is not None else None,
             )
         )
     camera.last_seen_at = datetime.now(UTC)
@@ -130,17 +178,6 @@ def receive_event(
         },
     )
     return IngestOutcome(event, True, missing_files(event))
-
-
-def check_magic(media_type: str, data: bytes) -> None:
-    if media_type == "image/jpeg":
-        if not data.startswith(b"\xff\xd8\xff"):
-            raise Invalid("the file is declared image/jpeg but is not a JPEG (it does not start FF D8 FF)")
-    elif media_type == "video/mp4":
-        if len(data) < 12 or data[4:8] != b"ftyp":
-            raise Invalid("the file is declared video/mp4 but has no ftyp box: not an MP4")
-    else:
-        raise Invalid(f"unsupported media type {media_type!r}")
 
 
 def store_preview(store: BlobStore, master: bytes, sha256: str) -> str | None:
@@ -202,7 +239,10 @@ def receive_file(
     actor: str,
     max_image_bytes: int,
     max_clip_bytes: int,
+    max_still_pixels: int,
 ) -> FileOutcome:
+    """Check one declared file's bytes (Content-Type, hash, size, and that they are one whole file of
+    the declared type: :mod:`evidence_api.media`) and store them; nothing is written if a check fails."""
     event = session.get(Event, event_id)
     if event is None:
         raise NotFound(f"event {event_id} not found: POST its metadata first")
@@ -215,17 +255,22 @@ def receive_file(
     limit = max_clip_bytes if decl.media_type == "video/mp4" else max_image_bytes
     if len(data) > limit:
         raise TooLarge(f"file is {len(data)} bytes; the limit for {decl.media_type} is {limit}")
-    if all(d.received_at is not None for d in decls):
-        return FileOutcome(event, False, missing_files(event))
     base_ct = (content_type or "").split(";")[0].strip().lower()
-    if base_ct and base_ct != decl.media_type:
+    if not base_ct:
+        raise Invalid(f"Content-Type is missing: send the declared media type, {decl.media_type}")
+    if base_ct != decl.media_type:
         raise Invalid(f"Content-Type {base_ct!r} does not match the declared media type {decl.media_type!r}")
     actual = hashlib.sha256(data).hexdigest()
     if actual != sha256:
         raise Invalid(f"the body hashes to {actual}, not {sha256}: upload corrupted, send it again")
     if len(data) != decl.size:
         raise Invalid(f"the body is {len(data)} bytes; the metadata declared {decl.size}")
-    check_magic(decl.media_type, data)
+    if all(d.received_at is not None for d in decls):
+        return FileOutcome(event, False, missing_files(event))
+    try:
+        check_media(decl.media_type, data, max_still_pixels=max_still_pixels)
+    except MediaError as exc:
+        raise Invalid(f"the file is declared {decl.media_type}, but {exc}") from exc
     try:
         written = store.put(data, sha256=sha256)
     except BlobHashMismatch as exc:  # the hash was checked above; a mismatch here means a broken store

@@ -15,9 +15,11 @@ from fastapi import Depends, Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
+from evidence_api.input_types import forbidden_character
 from evidence_api.security import csrf_token
-from evidence_api.services.errors import DomainError
+from evidence_api.services.errors import DomainError, Invalid
 from evidence_api.settings import Settings
+from evidence_api.validation_errors import safe_text
 
 logger = logging.getLogger(__name__)
 
@@ -29,10 +31,14 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 
 
 def local_time(value: datetime | None, tz: str) -> str:
-    """``14 Jul 2026 22:05:00 BST (21:05:00 UTC)``: wall time in the zone ``tz``, with UTC beside it."""
+    """``14 Jul 2026 22:05:00 BST (21:05:00 UTC)``: wall time in the zone ``tz``, with UTC beside it;
+    a time the zone cannot show (year 1, stored before ingest refused such times) in UTC only."""
     if value is None:
         return "—"
-    local = value.astimezone(ZoneInfo(tz))
+    try:
+        local = value.astimezone(ZoneInfo(tz))
+    except (OverflowError, ValueError):
+        return f"{value:%d %b %Y %H:%M:%S} UTC"
     return f"{local:%d %b %Y %H:%M:%S} {local.tzname()} ({value:%H:%M:%S} UTC)"
 
 
@@ -72,8 +78,14 @@ class PostedForm:
 
 
 async def posted_form(request: Request) -> PostedForm:
+    """The form's text fields; Invalid (422) for one holding a control character or a lone surrogate
+    (:mod:`evidence_api.input_types`: the database and the log could not take it)."""
     form = await request.form()
     data = {k: v for k, v in form.items() if isinstance(v, str)}
+    for name, value in data.items():
+        bad = forbidden_character(name, multiline=False) or forbidden_character(value, multiline=True)
+        if bad is not None:
+            raise Invalid(f"the form's field {safe_text(name, 40)!r} holds a character not allowed: {bad}")
     cookie = request.cookies.get(CSRF_COOKIE, "")
     ok = bool(cookie) and hmac.compare_digest(cookie, data.get("csrf_token", ""))
     return PostedForm(data, ok)
