@@ -175,5 +175,8 @@ def create_app(
         routers=[*((API_PREFIX, router) for router in ROUTERS), ("", pages.router)],
         uploads=(events.put_file,),
         refuse=domain_error_response,
+        unavailable=lambda request, exc: outage.unavailable(
+            request, exc, app.state.outage, api_prefix=API_PREFIX
+        ),
     )
     return app

@@ -67,19 +67,25 @@ class OutageLog:
         logger.warning("database back after %.0f s; %d request(s) answered 503 meanwhile", lasted, refused)
 
 
+def unavailable(request: Request, exc: Exception, outage: OutageLog, *, api_prefix: str) -> Response:
+    """The 503 for a request the database could not serve (JSON under ``api_prefix``, else a page);
+    also for middleware that meets the outage before the routes do."""
+    outage.refused(exc)
+    headers = {"Retry-After": str(RETRY_AFTER_S)}
+    if request.url.path.startswith(api_prefix + "/"):
+        return JSONResponse({"detail": MESSAGE}, status_code=503, headers=headers)
+    page = error_page(request, DatabaseUnavailable(MESSAGE))
+    page.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return page
+
+
 def install(app: FastAPI, engine: Engine, *, api_prefix: str) -> OutageLog:
     """Answer database outages with 503 on ``app`` and follow ``engine``'s connections for the end."""
     outage = OutageLog()
     event.listen(engine, "checkout", lambda *_args: outage.connected())
 
     async def _unavailable(request: Request, exc: Exception) -> Response:
-        outage.refused(exc)
-        headers = {"Retry-After": str(RETRY_AFTER_S)}
-        if request.url.path.startswith(api_prefix + "/"):
-            return JSONResponse({"detail": MESSAGE}, status_code=503, headers=headers)
-        page = error_page(request, DatabaseUnavailable(MESSAGE))
-        page.headers["Retry-After"] = str(RETRY_AFTER_S)
-        return page
+        return unavailable(request, exc, outage, api_prefix=api_prefix)
 
     for kind in UNAVAILABLE:
         app.add_exception_handler(kind, _unavailable)

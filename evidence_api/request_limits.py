@@ -50,6 +50,7 @@ from evidence_api.deps import (
     get_principal,
     principal_from_token,
 )
+from evidence_api.outage import UNAVAILABLE
 from evidence_api.services.errors import DomainError, TooLarge
 from evidence_api.settings import Settings
 
@@ -102,7 +103,8 @@ class RequestLimits:
     ``routers``: (prefix, router) for every router the app includes: a route of theirs is guarded as
     its dependencies say; a path none of them serves (``/``, static files, the API docs) reads no body
     and gets the smallest cap.  ``uploads``: the endpoints that take a file's raw bytes.  ``refuse``:
-    how a domain error is answered (``main.domain_error_response``)."""
+    how a domain error is answered (``main.domain_error_response``); ``unavailable``: how a database
+    outage met while checking the sign-in is answered (:func:`evidence_api.outage.unavailable`)."""
 
     def __init__(
         self,
@@ -113,8 +115,10 @@ class RequestLimits:
         routers: Sequence[tuple[str, APIRouter]],
         uploads: Collection[Callable[..., Any]],
         refuse: Callable[[Request, DomainError], Response],
+        unavailable: Callable[[Request, Exception], Response],
     ) -> None:
         self.app = app
+        self.unavailable = unavailable
         self.settings = settings
         self.sessions = sessions
         self.refuse = refuse
@@ -183,7 +187,10 @@ class RequestLimits:
             return
         has_body = bool(declared) or "transfer-encoding" in request.headers
         if has_body and policy.sign_in is not None:
-            refusal = await self._sign_in_refusal(request, policy.sign_in)
+            try:
+                refusal = await self._sign_in_refusal(request, policy.sign_in)
+            except UNAVAILABLE as exc:  # the sign-in needs the database: the same 503 as the routes give
+                refusal = self.unavailable(request, exc)
             if refusal is not None:
                 await refusal(scope, receive, send)
                 return

@@ -115,11 +115,14 @@ def test_the_database_going_away_is_a_503_with_retry_after_and_the_api_recovers(
         caplog.clear()
         with caplog.at_level(logging.INFO):
             answers = [client.get("/api/v1/events", headers=auth) for _ in range(20)]
+            # a request with a body meets the outage first where its sign-in is checked
+            posted = client.post("/api/v1/cases", json={"reference": "FT/1", "title": "x"}, headers=auth)
             client.cookies.set("tipwatch_session", token)
             page = client.get("/review")
         assert {r.status_code for r in answers} == {503}
         assert all(r.headers["retry-after"] == "5" for r in answers)
         assert "unavailable" in answers[0].json()["detail"]
+        assert posted.status_code == 503 and posted.headers["retry-after"] == "5"
         assert page.status_code in (503, 303)  # the page, or its sign-in redirect, never a 500
         errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
         assert len(errors) == 1 and "database unavailable" in errors[0].getMessage()
