@@ -210,9 +210,19 @@ class SiteIn(InputModel):
     parish_ward: ShortText = ""
 
 
-class SiteOut(SiteIn):
-    model_config = ConfigDict(from_attributes=True, extra="ignore")
+class SiteOut(BaseModel):
+    """A site as stored: plain types, not the input checks (a record stored before a check existed
+    must still be readable)."""
+
+    model_config = ConfigDict(from_attributes=True)
     id: uuid.UUID
+    key: str
+    name: str
+    latitude: float | None = None
+    longitude: float | None = None
+    location_description: str = ""
+    land_type: LandType
+    parish_ward: str = ""
     created_at: datetime
 
 

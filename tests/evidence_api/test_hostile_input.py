@@ -20,7 +20,7 @@ from hostile_corpus import Hostile, controls, corpus
 from sqlalchemy import func, select
 
 from evidence_api.db import Base
-from evidence_api.models import Event
+from evidence_api.models import Event, Site
 from evidence_api.schemas import EventIn
 from evidence_api.services.errors import Invalid
 from evidence_api.services.ingest import CaptureWindow, metadata_hash
@@ -226,6 +226,17 @@ def test_an_event_of_year_one_stored_before_the_checks_does_not_break_the_review
     assert queue.status_code == 200 and body["id"] in queue.text
     assert api.client.get(f"/review/events/{body['id']}").status_code == 200
     assert api.client.get("/api/v1/events", headers=api.h("officer")).status_code == 200
+
+
+def test_records_stored_before_the_checks_are_still_readable(api: Api) -> None:
+    """The input checks apply to what comes in, not to what was stored before they existed."""
+    with api.sessionmaker() as s:
+        site = s.execute(select(Site).where(Site.key == "lay-by-a123")).scalar_one()
+        site.name = "A123 lay-by\x07 (old import)"  # a control character an older version let in
+        s.commit()
+    r = api.client.get("/api/v1/sites", headers=api.h("officer"))
+    assert r.status_code == 200
+    assert "A123 lay-by\x07 (old import)" in [x["name"] for x in r.json()]
 
 
 def test_the_pages_refuse_control_characters_in_a_form(api: Api) -> None:
