@@ -126,6 +126,7 @@ def verify_chain_report(
     (signed elsewhere; their signatures are the caller's to check): the log must reach each one's
     ``tree_size``, and that entry must hash to its ``head_hash``.  AuditChainError names the first fault.
     """
+    _refuse_entries_before_the_chain(session)
     marks = {cp.tree_size for cp in checkpoints}
     walked = _walk_to_head(session, after=0, prev=GENESIS_HASH, batch=batch, marks=marks)
     for cp in checkpoints:
@@ -166,9 +167,22 @@ def verify_since(session: Session, since: Checkpoint | None, *, batch: int = 500
                 "the log was rewritten"
             )
         after, prev = since.tree_size, since.head_hash
+    _refuse_entries_before_the_chain(session)
     walked = _walk_to_head(session, after=after, prev=prev, batch=batch, marks=set())
     walked.check_head()
     return ChainReport(entries=walked.seq, head_hash=walked.last_hash)
+
+
+def _refuse_entries_before_the_chain(session: Session) -> None:
+    """The chain starts at entry 1: an entry numbered 0 or below was put there by hand, outside the
+    chain that the walk checks, and readers that select by target would still find it."""
+    stmt = select(func.count()).select_from(AuditEntry).where(AuditEntry.seq < 1)
+    below = session.execute(stmt).scalar_one()
+    if below:
+        raise AuditChainError(
+            f"{below} audit entr{'y is' if below == 1 else 'ies are'} numbered below 1, outside the chain: "
+            "entries were inserted by hand"
+        )
 
 
 @dataclass

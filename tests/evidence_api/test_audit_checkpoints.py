@@ -187,6 +187,26 @@ def test_the_head_moved_back_over_entries_still_there_fails(
     assert code == 1 and "entries 4 to 5 lie beyond the chain head" in out, out
 
 
+@pytest.mark.parametrize("seq", [0, -1, -1000])
+@pytest.mark.parametrize("checkpointed", [False, True], ids=["no-checkpoint", "checkpointed"])
+def test_an_entry_inserted_below_the_start_of_the_chain_fails(
+    world: World, capsys: pytest.CaptureFixture[str], seq: int, checkpointed: bool
+) -> None:
+    """A forged "evidence.read" numbered below 1 sits outside the chain's walk, but readers that select
+    entries by their target (a bundle's extract, the export history) would find it."""
+    if checkpointed:
+        assert admin(world, capsys, "checkpoint")[0] == 0
+    columns = "at, actor, action, target_type, target_id, before_hash, after_hash, details, prev_hash"
+    world.sql(
+        f"INSERT INTO audit_entries (seq, {columns}, entry_hash) SELECT {seq}, at, 'officer:evil', "
+        f"'evidence.read', target_type, target_id, before_hash, after_hash, details, prev_hash, "
+        f"'{'ab' * 32}' FROM audit_entries WHERE seq = 3"
+    )
+    code, out = admin(world, capsys, "verify")
+    assert code == 1, out
+    assert "numbered below 1, outside the chain: entries were inserted by hand" in out, out
+
+
 def _lines(world: World) -> list[dict]:
     return [json.loads(line) for line in world.log.read_text().splitlines()]
 
