@@ -158,7 +158,7 @@ class Settings(BaseSettings):
         # The development secret is published in this repository: anyone could forge tokens and CSRF
         # values with it.  It is allowed only for a local development deployment (SQLite); a
         # non-loopback listener is refused by ``tipwatch serve`` itself (see is_local_only).
-        if self.secret_key == DEVELOPMENT_SECRET:
+        if self.uses_development_secret:
             if self.env != "development":
                 raise ValueError(
                     f"TIPWATCH_SECRET_KEY must be set to a private random value when TIPWATCH_ENV={self.env}"
@@ -175,7 +175,8 @@ class Settings(BaseSettings):
 
     @property
     def uses_development_secret(self) -> bool:
-        return self.secret_key == DEVELOPMENT_SECRET
+        """The published development secret, however it is padded."""
+        return self.secret_key.strip() == DEVELOPMENT_SECRET
 
     @property
     def resolved_database_url(self) -> str:

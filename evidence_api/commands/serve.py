@@ -39,6 +39,7 @@ def run(args: argparse.Namespace, *, person_finder_factory: PersonFinderFactory 
     """Serve until stopped.  ``person_finder_factory`` lets bundle exports blur people (the tipwatch
     command passes the edge box's detector); without one, such exports are refused, saying why."""
     import uvicorn
+    from pydantic import ValidationError
 
     from evidence_api.main import create_app
     from evidence_api.settings import Settings
@@ -48,7 +49,14 @@ def run(args: argparse.Namespace, *, person_finder_factory: PersonFinderFactory 
         overrides["database_url"] = args.db
     if args.data:
         overrides["data_dir"] = args.data
-    settings = Settings(**overrides)  # type: ignore[arg-type]
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(x) for x in error["loc"])
+            message = error["msg"].removeprefix("Value error, ")
+            logger.error("cannot start: %s%s", f"{where}: " if where else "", message)
+        return 2
     if settings.uses_development_secret and not _loopback(args.host):
         logger.error(
             "refusing to listen on %s with the published development secret: set TIPWATCH_SECRET_KEY "

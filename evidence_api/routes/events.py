@@ -29,7 +29,7 @@ from evidence_api.schemas import (
     ReviewIn,
 )
 from evidence_api.services import ingest, review
-from evidence_api.services.errors import TooLarge
+from evidence_api.services.errors import Invalid, TooLarge
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["events"])
@@ -56,6 +56,7 @@ def post_event(
             earliest=settings.earliest_capture_time, max_ahead=timedelta(seconds=settings.max_clock_ahead_s)
         ),
         max_files=settings.max_files_per_event,
+        limits=ingest.FileLimits(settings.max_image_bytes, settings.max_clip_bytes),
     )
     if not out.created:
         response.status_code = status.HTTP_200_OK
@@ -92,12 +93,34 @@ async def put_file(
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise TooLarge(f"body is {declared} bytes; the largest accepted file is {limit} bytes")
+
+    # Which file this is, before a byte of the body is read: an upload that cannot be stored (no such
+    # event, not declared, another device's, the wrong Content-Type) costs the sender, not the API.
+    def declared_size() -> int:
+        decl = ingest.declared_file(
+            session=session,
+            event_id=event_id,
+            sha256=sha256,
+            content_type=request.headers.get("content-type"),
+            device=principal.device,
+            max_image_bytes=settings.max_image_bytes,
+            max_clip_bytes=settings.max_clip_bytes,
+        )
+        size = decl.size
+        # End the read now: the body may take minutes to arrive over a 4G link, and SQLite's
+        # BEGIN IMMEDIATE would hold the write lock for all that time.
+        session.rollback()
+        return size
+
+    size = await run_in_threadpool(declared_size)
+    if declared is not None and declared.isdigit() and int(declared) > size:
+        raise Invalid(f"the body is {declared} bytes; the metadata declared {size}")
     chunks = []
     received = 0
     async for chunk in request.stream():
         received += len(chunk)
-        if received > limit:
-            raise TooLarge(f"body exceeds the largest accepted file ({limit} bytes)")
+        if received > min(size, limit):
+            raise Invalid(f"the body is more than the {size} bytes the metadata declared")
         chunks.append(chunk)
     # the database work runs in the thread pool: a blocking lock wait must never stall the event loop
     out = await run_in_threadpool(

@@ -76,6 +76,14 @@ class CaptureWindow:
                 )
 
 
+@dataclass(frozen=True, slots=True)
+class FileLimits:
+    """The largest still and clip accepted (bytes; the settings' ``max_image_bytes``/``max_clip_bytes``)."""
+
+    max_image_bytes: int = 20 * 1024 * 1024
+    max_clip_bytes: int = 200 * 1024 * 1024
+
+
 def receive_event(
     *,
     session: Session,
@@ -84,10 +92,12 @@ def receive_event(
     actor: str,
     window: CaptureWindow,
     max_files: int = 64,
+    limits: FileLimits | None = None,
 ) -> IngestOutcome:
     """Store the metadata (idempotent on the id); 409 if the id was stored with different content,
     422 if a time lies outside ``window``."""
     window.check(data, received_at=datetime.now(UTC))
+    limits = limits or FileLimits()
     digest = metadata_hash(data)
     existing = session.get(Event, data.id)
     if existing is not None:
@@ -109,6 +119,13 @@ def receive_event(
     assert site is not None
     if site.key != data.site_id:
         raise Invalid(f"site_id: camera {camera.key!r} is at site {site.key!r}, not {data.site_id!r}")
+    for i, f in enumerate(data.files):
+        limit = limits.max_clip_bytes if f.media_type.value == "video/mp4" else limits.max_image_bytes
+        if f.size > limit:
+            raise Invalid(
+                f"files[{i}]: {f.size} bytes is more than the {limit} accepted for {f.media_type.value}: "
+                "such a file could never be uploaded"
+            )
     stored = {f.sha256: session.get(Blob, f.sha256) for f in data.files}
     for i, f in enumerate(data.files):
         blob = stored[f.sha256]
@@ -227,6 +244,37 @@ class FileOutcome:
     missing: list[str]
 
 
+def declared_file(
+    *,
+    session: Session,
+    event_id: uuid.UUID,
+    sha256: str,
+    content_type: str | None,
+    device: Device | None,
+    max_image_bytes: int,
+    max_clip_bytes: int,
+) -> EventFile:
+    """The declaration an upload of ``sha256`` to ``event_id`` answers (the event exists, belongs to
+    ``device``, declares that file, and the Content-Type is the declared one): checked before the
+    body is read, so a request that cannot be stored costs nothing.  The caller reads at most
+    ``decl.size`` bytes."""
+    event = session.get(Event, event_id)
+    if event is None:
+        raise NotFound(f"event {event_id} not found: POST its metadata first")
+    if device is not None and event.device_id != device.id:
+        raise Forbidden(f"event {event_id} belongs to another device")
+    decls = [f for f in event.files if f.sha256 == sha256]
+    if not decls:
+        raise Invalid(f"file {sha256} is not declared in event {event_id}'s metadata")
+    decl = decls[0]
+    base_ct = (content_type or "").split(";")[0].strip().lower()
+    if not base_ct:
+        raise Invalid(f"Content-Type is missing: send the declared media type, {decl.media_type}")
+    if base_ct != decl.media_type:
+        raise Invalid(f"Content-Type {base_ct!r} does not match the declared media type {decl.media_type!r}")
+    return decl
+
+
 def receive_file(
     *,
     session: Session,
@@ -243,23 +291,20 @@ def receive_file(
 ) -> FileOutcome:
     """Check one declared file's bytes (Content-Type, hash, size, and that they are one whole file of
     the declared type: :mod:`evidence_api.media`) and store them; nothing is written if a check fails."""
-    event = session.get(Event, event_id)
-    if event is None:
-        raise NotFound(f"event {event_id} not found: POST its metadata first")
-    if device is not None and event.device_id != device.id:
-        raise Forbidden(f"event {event_id} belongs to another device")
+    decl = declared_file(
+        session=session,
+        event_id=event_id,
+        sha256=sha256,
+        content_type=content_type,
+        device=device,
+        max_image_bytes=max_image_bytes,
+        max_clip_bytes=max_clip_bytes,
+    )
+    event = decl.event
     decls = [f for f in event.files if f.sha256 == sha256]
-    if not decls:
-        raise Invalid(f"file {sha256} is not declared in event {event_id}'s metadata")
-    decl = decls[0]
     limit = max_clip_bytes if decl.media_type == "video/mp4" else max_image_bytes
     if len(data) > limit:
         raise TooLarge(f"file is {len(data)} bytes; the limit for {decl.media_type} is {limit}")
-    base_ct = (content_type or "").split(";")[0].strip().lower()
-    if not base_ct:
-        raise Invalid(f"Content-Type is missing: send the declared media type, {decl.media_type}")
-    if base_ct != decl.media_type:
-        raise Invalid(f"Content-Type {base_ct!r} does not match the declared media type {decl.media_type!r}")
     actual = hashlib.sha256(data).hexdigest()
     if actual != sha256:
         raise Invalid(f"the body hashes to {actual}, not {sha256}: upload corrupted, send it again")

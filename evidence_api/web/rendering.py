@@ -61,7 +61,7 @@ def cookie_secure(request: Request) -> bool:
     HTTPS (behind a reverse proxy, uvicorn takes the scheme from X-Forwarded-Proto when the proxy
     is in its forwarded-allow-ips, loopback by default)."""
     settings: Settings = request.app.state.settings
-    return settings.env == "production" or request.url.scheme == "https"
+    return settings.env == "production" or request.url.scheme.lower() == "https"
 
 
 def error_page(request: Request, exc: DomainError) -> Response:

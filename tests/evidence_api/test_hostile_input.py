@@ -357,3 +357,45 @@ def test_the_caps_follow_the_routes_when_a_proxy_mounts_the_api_below_a_prefix(a
     assert r.status_code == 201, r.text
     r = client.post("/tipwatch/api/v1/events", json=body)
     assert r.status_code == 401
+
+
+def test_an_upload_that_cannot_be_stored_is_refused_before_its_body_is_read(
+    api: Api, served: tuple[str, int], media: dict[str, bytes]
+) -> None:
+    """A device (whose token may have been taken from a box in a lay-by) cannot make the API hold
+    a large body for an upload that has nowhere to go."""
+    token = api.tokens["device"]
+    auth = f"Authorization: Bearer {token}"
+    nowhere = f"PUT /api/v1/events/{uuid.uuid4()}/files/{'a' * 64}"
+    for length in (f"Content-Length: {api.settings.max_clip_bytes - 1}", "Transfer-Encoding: chunked"):
+        answer = _answer_before_body(served, _head(nowhere, "image/jpeg", auth, length), b"\xff\xd8")
+        assert answer.startswith(b"HTTP/1.1 404"), answer[:200]
+    body = event_body({"act.jpg": ("act", media["bus"])})
+    assert api.client.post("/api/v1/events", json=body, headers=api.h("device")).status_code == 201
+    declared = f"PUT /api/v1/events/{body['id']}/files/{sha(media['bus'])}"
+    # more than the metadata declared: refused before it is read
+    longer = _head(declared, "image/jpeg", auth, f"Content-Length: {len(media['bus']) + 1}")
+    assert _answer_before_body(served, longer, b"\xff\xd8").startswith(b"HTTP/1.1 422")
+    # not the declared type: refused before it is read
+    wrong = _head(declared, "video/mp4", auth, f"Content-Length: {len(media['bus'])}")
+    assert _answer_before_body(served, wrong).startswith(b"HTTP/1.1 422")
+    # a chunked body that runs past the declared size is cut off there
+    chunk = b"\xff" * 65536
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(len(media["bus"]) // 65536 + 2))
+    answer = _answer_before_body(
+        served, _head(declared, "image/jpeg", auth, "Transfer-Encoding: chunked"), chunked
+    )
+    assert answer.startswith(b"HTTP/1.1 422"), answer[:200]
+    event = api.client.get(f"/api/v1/events/{body['id']}", headers=api.h("officer")).json()
+    assert event["upload_status"] == "awaiting_files"
+
+
+def test_a_file_larger_than_any_upload_may_be_is_refused_in_the_metadata(
+    api: Api, media: dict[str, bytes]
+) -> None:
+    body = event_body({"act.jpg": ("act", media["bus"])})
+    body["files"][0]["size"] = 2**40
+    before = _written(api)
+    r = api.client.post("/api/v1/events", json=body, headers=api.h("device"))
+    assert r.status_code == 422 and "could never be uploaded" in r.text
+    assert _written(api) == before

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from evidence_api import models
 from evidence_api.security import COST_VARIABLE, hash_password, needs_rehash, scrypt_n, verify_password
-from evidence_api.settings import Settings
+from evidence_api.settings import DEVELOPMENT_SECRET, Settings
 
 
 def test_default_secret_is_refused_outside_development(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -126,3 +126,20 @@ def test_serve_refuses_to_listen_beyond_loopback_on_the_development_secret(tmp_p
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "refusing to listen on 0.0.0.0 with the published development secret" in done.stderr
+
+
+def test_serve_refuses_a_production_database_on_the_development_secret_in_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("TIPWATCH_SECRET_KEY", "TIPWATCH_ENV")}
+    cmd = [sys.executable, "-m", "tipwatch", "serve", "--port", "1", "--data", str(tmp_path)]
+    cmd += ["--db", "postgresql+psycopg://postgres@127.0.0.1:5432/test"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "cannot start: TIPWATCH_SECRET_KEY must be set" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_the_development_secret_padded_with_spaces_is_still_the_development_secret() -> None:
+    padded = Settings(secret_key=f" {DEVELOPMENT_SECRET}  ", database_url="sqlite+pysqlite:///:memory:")
+    assert padded.uses_development_secret
+    with pytest.raises(ValidationError, match="TIPWATCH_SECRET_KEY"):
+        Settings(env="production", secret_key=f"{DEVELOPMENT_SECRET} ")
