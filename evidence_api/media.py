@@ -5,8 +5,9 @@ A still (``image/jpeg``) must be one complete JPEG and nothing else: its markers
 start-of-image to the end-of-image, which must be the last two bytes (a zip or anything else appended
 is refused), its frame header is read *before* any decoding and its pixel count held to a limit (a
 280-byte progressive JPEG can claim 32000×32000 px, and its decoder would then ask for gigabytes), and
-it must then decode to the end (at 1/8 scale: every byte of the image data is still read, so a still
-cut short is found, but little memory is spent).
+it must then decode to the end without damage (at 1/8 scale: every byte of the image data is still
+read, so a still cut short is found, but little memory is spent), by Pillow and by FFmpeg's decoder
+told to fail on any error (libjpeg, under Pillow, paints a picture whose data runs out grey).
 
 A clip (``video/mp4``) must be a sequence of ISO-BMFF boxes that starts with ``ftyp``, holds a
 ``moov`` and ends exactly where the last box does (a clip cut short, or with something appended, is
@@ -130,7 +131,26 @@ def check_jpeg(data: bytes, *, max_pixels: int) -> JpegFrame:
             image.load()
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise MediaError(f"the JPEG does not decode: {exc}") from exc
+    _decode_strictly(data)
     return frame
+
+
+def _decode_strictly(data: bytes) -> None:
+    """Decode with FFmpeg's JPEG decoder told to fail on any damage (``err_detect=explode``), at 1/8
+    scale (``lowres=3``).  libjpeg, under Pillow, only warns when the image data runs out before the
+    picture is complete, and paints the rest grey: a still cut short and given an end-of-image marker,
+    or whose frame header claims more pixels than its data holds, "decodes" there; here it does not.
+    PyAV (the ``av`` package, FFmpeg's libraries) is already what the edge encodes clips with."""
+    import av  # FFmpeg; imported here so the API's start-up does not pay for it
+
+    context = av.CodecContext.create("mjpeg", "r")
+    context.options = {"err_detect": "explode", "lowres": "3"}
+    try:
+        frames = [*context.decode(av.Packet(data)), *context.decode(None)]
+    except (av.error.FFmpegError, ValueError) as exc:
+        raise MediaError(f"the JPEG's image data is damaged or cut short: {exc}") from exc
+    if not frames:
+        raise MediaError("the JPEG's image data holds no complete picture")
 
 
 def check_mp4(data: bytes) -> None:

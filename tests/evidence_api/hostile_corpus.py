@@ -309,12 +309,27 @@ def _zip() -> bytes:
     return out.getvalue()
 
 
+def _progressive(jpeg: bytes) -> bytes:
+    out = io.BytesIO()
+    Image.open(io.BytesIO(jpeg)).save(out, "JPEG", progressive=True, quality=85)
+    return out.getvalue()
+
+
 def file_cases(media: dict[str, bytes], settings: Any) -> Iterator[Hostile]:
     bus, clip = media["bus"], media["clip"]
     files: dict[str, tuple[bytes, str]] = {
         "still cut at 35 %": (bus[: len(bus) * 35 // 100], "image/jpeg"),
         "still cut at 99 %": (bus[: len(bus) * 99 // 100], "image/jpeg"),
         "still without its end marker": (bus[:-2], "image/jpeg"),
+        # cut short, then given an end-of-image marker: libjpeg paints the missing part grey
+        "still cut at 35 % then an end marker": (bus[: len(bus) * 35 // 100] + b"\xff\xd9", "image/jpeg"),
+        "still cut at 80 % then an end marker": (bus[: len(bus) * 80 // 100] + b"\xff\xd9", "image/jpeg"),
+        "progressive still cut at 50 % and given an end marker": (
+            _progressive(bus)[: len(_progressive(bus)) // 2] + b"\xff\xd9",
+            "image/jpeg",
+        ),
+        # a small picture whose frame header claims more pixels than its data holds
+        "64x48 still claiming 600x600": (_with_frame_size(_jpeg((64, 48)), 600, 600), "image/jpeg"),
         "still of its first 600 bytes": (bus[:600], "image/jpeg"),
         "still with a zip appended": (bus + _zip(), "image/jpeg"),
         "still with junk appended": (bus + b"\0" * 64, "image/jpeg"),
