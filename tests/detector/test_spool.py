@@ -122,7 +122,9 @@ def test_full_disk_refuses_and_keeps_spooled_events(tmp_path: Path) -> None:
     kept = make_event(tmp_path / "staging")
     spool.put(kept)
     before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
-    full = Spool(root, min_free_bytes=shutil.disk_usage(tmp_path).free + 10**9)
+    # Not even an event's metadata fits (below the reserve, hard links alone would still spool it).
+    huge = shutil.disk_usage(tmp_path).free + 10**9
+    full = Spool(root, min_free_bytes=huge, min_free_metadata_bytes=huge)
     with pytest.raises(DiskFullError, match="disk almost full") as info:
         full.put(make_event(tmp_path / "staging"))
     assert isinstance(info.value, StorageError)
