@@ -220,12 +220,13 @@ def _settle_event(spool: Spool, event_dir: Path, report: StagingReport) -> None:
         else:
             _keep_incomplete(spool, event_dir, event_id, "the spool holds it without some files", report)
         return
-    files = [p for p in event_dir.iterdir() if p.is_file()]
+    files = [p for p in event_dir.iterdir() if p.is_file() and p.name != INCOMPLETE_JSON]
     if not files:
-        event_dir.rmdir()
+        (event_dir / INCOMPLETE_JSON).unlink(missing_ok=True)
+        event_dir.rmdir()  # fails, and is logged, if something else is in there
         return
     if spool.holds(event_id, (sha256_file(p)[0] for p in files)):
-        shutil.rmtree(event_dir)
+        _delete_held(event_dir, files)
         report.freed.append(event_id)
         return
     _keep_incomplete(
@@ -266,7 +267,15 @@ def _sweep_incomplete(spool: Spool, report: StagingReport) -> None:
             notes = (INCOMPLETE_JSON, STAGED_JSON)
             files = [p for p in entry.iterdir() if p.is_file() and p.name not in notes]
             if spool.holds(str(note["event_id"]), (sha256_file(p)[0] for p in files)):
-                shutil.rmtree(entry)
+                _delete_held(entry, files)
                 report.superseded.append(str(note["event_id"]))
         except (OSError, ValueError, KeyError, TypeError, SpoolError) as exc:
             logger.warning("incomplete/ entry %s left as it is: %s", entry, exc)
+
+
+def _delete_held(directory: Path, files: list[Path]) -> None:
+    """Delete evidence the spool holds: the files first, the notes that explain them last, so a kill
+    part-way leaves a directory the next recovery still understands."""
+    for f in files:
+        f.unlink()
+    shutil.rmtree(directory)

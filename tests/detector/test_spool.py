@@ -34,8 +34,11 @@ def test_put_writes_contract_payload_and_files(tmp_path: Path) -> None:
     assert spooled.verify() == []
     assert len(spooled.files) == len(event.files) == 5
     assert not list(spool.tmp_dir.iterdir())
-    # Staged files stay (copy) unless move=True.
+    # Staged files stay unless move=True; the spool holds the same bytes without a second copy.
     assert all(f.path.is_file() for f in event.files)
+    assert {(path / s.name).stat().st_ino for s in spooled.files} == {
+        f.path.stat().st_ino for f in event.files
+    }
 
 
 def test_payload_round_trip(tmp_path: Path) -> None:
