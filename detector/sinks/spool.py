@@ -274,6 +274,15 @@ class Spool:
         """True when the spool holds ``event`` with every one of its files (see :meth:`holds`)."""
         return self.holds(event.event_id, (f.sha256 for f in event.files))
 
+    def left_out(self, event_id: str) -> bool:
+        """True when the spool's entry for ``event_id`` was made without some of its files (a low disk:
+        ``details.not_spooled``); the staged originals of those files are then the only copy."""
+        path = self._existing(event_id) if _SAFE_ID.match(event_id) else None
+        try:
+            return path is not None and "not_spooled" in load_entry(path).payload.get("details", {})
+        except (OSError, ValueError, KeyError, TypeError, SpoolError):
+            return False
+
     # -- one process at a time
 
     def lock(self) -> None:

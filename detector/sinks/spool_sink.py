@@ -68,12 +68,7 @@ class SpoolSink:
             if self.health is not None:
                 self.health.not_spooled(event.event_id, str(exc))
             return
-        if self.spool.holds_all(event):
-            if self.staging is not None:
-                self.staging.discard(event.event_id)
-            if self.health is not None:
-                self.health.spooled(event.event_id)
-        else:
+        if self.spool.left_out(event.event_id) and not self.spool.holds_all(event):
             logger.error(
                 "event %s (%s) spooled at %s without some of its files; the staged originals stay in %s",
                 event.event_id,
@@ -84,6 +79,21 @@ class SpoolSink:
             if self.health is not None:
                 self.health.reduced(event.event_id, "spooled without some files: disk low")
             return
+        if not self.spool.holds_all(event):
+            # The same event processed again, already spooled (and perhaps sent) from its first
+            # rendering: that one is kept, and it is what the API has; the id is stored once.
+            logger.warning(
+                "event %s processed again gave other bytes for %s than its spooled copy at %s, which is kept",
+                event.event_id,
+                ", ".join(
+                    f.path.name for f in event.files if not self.spool.holds(event.event_id, [f.sha256])
+                ),
+                path,
+            )
+        if self.staging is not None:
+            self.staging.discard(event.event_id)
+        if self.health is not None:
+            self.health.spooled(event.event_id)
         logger.info("event %s (%s) spooled at %s", event.event_id, event.type, path)
 
     def close(self) -> None:

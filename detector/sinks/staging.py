@@ -214,18 +214,20 @@ def _settle_event(spool: Spool, event_dir: Path, report: StagingReport) -> None:
         except StorageError as exc:
             _keep_incomplete(spool, event_dir, event_id, f"the spool refused it: {exc}", report)
             return
-        if spool.holds_all(event):
-            shutil.rmtree(event_dir)
-            report.respooled.append(event.event_id)
-        else:
+        if spool.left_out(event.event_id) and not spool.holds_all(event):
             _keep_incomplete(spool, event_dir, event_id, "the spool holds it without some files", report)
+            return
+        if not spool.holds_all(event):  # processed again; the spool keeps its first rendering
+            logger.warning("staged event %s differs from its spooled copy, which is kept", event.event_id)
+        shutil.rmtree(event_dir)
+        report.respooled.append(event.event_id)
         return
     files = [p for p in event_dir.iterdir() if p.is_file() and p.name != INCOMPLETE_JSON]
     if not files:
         (event_dir / INCOMPLETE_JSON).unlink(missing_ok=True)
         event_dir.rmdir()  # fails, and is logged, if something else is in there
         return
-    if spool.holds(event_id, (sha256_file(p)[0] for p in files)):
+    if _spool_has(spool, event_id, files):
         _delete_held(event_dir, files)
         report.freed.append(event_id)
         return
@@ -266,7 +268,7 @@ def _sweep_incomplete(spool: Spool, report: StagingReport) -> None:
             note = read_json(entry / INCOMPLETE_JSON)
             notes = (INCOMPLETE_JSON, STAGED_JSON)
             files = [p for p in entry.iterdir() if p.is_file() and p.name not in notes]
-            if spool.holds(str(note["event_id"]), (sha256_file(p)[0] for p in files)):
+            if _spool_has(spool, str(note["event_id"]), files):
                 _delete_held(entry, files)
                 report.superseded.append(str(note["event_id"]))
         except (OSError, ValueError, KeyError, TypeError, SpoolError) as exc:
@@ -279,3 +281,11 @@ def _delete_held(directory: Path, files: list[Path]) -> None:
     for f in files:
         f.unlink()
     shutil.rmtree(directory)
+
+
+def _spool_has(spool: Spool, event_id: str, files: list[Path]) -> bool:
+    """Whether staged files of ``event_id`` may go: the spool holds each of them, or holds the event
+    whole from an earlier rendering (the same event processed again; the first is the one kept)."""
+    if spool.holds(event_id, (sha256_file(p)[0] for p in files)):
+        return True
+    return spool.holds(event_id, ()) and not spool.left_out(event_id)

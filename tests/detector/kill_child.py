@@ -3,9 +3,10 @@
 :func:`run_edge` does what ``tipwatch detect`` does around its pipeline — ``open_spool`` (lock and
 recovery), a staging area, the evidence writer, ``build_sinks`` (spool sink and uploader thread), then
 at the end the uploader's last round, settling the staging and releasing the spool — over
-:func:`synthetic_event` instead of video: small, deterministic events with two stills, a crop and an
-H.264 clip, whose ids come from ``detector.identity`` exactly as the pipeline's do.  Each run
-"processes the same footage again" from the first event, as a restarted worker does.
+over :func:`synthetic_event` instead of video: small, deterministic events with a still (master and
+annotated copy) and an H.264 clip, whose ids come from ``detector.identity`` exactly as the
+pipeline's do.  A run processes the incidents it is given; the test restarts it a little before where
+the last one got to, so some incidents are processed again, as a restarted worker does.
 
 It is imported by a ``multiprocessing`` fork server (preloaded once), so each run starts in
 milliseconds rather than re-importing OpenCV, PyAV and httpx.
@@ -61,8 +62,6 @@ def synthetic_event(writer: EvidenceWriter, i: int) -> Event:
     )
     box = (10.0, 10.0, 40.0, 40.0)
     files = writer.still(eid, StillRole.ACT, frames[1], [(box, "deposit")])
-    files += writer.still(eid, StillRole.AFTER, frames[-1], [(box, "deposit")])
-    files += writer.crop(eid, StillRole.DEPOSIT, frames[-1], box)
     ring = FrameRing(30)
     for f in frames:
         ring.push(f)
@@ -92,14 +91,15 @@ def synthetic_event(writer: EvidenceWriter, i: int) -> Event:
     )
 
 
-def run_edge(spool_root: str, api_url: str, token: str, n_events: int) -> None:
-    """One worker run: recover, spool and upload incidents 0..n-1, drain, settle, release."""
+def run_edge(spool_root: str, api_url: str, token: str, first: int, last: int) -> None:
+    """One worker run: recover, spool and upload incidents ``first``..``last - 1``, drain what is
+    pending, settle the staging, release the spool."""
     logging.getLogger().setLevel(logging.ERROR)
     spool, health = open_spool(Path(spool_root), "cam-1")
     staging = StagingArea(spool)
     writer = EvidenceWriter(staging.path, min_free_bytes=0)
     sinks = Dispatcher(build_sinks(spool, writer, WorkerOptions(api_url=api_url, token=token), health))
-    for i in range(n_events):
+    for i in range(first, last):
         sinks.publish(synthetic_event(writer, i))
     sinks.close()  # the uploader's last round
     staging.close()

@@ -4,6 +4,7 @@ once and makes a last round when the worker stops."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -164,6 +165,30 @@ def test_below_the_reserve_the_writer_keeps_stills_and_refuses_only_the_clip(tmp
         ring.push(f)
     with pytest.raises(DiskFullError):
         writer.clip("evt", 0.0, 1.0, captured_at_of=lambda t: frames[0].captured_at, frames=ring)
+
+
+def test_an_event_processed_again_is_stored_once_even_if_a_file_renders_to_other_bytes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The spooled (and perhaps already sent) first rendering is kept; the second is not an orphan."""
+    spool = Spool(tmp_path / "spool", min_free_bytes=0)
+    first_area, again_area = StagingArea(spool), StagingArea(spool)
+    first = make_event(first_area.path)
+    SpoolSink(spool, staging=EvidenceWriter(first_area.path)).publish(first)
+    again = make_event(again_area.path, event_id=first.event_id)
+    clip = next(f for f in again.files if f.media_type == "video/mp4")
+    data = clip.path.read_bytes() + b"\0"  # an encoder that is not byte-reproducible
+    clip.path.write_bytes(data)
+    again.files = [
+        dataclasses.replace(f, sha256=hashlib.sha256(data).hexdigest(), size=len(data)) if f is clip else f
+        for f in again.files
+    ]
+    with caplog.at_level(logging.WARNING):
+        SpoolSink(spool, staging=EvidenceWriter(again_area.path), health=SpoolHealth(spool)).publish(again)
+    [spooled] = spool.pending()
+    assert spooled.payload == spool_module.event_to_payload(first, reserved_names=spool_module.RESERVED_NAMES)
+    assert "processed again gave other bytes for clip.mp4" in caplog.text
+    assert not (again_area.path / first.event_id).exists() and _health(spool)["status"] == "ok"
 
 
 def test_a_failing_sink_costs_only_itself(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
