@@ -1,37 +1,59 @@
 """Rule decisions become :class:`~detector.types.Event` records: ids, times, model, zone and details.
 
-The event id is a UUIDv7 minted at the edge (``detector.uuid7``): the idempotency key of the ingest
-contract.  A vehicle visit's id is minted when the visit starts, so a dumping event confirmed while
+The event id, the idempotency key of the ingest contract, is derived from what the event is
+(``detector.identity``: site, camera, footage, type, first capture and video time, ordinal, rule
+version), so processing the same footage again gives the same ids and cannot store an incident
+twice.  A vehicle visit's id is minted when the visit starts, so a dumping event confirmed while
 the vehicle is still there can already link to it.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
 from detector.backends.registry import ModelInfo
 from detector.config import CameraConfig
+from detector.identity import event_id
 from detector.rules import RULE_VERSION, DumpingIncident, VehicleVisit
 from detector.types import ClockSource, Event, EventType
-from detector.uuid7 import uuid7_str
 
 logger = logging.getLogger(__name__)
 
 
-def new_event_id() -> str:
-    """A fresh event id (UUIDv7, canonical lower-case text)."""
-    return uuid7_str()
-
-
 class EventFactory:
-    """Builds the events of one camera from the rules' decisions."""
+    """Builds the events of one camera from the rules' decisions.
 
-    def __init__(self, site_id: str, camera: CameraConfig, model: ModelInfo) -> None:
+    ``footage_id`` is :func:`detector.identity.footage_identity` of the source; without it (a
+    pipeline run outside the worker) the run gets a random one, so its ids are unique but not
+    repeatable.
+    """
+
+    def __init__(
+        self, site_id: str, camera: CameraConfig, model: ModelInfo, footage_id: str | None = None
+    ) -> None:
         self.site_id = site_id
         self.camera = camera
         self.model = model
+        self.footage_id = footage_id or f"unidentified:{secrets.token_hex(16)}"
+
+    def _event_id(self, kind: EventType, started_at: datetime, started_s: float, ordinal: int) -> str:
+        return event_id(
+            site_id=self.site_id,
+            camera_id=self.camera.id,
+            footage_id=self.footage_id,
+            event_type=str(kind),
+            started_at=started_at,
+            started_video_s=started_s,
+            ordinal=ordinal,
+            rule_version=RULE_VERSION,
+        )
+
+    def visit_id(self, visit: VehicleVisit) -> str:
+        """The id of a vehicle visit, minted when it starts (a dumping event may link to it)."""
+        return self._event_id(EventType.VEHICLE_VISIT, visit.started_at, visit.started_s, visit.visit_id)
 
     def _common(
         self,
@@ -60,7 +82,7 @@ class EventFactory:
         """The event of a final (cooled-down) vehicle visit; its files are added by the evidence policy."""
         assert visit.ended_s is not None and visit.ended_at is not None
         return Event(
-            event_id=visit.event_id or new_event_id(),
+            event_id=visit.event_id or self.visit_id(visit),
             zone=visit.zone,
             details={
                 "vehicle_class": visit.object_class.name.lower(),
@@ -90,7 +112,9 @@ class EventFactory:
         """The event of a confirmed dumping incident, linked to the events of its vehicle visits."""
         x1, y1, x2, y2 = incident.box
         return Event(
-            event_id=new_event_id(),
+            event_id=self._event_id(
+                EventType.DUMPING, incident.started_at, incident.started_s, incident.incident_id
+            ),
             zone=incident.zone,
             linked_event_ids=linked_event_ids,
             details={

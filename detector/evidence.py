@@ -41,6 +41,7 @@ from detector.jpeg import JpegError, encode_jpeg
 from detector.packet_ring import PacketRing
 from detector.storage import (
     DEFAULT_MIN_FREE_BYTES,
+    MIN_FREE_STILL_BYTES,
     StorageError,
     check_free_space,
     fsync_dir,
@@ -122,8 +123,11 @@ def annotate(
 class EvidenceWriter:
     """Writes an event's stills, crops and clip under ``staging_dir/<event_key>/``.
 
-    The spool sink copies the files in when the event is complete and then calls :meth:`discard` to
-    free the staging (``detector.sinks.spool.SpoolSink``).  Every method raises
+    The spool sink links the files into the spool when the event is complete and then calls
+    :meth:`discard` to free the staging (``detector.sinks.spool_sink.SpoolSink``).  Stills and crops
+    may use the free-space reserve down to ``min_free_still_bytes`` (default
+    ``storage.MIN_FREE_STILL_BYTES``, never above ``min_free_bytes``), clips need all of it: a low
+    disk costs an event its clip before its stills.  Every method raises
     :class:`~detector.storage.StorageError` (or its :class:`~detector.storage.DiskFullError`) when
     a file cannot be stored safely, and ``ValueError`` for an unsafe key or an empty box or span.
     """
@@ -134,6 +138,7 @@ class EvidenceWriter:
         *,
         jpeg_quality: int = 95,
         min_free_bytes: int = DEFAULT_MIN_FREE_BYTES,
+        min_free_still_bytes: int | None = None,
         annotated_min_width: int = 480,
         display_timezone: str = DEFAULT_DISPLAY_TIMEZONE,
     ) -> None:
@@ -142,6 +147,11 @@ class EvidenceWriter:
         self.staging_dir = Path(staging_dir)
         self.jpeg_quality = jpeg_quality
         self.min_free_bytes = min_free_bytes
+        self.min_free_still_bytes = (
+            min(min_free_bytes, MIN_FREE_STILL_BYTES)
+            if min_free_still_bytes is None
+            else min_free_still_bytes
+        )
         self.annotated_min_width = annotated_min_width
         self.display_timezone = display_timezone
         self._files: dict[str, list[EvidenceFile]] = {}
@@ -204,7 +214,7 @@ class EvidenceWriter:
             annotated_bytes = encode_jpeg(annotated, self.jpeg_quality)
         except JpegError as exc:
             raise StorageError(str(exc)) from exc
-        check_free_space(directory, len(original_bytes) + len(annotated_bytes), self.min_free_bytes)
+        check_free_space(directory, len(original_bytes) + len(annotated_bytes), self.min_free_still_bytes)
         with self._lock:  # two threads writing the same role must not pick the same name
             original_path = self._free_name(directory, stem, ".jpg")
             annotated_path = original_path.with_name(original_path.stem + ".annotated.jpg")

@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from detector.backends.base import ObjectDetector
 from detector.config import CameraConfig, SiteConfig
-from detector.events import EventFactory, new_event_id
+from detector.events import EventFactory
 from detector.evidence import EvidenceWriter
 from detector.evidence_policy import EvidencePolicy
 from detector.geometry import IntBox, center, expand, iou, overlaps
@@ -140,6 +140,9 @@ class CameraPipeline:
     plate_reader:
         Read plates with this reader (an edge box shares one between its cameras; it is
         thread-safe); without it ``read_plates`` loads one for this pipeline.
+    footage_id:
+        What the footage is (:func:`detector.identity.footage_identity`): with it, processing the
+        same footage again gives the same event ids; without it, ids are unique to this run.
     """
 
     def __init__(
@@ -156,6 +159,7 @@ class CameraPipeline:
         plate_reader: PlateReader | None = None,
         packets: PacketRing | None = None,
         clock_details: dict[str, str | bool] | None = None,
+        footage_id: str | None = None,
     ) -> None:
         if evidence_dir is not None and evidence_writer is not None:
             raise ValueError("pass evidence_dir or evidence_writer, not both")
@@ -179,7 +183,7 @@ class CameraPipeline:
         self.zones = [PolygonZone(z.name, z.polygon) for z in site.zones_for(camera)]
         self.fixtures = [PolygonZone(f.name, f.polygon) for f in site.fixtures_for(camera)]
         self.rules: SiteRules | None = None
-        self.event_factory = EventFactory(site.site_id, camera, detector.model)
+        self.event_factory = EventFactory(site.site_id, camera, detector.model, footage_id)
         if evidence_dir is not None:
             evidence_writer = EvidenceWriter(evidence_dir, display_timezone=site.display_timezone)
         self.evidence: EvidencePolicy | None = None
@@ -460,7 +464,7 @@ class CameraPipeline:
         clock = self._clock_source or ClockSource.STREAM
         events: list[Event] = []
         for visit in out.visits_started:
-            visit.event_id = new_event_id()
+            visit.event_id = self.event_factory.visit_id(visit)
             if self.evidence is not None:
                 self.evidence.visit_started(visit, frame)
         for visit in out.visits_ended:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import hashlib
 import logging
 import os
@@ -20,7 +21,15 @@ from typing import NoReturn
 
 logger = logging.getLogger(__name__)
 
+#: the reserve: evidence (clips, copies) is written only while this much stays free on the disk
 DEFAULT_MIN_FREE_BYTES = 200 * 1024 * 1024
+#: an event's stills and crops may use the reserve down to this: a low disk costs the clip first
+MIN_FREE_STILL_BYTES = 50 * 1024 * 1024
+#: an event's metadata (and hard links to evidence already on disk, which cost no space) may use
+#: the reserve down to this, so an event met by a full disk is still kept, with what it has
+MIN_FREE_METADATA_BYTES = 8 * 1024 * 1024
+#: what an event's metadata files are budgeted at when checking free space
+METADATA_BYTES = 64 * 1024
 _CHUNK = 1 << 20  # bytes read per step when hashing or copying
 
 
@@ -30,6 +39,47 @@ class StorageError(Exception):
 
 class DiskFullError(StorageError):
     """Not enough free space to write evidence without risking what is already stored."""
+
+
+class LockHeld(StorageError):
+    """Another live process holds a :class:`ProcessLock`; ``holder`` is its pid as it wrote it."""
+
+    def __init__(self, path: Path, holder: str) -> None:
+        super().__init__(f"{path} is held by process {holder}")
+        self.holder = holder
+
+
+class ProcessLock:
+    """An exclusive ``flock`` on a file, held by one process at a time and released by the kernel when
+    that process dies, even by ``kill -9`` (a pid file alone would outlive it)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> None:
+        """Take the lock now or raise :class:`LockHeld`; taking it twice in one process is a no-op."""
+        if self._fd is not None:
+            return
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise LockHeld(self.path, holder) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the flock
+            self._fd = None
 
 
 def fsync_dir(path: Path) -> None:
@@ -95,6 +145,27 @@ def sha256_file(path: Path) -> tuple[str, int]:
             digest.update(block)
             size += len(block)
     return digest.hexdigest(), size
+
+
+#: ``link()`` errors that mean "this file system cannot hard-link here", not "something is wrong"
+_NO_LINK = frozenset(
+    {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EACCES}
+)
+
+
+def try_link(src: Path, dst: Path) -> bool:
+    """Hard-link ``src`` as ``dst`` (a second name, no second copy); False where the file system
+    cannot (another device, FAT/exFAT, too many links), so the caller copies instead.
+
+    Raises ``FileExistsError`` if ``dst`` exists and ``OSError`` for any other failure.
+    """
+    try:
+        os.link(src, dst)
+    except OSError as exc:
+        if exc.errno in _NO_LINK:
+            return False
+        raise
+    return True
 
 
 def copy_durable(src: Path, dst: Path) -> tuple[str, int]:

@@ -329,7 +329,7 @@ class PlateRead:
 class Event:
     """A vehicle visit or a dumping event, as flagged at the edge (before spooling)."""
 
-    event_id: str  # UUIDv7, minted at the edge: the idempotency key
+    event_id: str  # deterministic UUIDv8 (detector.identity), minted at the edge: the idempotency key
     type: EventType
     site_id: str
     camera_id: str

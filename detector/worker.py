@@ -4,23 +4,27 @@ Everything the worker runs is built here, from the site configuration and a few 
 (:class:`WorkerOptions`, which ``tipwatch detect`` fills from its arguments):
 
 - the **frame source** (file, image folder or reconnecting stream) and the **detector backend**;
-- the **spool** (recovered at start: a worker killed mid-write leaves ``tmp/`` entries), a
-  **staging directory** beside it for evidence being written, and the **evidence writer** over it;
-- the **sinks**, in order: the spool (which frees an event's staging once it holds its own copy),
+- the **spool**, locked for this process and recovered at start (:func:`open_spool`: a worker
+  killed mid-write leaves ``tmp/`` entries and staged events, which are finished, re-spooled or
+  kept, never lost), a **staging directory** inside it for evidence being written
+  (``detector.sinks.staging``), the **evidence writer** over it, and ``health.json``
+  (``detector.sinks.health``);
+- the **footage identity** (``detector.identity``), from which event ids are derived, so the same
+  footage processed again cannot store an incident twice;
+- the **sinks**, in order: the spool (which frees an event's staging once it holds its files),
   then the uploader when an API is given (woken by each event).  A new output (MQTT, a webhook)
   is one sink module and one line in :func:`build_sinks`;
 - the **pipeline**, publishing to the sinks through a :class:`~detector.sinks.base.Dispatcher`.
 
 :meth:`Worker.run` runs the pipeline over the source until it ends (a file) or is interrupted (a
-stream), then closes the source and the sinks (the uploader makes a last round) and removes the
-staging directory if nothing was left in it.
+stream), then closes the source and the sinks (the uploader makes a last round), settles its staging
+directory (spools or keeps what is left, then removes it) and releases the spool.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,10 +38,14 @@ from detector.backends.registry import ModelNotFoundError
 from detector.config import CameraConfig, SiteConfig
 from detector.evidence import EvidenceWriter
 from detector.evidence_policy import EvidencePolicy
+from detector.identity import footage_identity
 from detector.packet_ring import PacketRing
 from detector.pipeline import CameraPipeline, PipelineMetrics, configure_threads
 from detector.sinks.base import Dispatcher, EventSink
-from detector.sinks.spool import Spool, SpoolSink
+from detector.sinks.health import SpoolHealth
+from detector.sinks.spool import Spool, SpoolBusy
+from detector.sinks.spool_sink import SpoolSink
+from detector.sinks.staging import StagingArea, recover_staging
 from detector.sources import FileSource, ImageFolderSource, SourceError, StreamGap, StreamSource, open_source
 from detector.types import Frame
 
@@ -74,11 +82,20 @@ class WorkerOptions:
     progress: bool = True  # a progress bar for files
 
 
-def open_spool(root: Path) -> Spool:
-    """The spool at ``root`` (created if missing), with what a killed worker left in ``tmp/`` finished
-    (complete entries promoted) or removed (half-written ones)."""
+def open_spool(root: Path, camera_id: str | None = None) -> tuple[Spool, SpoolHealth]:
+    """The spool at ``root`` (created if missing), locked for this process, with what a killed worker
+    left finished: complete ``tmp/`` entries promoted, half-written ones removed (their staged copy
+    remains), staged events re-spooled, staged evidence no event holds kept in ``incomplete/``; and
+    its ``health.json``, written.
+
+    Raises :class:`WorkerError` when another running process holds the spool.
+    """
     root.mkdir(parents=True, exist_ok=True)
     spool = Spool(root)
+    try:
+        spool.lock()
+    except SpoolBusy as exc:
+        raise WorkerError(str(exc)) from exc
     recovered = spool.recover()
     if recovered.promoted or recovered.removed or recovered.stray_files:
         logger.warning(
@@ -87,13 +104,19 @@ def open_spool(root: Path) -> Spool:
             len(recovered.removed),
             recovered.stray_files,
         )
-    return spool
+    health = SpoolHealth(spool, camera_id=camera_id)
+    for event_id, reason in recover_staging(spool).waiting.items():
+        health.not_spooled(event_id, reason)
+    health.write()
+    return spool, health
 
 
-def build_sinks(spool: Spool, staging: EvidenceWriter, options: WorkerOptions) -> list[EventSink]:
+def build_sinks(
+    spool: Spool, staging: EvidenceWriter, options: WorkerOptions, health: SpoolHealth | None = None
+) -> list[EventSink]:
     """The worker's sinks, in publishing order: the spool first, so evidence is durable before
     anything else hears of the event."""
-    sinks: list[EventSink] = [SpoolSink(spool, staging=staging)]
+    sinks: list[EventSink] = [SpoolSink(spool, staging=staging, health=health)]
     if options.api_url:
         from detector.sinks.uploader import Uploader
 
@@ -113,7 +136,8 @@ class Worker:
         source: FileSource | StreamSource | ImageFolderSource,
         pipeline: CameraPipeline,
         sinks: Dispatcher,
-        staging_dir: Path,
+        staging: StagingArea,
+        health: SpoolHealth,
         gaps: list[StreamGap],
         options: WorkerOptions,
     ) -> None:
@@ -121,7 +145,8 @@ class Worker:
         self.source = source
         self.pipeline = pipeline
         self.sinks = sinks
-        self.staging_dir = staging_dir
+        self.staging = staging
+        self.health = health
         self.gaps = gaps
         self.options = options
         self._last_status = time.monotonic()
@@ -163,16 +188,18 @@ class Worker:
             if bar is not None:
                 bar.close()
             self.sinks.close()
-            self._remove_staging_if_empty()
+            self.release()
         logger.info("done: %s", self.pipeline.metrics.as_dict())
         return self.pipeline.metrics
 
-    def _remove_staging_if_empty(self) -> None:
-        """Events that could not be spooled keep their staged files here for an operator."""
+    def release(self) -> None:
+        """Settle the staging directory (what could not be spooled is spooled now or kept), write
+        the health file and release the spool for the next process."""
         try:
-            self.staging_dir.rmdir()
-        except OSError:
-            logger.info("staging directory %s kept: it still holds files", self.staging_dir)
+            self.staging.close()
+            self.health.write()
+        finally:
+            self.staging.spool.unlock()
 
 
 def _until(frames: Iterator[Frame], stop: threading.Event | None) -> Iterator[Frame]:
@@ -297,11 +324,19 @@ def _camera_worker(
     plates: PlateReader | None = None,
 ) -> Worker:
     source, packets, gaps, spec = opened
-    spool_root = options.spool_dir or default_spool_dir()
-    spool = open_spool(spool_root)
-    staging_dir = Path(tempfile.mkdtemp(prefix="staging-", dir=spool_root.parent))
-    writer = EvidenceWriter(staging_dir, display_timezone=site.display_timezone)
-    sinks = Dispatcher(build_sinks(spool, writer, options))
+    try:
+        footage = footage_identity(spec, stream=isinstance(source, StreamSource))
+    except OSError as exc:
+        source.close()
+        raise WorkerError(f"camera {camera.id}: cannot read {spec} to identify it: {exc}") from exc
+    try:
+        spool, health = open_spool(options.spool_dir or default_spool_dir(), camera.id)
+    except WorkerError:
+        source.close()
+        raise
+    staging = StagingArea(spool)
+    writer = EvidenceWriter(staging.path, display_timezone=site.display_timezone)
+    sinks = Dispatcher(build_sinks(spool, writer, options, health))
     pipeline = CameraPipeline(
         site,
         camera,
@@ -312,6 +347,7 @@ def _camera_worker(
         plate_reader=plates,
         packets=packets if not isinstance(source, ImageFolderSource) else None,
         clock_details=source.clock.as_details(),
+        footage_id=footage,
     )
     logger.info(
         "site %s camera %s (%s): source %s, model %s sha256 %s",
@@ -327,7 +363,8 @@ def _camera_worker(
         source=source,
         pipeline=pipeline,
         sinks=sinks,
-        staging_dir=staging_dir,
+        staging=staging,
+        health=health,
         gaps=gaps,
         options=options,
     )

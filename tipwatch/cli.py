@@ -65,6 +65,10 @@ COMMANDS: dict[str, Command] = {
         "run the detection worker on a file, folder or stream for one site",
         console_level=logging.INFO,
     ),
+    "upload": Command(
+        "detector.commands.upload",
+        "send a spool's pending events to the evidence API, without processing footage",
+    ),
     "eval": Command(
         "tipwatch.dev.commands.eval", "score the detector against clips that have NAME.truth.json files"
     ),

@@ -2,19 +2,25 @@
 
 Layout under ``root``::
 
+    .lock           held (flock) by the one process using the spool (:meth:`Spool.lock`)
+    staging/<run>/<id>/  evidence being written by a worker (``detector.sinks.staging``)
     tmp/<id>/       being written (event.json, edge.json, evidence files)
     pending/<id>/   complete, waiting for the uploader
     sent/<id>/      accepted by the API (kept for a retention window, see :meth:`Spool.prune_sent`)
     dead/<id>/      refused for good by the API (409, 422, 403) or corrupted on disk; ``dead_reason.txt``
+    incomplete/<id>/  staged evidence that no complete entry holds, kept for an operator
+    health.json     the edge box's spool health for an operator (``detector.sinks.health``)
 
 An event becomes visible in ``pending/`` only by one atomic directory rename, after every file and
 the directory itself have been fsynced, so a crash at any point leaves either nothing or a complete
-event.  ``event.json`` is exactly the metadata of ``docs/ingest-contract.md`` (``detector.contract``);
-``edge.json`` keeps what only the edge box needs (see ``detector.sinks.spool_entry``).
+event.  Until then its staged evidence and a manifest of its metadata (``staging/<run>/<id>/``) are
+the copy a restart re-spools from, so a kill at any point loses nothing.  ``event.json`` is exactly
+the metadata of ``docs/ingest-contract.md`` (``detector.contract``); ``edge.json`` keeps what only
+the edge box needs (see ``detector.sinks.spool_entry``).
 
-:class:`SpoolSink` is the first :class:`~detector.sinks.base.EventSink` of the worker: it spools each
-finished event and then frees the event's staged evidence, so the hand-off from the evidence writer's
-staging directory to the spool happens in one visible place.
+:class:`SpoolSink` is the first :class:`~detector.sinks.base.EventSink` of the worker: it records
+the event's manifest beside its staged evidence, spools it, and only then frees the staged copy,
+so the hand-off from the evidence writer's staging directory to the spool happens in one place.
 """
 
 from __future__ import annotations
@@ -27,11 +33,13 @@ import os
 import re
 import shutil
 import threading
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any
 
 from detector.contract import ContractError, event_to_payload, iso_utc
+from detector.identity import event_time, is_time_ordered
 from detector.sinks.spool_entry import (
     DEAD_REASON,
     EDGE_JSON,
@@ -43,18 +51,25 @@ from detector.sinks.spool_entry import (
     SpooledFile,
     SpoolError,
     load_entry,
+    read_json,
 )
 from detector.storage import (
     DEFAULT_MIN_FREE_BYTES,
+    METADATA_BYTES,
+    MIN_FREE_METADATA_BYTES,
+    MIN_FREE_STILL_BYTES,
     DiskFullError,
+    LockHeld,
+    ProcessLock,
     StorageError,
     check_free_space,
     copy_durable,
     fsync_dir,
+    sha256_file,
+    try_link,
     write_atomic,
 )
-from detector.types import Event
-from detector.uuid7 import is_uuid7, uuid7_time
+from detector.types import Event, EvidenceFile
 
 logger = logging.getLogger(__name__)
 
@@ -62,27 +77,65 @@ __all__ = [
     "DiskFullError",
     "RecoveryReport",
     "Spool",
+    "SpoolBusy",
     "SpoolError",
-    "SpoolSink",
     "SpooledEvent",
     "SpooledFile",
     "StorageError",
 ]
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+LOCK_FILE = ".lock"
+
+
+class SpoolBusy(SpoolError):
+    """Another live process holds the spool (see :meth:`Spool.lock`)."""
+
+
+def _without(payload: dict[str, Any], names: list[str], why: str) -> dict[str, Any]:
+    """The payload of an entry that could not take every file: those files out, and said so."""
+    out = dict(payload)
+    out["files"] = [f for f in payload["files"] if f["name"] not in names]
+    out["details"] = {
+        **payload["details"],
+        "evidence_incomplete": True,
+        "not_spooled": f"{', '.join(names)}: disk low on the edge box ({why})",
+    }
+    return out
 
 
 class Spool:
     """A durable on-disk outbox of events (see the module docstring for the layout)."""
 
-    def __init__(self, root: Path, *, min_free_bytes: int = DEFAULT_MIN_FREE_BYTES) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        min_free_bytes: int = DEFAULT_MIN_FREE_BYTES,
+        min_free_still_bytes: int | None = None,
+        min_free_metadata_bytes: int | None = None,
+    ) -> None:
         self.root = Path(root)
         self.min_free_bytes = min_free_bytes
+        # The floors default to the storage module's, never above the reserve itself.
+        self.min_free_still_bytes = (
+            min(min_free_bytes, MIN_FREE_STILL_BYTES)
+            if min_free_still_bytes is None
+            else min_free_still_bytes
+        )
+        self.min_free_metadata_bytes = (
+            min(self.min_free_still_bytes, MIN_FREE_METADATA_BYTES)
+            if min_free_metadata_bytes is None
+            else min_free_metadata_bytes
+        )
         self.tmp_dir = self.root / "tmp"
         self.pending_dir = self.root / "pending"
         self.sent_dir = self.root / "sent"
         self.dead_dir = self.root / "dead"
+        self.staging_dir = self.root / "staging"
+        self.incomplete_dir = self.root / "incomplete"
         self._lock = threading.Lock()
+        self._process_lock = ProcessLock(self.root / LOCK_FILE)
         for d in (self.tmp_dir, self.pending_dir, self.sent_dir, self.dead_dir):
             d.mkdir(parents=True, exist_ok=True)
 
@@ -97,8 +150,19 @@ class Spool:
     def put(self, event: Event, *, move: bool = False) -> Path:
         """Spool an event and its files; returns ``pending/<id>``.
 
-        Files are copied (or moved with ``move=True``) and checked against their declared SHA-256
-        on the way in.  Spooling the same id again is a no-op that returns the existing directory.
+        Each file is hard-linked into the entry where the file system allows (the worker stages
+        evidence inside the spool, so spooling costs no second copy), else copied (or, with
+        ``move=True``, its staged name removed afterwards); either way its bytes are checked against
+        the declared SHA-256 on the way in.  Spooling the same id again is a no-op that returns the
+        existing directory.
+
+        Free space (see ``detector.storage``): the metadata may use the reserve down to
+        ``min_free_metadata_bytes``; a copied still down to ``min_free_still_bytes``; a copied clip
+        needs the whole reserve.  A file that does not fit is left out of the entry, named in the
+        payload's ``details.not_spooled`` and the event marked ``evidence_incomplete``: a low disk
+        keeps the event with what fits rather than nothing (:meth:`holds` tells the caller that its
+        staged original must be kept).  :class:`DiskFullError` when not even the metadata fits;
+        nothing spooled before is touched then.
         """
         event_id = event.event_id
         if not _SAFE_ID.match(event_id):
@@ -115,23 +179,19 @@ class Spool:
             for f in event.files:
                 if not f.path.is_file():
                     raise SpoolError(f"event {event_id}: evidence file {f.path} does not exist")
-            needed = sum(f.size for f in event.files) + 64 * 1024
-            check_free_space(self.root, needed, self.min_free_bytes)
+            check_free_space(self.root, METADATA_BYTES, self.min_free_metadata_bytes)
             work = self.tmp_dir / event_id
             if work.exists():
                 shutil.rmtree(work)  # a leftover of an earlier failed attempt at this id
             final = self.pending_dir / event_id
+            left_out: list[str] = []
             try:
                 work.mkdir()
                 for f, spec in zip(event.files, payload["files"], strict=True):
-                    dst = work / spec["name"]
-                    digest, size = copy_durable(f.path, dst)
-                    if digest != f.sha256 or size != f.size:
-                        raise SpoolError(
-                            f"event {event_id}: {f.path} changed since it was written "
-                            f"(SHA-256 {digest}, {size} bytes; declared {f.sha256}, {f.size} bytes); "
-                            f"not spooling evidence that does not match its hash"
-                        )
+                    if not self._place(event_id, f, work / spec["name"]):
+                        left_out.append(spec["name"])
+                if left_out:
+                    payload = _without(payload, left_out, self._free_text())
                 write_atomic(
                     work / EDGE_JSON,
                     json.dumps(
@@ -162,8 +222,86 @@ class Spool:
             for f in event.files:
                 with contextlib.suppress(FileNotFoundError):
                     f.path.unlink()
-        logger.info("spooled %s event %s with %d files", event.type, event_id, len(event.files))
+        if left_out:
+            logger.error(
+                "DISK LOW: spooled %s event %s WITHOUT %s (%s); its staged original is kept",
+                event.type,
+                event_id,
+                ", ".join(left_out),
+                self._free_text(),
+            )
+        else:
+            logger.info("spooled %s event %s with %d files", event.type, event_id, len(event.files))
         return final
+
+    def _place(self, event_id: str, f: EvidenceFile, dst: Path) -> bool:
+        """Link or copy one evidence file into a new entry; False when a copy would not fit."""
+        if try_link(f.path, dst):
+            digest, size = sha256_file(dst)
+        else:
+            floor = self.min_free_bytes if f.media_type.startswith("video/") else self.min_free_still_bytes
+            try:
+                check_free_space(self.root, f.size + METADATA_BYTES, floor)
+            except DiskFullError:
+                return False
+            digest, size = copy_durable(f.path, dst)
+        if digest != f.sha256 or size != f.size:
+            raise SpoolError(
+                f"event {event_id}: {f.path} changed since it was written "
+                f"(SHA-256 {digest}, {size} bytes; declared {f.sha256}, {f.size} bytes); "
+                f"not spooling evidence that does not match its hash"
+            )
+        return True
+
+    def _free_text(self) -> str:
+        free = shutil.disk_usage(self.root).free
+        return f"{free / 1e6:.1f} MB free, reserve {self.min_free_bytes / 1e6:.1f} MB"
+
+    def holds(self, event_id: str, sha256s: Iterable[str]) -> bool:
+        """True when the spool (pending/, sent/ or dead/) holds event ``event_id`` with a file of each
+        of these SHA-256s on disk: what a staged copy must meet before it may be deleted."""
+        path = self._existing(event_id) if _SAFE_ID.match(event_id) else None
+        if path is None:
+            return False
+        try:
+            entry = load_entry(path)
+        except (OSError, ValueError, KeyError, TypeError, SpoolError):
+            return False
+        on_disk = {f.sha256 for f in entry.files if f.path.is_file()}
+        return set(sha256s) <= on_disk
+
+    def holds_all(self, event: Event) -> bool:
+        """True when the spool holds ``event`` with every one of its files (see :meth:`holds`)."""
+        return self.holds(event.event_id, (f.sha256 for f in event.files))
+
+    def left_out(self, event_id: str) -> bool:
+        """True when the spool's entry for ``event_id`` was made without some of its files (a low disk:
+        ``details.not_spooled``); the staged originals of those files are then the only copy."""
+        path = self._existing(event_id) if _SAFE_ID.match(event_id) else None
+        try:
+            return path is not None and "not_spooled" in load_entry(path).payload.get("details", {})
+        except (OSError, ValueError, KeyError, TypeError, SpoolError):
+            return False
+
+    # -- one process at a time
+
+    def lock(self) -> None:
+        """Take the spool for this process until :meth:`unlock` or its death (even ``kill -9``).
+
+        Recovery (:meth:`recover`, ``detector.sinks.staging``) must only run under the lock: it
+        treats every staging directory and half-written entry as left by a dead process.
+        :class:`SpoolBusy` when another live process holds it.
+        """
+        try:
+            self._process_lock.acquire()
+        except LockHeld as exc:
+            raise SpoolBusy(
+                f"spool {self.root} is in use by another running process (pid {exc.holder}); "
+                f"give each worker its own --spool"
+            ) from None
+
+    def unlock(self) -> None:
+        self._process_lock.release()
 
     # -- reading
 
@@ -207,7 +345,7 @@ class Spool:
         logger.error("pending spool entry %s moved to %s: %s", entry.name, target, reason)
 
     def pending(self) -> list[SpooledEvent]:
-        """Events waiting for upload, oldest first (UUIDv7 ids sort by creation time).
+        """Events waiting for upload, oldest first (ids begin with their incident's time).
 
         A pending entry whose event.json cannot be read (a disk fault) is moved to dead/ with the
         reason, rather than being skipped with an error on every round.
@@ -221,23 +359,32 @@ class Spool:
         return self._list(self.dead_dir)
 
     def stats(self) -> dict[str, int | float | None]:
-        """Counts per state, bytes waiting, and the age in seconds of the oldest pending event."""
+        """Counts per state, bytes waiting, and the age in seconds of the oldest pending event (since
+        it was spooled), and how many entries ``incomplete/`` keeps for an operator."""
 
         def names(d: Path) -> list[str]:
-            return [p.name for p in d.iterdir() if p.is_dir()]
+            return [p.name for p in d.iterdir() if p.is_dir()] if d.is_dir() else []
 
         pending = names(self.pending_dir)
         waiting = sum(
             p.stat().st_size for n in pending for p in (self.pending_dir / n).iterdir() if p.is_file()
         )
-        oldest = min((uuid7_time(n) for n in pending if is_uuid7(n)), default=None)
+        oldest = min((t for n in pending if (t := self._spooled_at(n)) is not None), default=None)
         return {
             "pending": len(pending),
             "pending_bytes": waiting,
             "oldest_pending_age_s": None if oldest is None else (datetime.now(UTC) - oldest).total_seconds(),
             "sent": len(names(self.sent_dir)),
             "dead": len(names(self.dead_dir)),
+            "incomplete": len(names(self.incomplete_dir)),
         }
+
+    def _spooled_at(self, event_id: str) -> datetime | None:
+        try:
+            edge = read_json(self.pending_dir / event_id / EDGE_JSON)
+            return datetime.fromisoformat(str(edge["spooled_at"]))
+        except (OSError, ValueError, KeyError, TypeError, SpoolError):
+            return event_time(event_id) if is_time_ordered(event_id) else None
 
     def get(self, event_id: str) -> SpooledEvent:
         path = self._existing(event_id) if _SAFE_ID.match(event_id) else None
@@ -335,45 +482,3 @@ class Spool:
         except (OSError, ValueError, KeyError, TypeError, SpoolError):
             return False
         return event.event_id == entry.name and not event.verify()
-
-
-class Staging(Protocol):
-    """Where an event's evidence waits until the spool holds its own copy (the evidence writer)."""
-
-    staging_dir: Path
-
-    def discard(self, event_key: str) -> None:
-        """Delete an event's staged files."""
-        ...
-
-
-class SpoolSink:
-    """The spool as an :class:`~detector.sinks.base.EventSink`: keep the event, then free its staging.
-
-    A storage failure (disk full, a file that changed since it was written) is logged and the staged
-    files are left where they are for an operator to recover; the camera keeps running.
-    """
-
-    def __init__(self, spool: Spool, *, staging: Staging | None = None) -> None:
-        self.spool = spool
-        self.staging = staging
-
-    def publish(self, event: Event) -> None:
-        try:
-            path = self.spool.put(event)
-        except StorageError as exc:
-            logger.error(
-                "event %s (%s) NOT spooled: %s; staged files kept in %s",
-                event.event_id,
-                event.type,
-                exc,
-                None if self.staging is None else self.staging.staging_dir,
-            )
-            return
-        if self.staging is not None:
-            self.staging.discard(event.event_id)
-        logger.info("event %s (%s) spooled at %s", event.event_id, event.type, path)
-
-    def close(self) -> None:
-        """Nothing to release: every put is durable when it returns."""
-        return None

@@ -116,6 +116,8 @@ class Uploader:
             for event in self.spool.pending():
                 if self._stop.is_set():
                     break
+                if not event.path.is_dir():
+                    continue  # another uploader on this spool (``tipwatch upload``) moved it meanwhile
                 try:
                     files, nbytes = self._upload(event)
                 except PermanentUploadError as exc:
@@ -125,7 +127,12 @@ class Uploader:
                     report.retry.append(event.event_id)
                     report.error = str(exc)
                     break
-                self.spool.mark_sent(event.event_id)
+                try:
+                    self.spool.mark_sent(event.event_id)
+                except SpoolError as exc:
+                    # Sent by another uploader on this spool at the same time: the API stored it once.
+                    logger.info("event %s: %s", event.event_id, exc)
+                    continue
                 report.sent.append(event.event_id)
                 report.files_uploaded += files
                 report.bytes_uploaded += nbytes
@@ -236,11 +243,12 @@ class Uploader:
         """A new event was spooled: upload it now (:meth:`wake`); the spool holds what is sent."""
         self.wake()
 
-    def close(self) -> None:
-        """Shut down as a sink: one last round for what is pending (bounded by the HTTP timeout),
-        then stop the background thread and release the HTTP client.  Events that could not be
-        sent stay pending for the next start."""
-        self.run_once()
+    def close(self, *, last_round: bool = True) -> None:
+        """Shut down as a sink: one last round for what is pending (bounded by the HTTP timeout;
+        skipped with ``last_round=False``), then stop the background thread and release the HTTP
+        client.  Events that could not be sent stay pending for the next start."""
+        if last_round:
+            self.run_once()
         self.stop()
         self._client.close()
 

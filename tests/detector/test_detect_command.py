@@ -1,4 +1,5 @@
-"""`tipwatch detect` end to end on sample clips: events with stills and a clip land in the spool."""
+"""`tipwatch detect` end to end on sample clips: events with stills and a clip land in the spool, and
+processing the same file again stores nothing twice."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import cv2
 import pytest
+from ingest_server import IngestServer
 
 from detector.backends.registry import ssd_model_info
 from detector.sinks.spool import Spool
@@ -16,7 +18,7 @@ from detector.sinks.spool import Spool
 pytestmark = pytest.mark.slow
 
 
-def _detect(clip: Path, spool: Path) -> subprocess.CompletedProcess[str]:
+def _detect(clip: Path, spool: Path, *api: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
             sys.executable,
@@ -30,6 +32,7 @@ def _detect(clip: Path, spool: Path) -> subprocess.CompletedProcess[str]:
             "--start-time",
             "2026-11-24T09:00:00+00:00",
             "--no-progress",
+            *api,
         ],
         capture_output=True,
         text=True,
@@ -107,3 +110,30 @@ def test_a_restart_cleans_what_a_killed_worker_left_half_written(samples_dir: Pa
     assert not half.exists()
     assert "1 half-written removed" in proc.stderr
     assert Spool(spool_root).pending() == []
+
+
+def test_processing_the_same_file_again_stores_nothing_twice(samples_dir: Path, tmp_path: Path) -> None:
+    """Before: a second `tipwatch detect` over the same file stored a second event with a new id and
+    the same camera, times and file hashes.  Now the id comes from what the event is and the payload
+    repeats byte for byte, so the API answers 'already stored' (200), never 409."""
+    server = IngestServer(tmp_path / "server")
+    server.start()
+    try:
+        for run in ("first", "again"):
+            _detect(
+                samples_dir / "dumping_no_vehicle.mp4",
+                tmp_path / run,
+                "--api",
+                server.url,
+                "--token",
+                "device-token",
+            )
+    finally:
+        server.stop()
+    first, again = Spool(tmp_path / "first").sent(), Spool(tmp_path / "again").sent()
+    assert first and [e.payload for e in first] == [e.payload for e in again]
+    assert Spool(tmp_path / "again").dead() == [] and Spool(tmp_path / "again").pending() == []
+    assert set(server.events) == {e.event_id for e in first} == server.complete_ids()
+    assert server.count("POST", 201) == len(first) and server.count("POST", 200) == len(first)
+    assert server.count("POST", 409) == 0
+    assert all(n == 1 for n in server.blob_writes.values())

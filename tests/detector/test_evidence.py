@@ -159,8 +159,9 @@ def test_ring_keeps_only_its_window_and_restarts_when_time_goes_back() -> None:
 
 
 def test_full_disk_is_refused_before_writing(tmp_path: Path) -> None:
-    free = shutil.disk_usage(tmp_path).free
-    writer = EvidenceWriter(tmp_path, min_free_bytes=free + 10**9)
+    # Below the stills' own floor too (a still may use the reserve down to it: see test_sinks).
+    huge = shutil.disk_usage(tmp_path).free + 10**9
+    writer = EvidenceWriter(tmp_path, min_free_bytes=huge, min_free_still_bytes=huge)
     with pytest.raises(DiskFullError, match="disk almost full") as info:
         writer.still("evt", StillRole.ACT, frame_of(bus_image()))
     assert isinstance(info.value, StorageError)
@@ -199,10 +200,12 @@ sys.path.insert(0, TESTS_DIR)
 from edge_fixtures import T0, bus_image, frame_of, make_event, small_frames
 from detector.evidence import EvidenceWriter
 from detector.frame_ring import FrameRing
+import detector.sinks.spool as spool_module
 from detector.sinks.spool import Spool
 from detector.storage import StorageError
 from detector.types import StillRole
 
+spool_module.try_link = lambda src, dst: False  # a file system without hard links: the spool copies
 root = Path(ROOT)
 event = make_event(root / "staging")  # written before the limit
 spool = Spool(root / "spool", min_free_bytes=0)

@@ -10,7 +10,6 @@ from detector.backends.opencv_ssd import OpenCVSSDDetector
 from detector.config import default_site
 from detector.pipeline import CameraPipeline
 from detector.types import ClockSource, Frame
-from detector.uuid7 import uuid7_str
 
 
 def _frames(start_index: int, count: int, width: int, height: int) -> list[Frame]:
@@ -31,9 +30,3 @@ def test_a_stream_that_changes_resolution_keeps_running(ssd: OpenCVSSDDetector) 
     assert m["detector_runs"] == 1  # nothing moved: only the full look at the new picture after the change
     assert m["scene_samples"] >= 2
     assert pipeline.rules is not None and (pipeline.rules.width, pipeline.rules.height) == (320, 240)
-
-
-def test_event_ids_are_uuid7_and_sort_by_time() -> None:
-    ids = [uuid7_str() for _ in range(50)]
-    assert all(len(i) == 36 and i[14] == "7" and i[19] in "89ab" for i in ids)
-    assert len(set(ids)) == 50

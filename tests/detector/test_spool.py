@@ -34,8 +34,11 @@ def test_put_writes_contract_payload_and_files(tmp_path: Path) -> None:
     assert spooled.verify() == []
     assert len(spooled.files) == len(event.files) == 5
     assert not list(spool.tmp_dir.iterdir())
-    # Staged files stay (copy) unless move=True.
+    # Staged files stay unless move=True; the spool holds the same bytes without a second copy.
     assert all(f.path.is_file() for f in event.files)
+    assert {(path / s.name).stat().st_ino for s in spooled.files} == {
+        f.path.stat().st_ino for f in event.files
+    }
 
 
 def test_payload_round_trip(tmp_path: Path) -> None:
@@ -122,7 +125,9 @@ def test_full_disk_refuses_and_keeps_spooled_events(tmp_path: Path) -> None:
     kept = make_event(tmp_path / "staging")
     spool.put(kept)
     before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
-    full = Spool(root, min_free_bytes=shutil.disk_usage(tmp_path).free + 10**9)
+    # Not even an event's metadata fits (below the reserve, hard links alone would still spool it).
+    huge = shutil.disk_usage(tmp_path).free + 10**9
+    full = Spool(root, min_free_bytes=huge, min_free_metadata_bytes=huge)
     with pytest.raises(DiskFullError, match="disk almost full") as info:
         full.put(make_event(tmp_path / "staging"))
     assert isinstance(info.value, StorageError)

@@ -3,56 +3,24 @@
 from __future__ import annotations
 
 import hashlib
-import threading
-import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-import uvicorn
 from edge_fixtures import make_event
-from ingest_server import free_port
+from real_api import RealApi, running_api
 from sqlalchemy import select
 
 from detector.sinks.spool import Spool
 from detector.sinks.uploader import Uploader
-from evidence_api.main import create_app
 from evidence_api.models import Event as EventRow
-from evidence_api.services import bootstrap
-from evidence_api.settings import Settings
-
-
-@dataclass
-class RealApi:
-    url: str
-    token: str
-    app: Any
 
 
 @pytest.fixture
 def real_api(tmp_path: Path) -> Iterator[RealApi]:
-    settings = Settings(env="test", secret_key="test-secret-0123456789abcdef", data_dir=tmp_path / "api")
-    app = create_app(settings)
-    with app.state.sessionmaker() as session:
-        cred = bootstrap.ensure_site_camera_device(
-            session=session, site_key="lay-by-a123", camera_key="cam-1", pepper=settings.secret_key
-        )
-        session.commit()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "evidence API did not start"
-        time.sleep(0.05)
-    yield RealApi(f"http://127.0.0.1:{port}", cred.token, app)
-    server.should_exit = True
-    thread.join(10)
-    app.state.engine.dispose()
+    with running_api(tmp_path / "api") as api:
+        yield api
 
 
 def test_spooled_events_reach_the_real_api_complete_and_intact(tmp_path: Path, real_api: RealApi) -> None:
