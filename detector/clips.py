@@ -27,22 +27,34 @@ TIME_BASE = Fraction(1, 1000)  # clip timestamps in milliseconds
 CRF = "23"  # libx264 quality: visually clean CCTV at a few Mbit/s
 PRESET = "veryfast"  # encode speed on an edge box's CPU
 # The same frames must give the same file, so a clip's SHA-256 is reproducible when footage is
-# processed again, on this box or another.  Two settings make libx264 deterministic:
+# processed again, on this box or another (an event's id is derived from what it is, and the API
+# refuses the same id with other content).  Three settings make libx264 deterministic:
 # - one encoder thread: the frame-thread count changes rate control, so output would depend on
 #   the box's core count (one thread of ``veryfast`` still encodes 720p many times real time);
 # - no B-frames: with B-frames, macroblock-tree rate control read uninitialised memory at some
 #   common widths (704, 720 and 960 pixels gave a different file on each encode once the heap held
 #   other data; 640, 768, 1280 and 1920 did not).  Without them every frame also decodes in
-#   display order, which keeps frame-by-frame stepping in a browser exact.
-ENCODER_OPTIONS = {"threads": "1", "bf": "0"}
+#   display order, which keeps frame-by-frame stepping in a browser exact;
+# - no macroblock tree at all: even without B-frames it still made about 1 in 100 small clips
+#   (96x72, 5 frames) differ in a freshly started process (0 in 5,760 without it).  It costs a few
+#   per cent of bitrate at the same CRF.
+ENCODER_OPTIONS = {"threads": "1", "bf": "0", "x264-params": "mbtree=0"}
+#: what clips were encoded with before the macroblock tree was turned off: the synthetic sample
+#: clips keep it, so their pixels (and the detection figures measured on them) stay as they were
+SAMPLE_ENCODER_OPTIONS = {"threads": "1", "bf": "0"}
 
 
-def write_h264(frames: Iterable[tuple[float, npt.NDArray[np.uint8]]], path: Path) -> int:
+def write_h264(
+    frames: Iterable[tuple[float, npt.NDArray[np.uint8]]],
+    path: Path,
+    *,
+    options: dict[str, str] | None = None,
+) -> int:
     """Encode ``(video time s, BGR uint8 (H, W, 3))`` frames as an H.264 MP4 at ``path``.
 
     Timestamps are the frames' own, from zero; a frame not later than the previous one is dropped.
     Every frame is scaled to the first frame's size (rounded down to even, as 4:2:0 needs).
-    The same frames give the same bytes (see ``ENCODER_OPTIONS``).
+    The same frames give the same bytes (see ``ENCODER_OPTIONS``, the default ``options``).
     Returns how many frames were written; ValueError when there were none.
     """
     written = 0
@@ -59,7 +71,7 @@ def write_h264(frames: Iterable[tuple[float, npt.NDArray[np.uint8]]], path: Path
                 stream.width, stream.height = size
                 stream.pix_fmt = "yuv420p"
                 stream.codec_context.time_base = TIME_BASE
-                stream.options = {"crf": CRF, "preset": PRESET, **ENCODER_OPTIONS}
+                stream.options = {"crf": CRF, "preset": PRESET, **(options or ENCODER_OPTIONS)}
                 first_t = t
             pts = round((t - first_t) / TIME_BASE)
             if pts <= last_pts:

@@ -11,9 +11,8 @@ meets new ones (spooled and uploaded while the kills land).  The figures are pri
 Exactly once: the API stores each incident's id (computed in this process from the same generator)
 once and no other event.  Complete: it holds every file the edge kept for the event (its spool entry,
 whose files still hash to what they declare), and each stored file hashes to its name.  The spool's
-copy is the reference rather than a rendering made here because the H.264 encoder is not yet
-byte-reproducible in every process (the count is printed); see ``SpoolSink`` for what a re-rendering
-with other bytes does.
+copy is the reference; how many events a rendering made here encodes to other bytes is printed (it
+found the clip encoder's last irreproducibility: ``detector.clips``).
 """
 
 from __future__ import annotations

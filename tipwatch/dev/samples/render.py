@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from detector.clips import write_h264
+from detector.clips import SAMPLE_ENCODER_OPTIONS, write_h264
 from tipwatch.dev.samples.scenarios import SCENARIOS, Actor, Scenario
 from tipwatch.dev.samples.scene import FPS, HEIGHT, WIDTH, Scene, build_scene, cloud_gain
 
@@ -176,7 +176,7 @@ def write_clip(
     # H.264 with a timestamp per frame, as a camera sends it (so the demo exercises the remuxed
     # master and the browser working copy of its clips, not a transcode of MPEG-4 Part 2).
     try:
-        write_h264(timed(), partial)
+        write_h264(timed(), partial, options=SAMPLE_ENCODER_OPTIONS)
     except (av.error.FFmpegError, OSError, ValueError) as exc:
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()
