@@ -166,3 +166,28 @@ def test_the_wheel_leaves_the_dev_tooling_out() -> None:
     assert not {p for p in packages if p.split(".")[0] in ("tests", "benchmarks")}
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts == {"tipwatch": "tipwatch.cli:main"}
+
+
+def test_log_lines_from_a_camera_thread_name_their_camera() -> None:
+    """`tipwatch detect --all-cameras` runs each camera in a thread named camera-<id>; the rules log
+    without knowing their camera, so the console line says which camera it was."""
+    import logging
+    import threading
+
+    from tipwatch.cli import CameraLogFormatter
+
+    formatter = CameraLogFormatter()
+    lines: list[str] = []
+
+    def log_one() -> None:
+        record = logging.LogRecord(
+            "detector.rules", logging.INFO, __file__, 1, "visit %d: vehicle gone", (3,), None
+        )
+        lines.append(formatter.format(record))
+
+    for name in ("camera-lay-by-2", "MainThread"):
+        thread = threading.Thread(target=log_one, name=name)
+        thread.start()
+        thread.join()
+    assert lines[0].endswith("INFO detector.rules: [camera lay-by-2] visit 3: vehicle gone")
+    assert lines[1].endswith("INFO detector.rules: visit 3: vehicle gone")

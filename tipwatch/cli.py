@@ -27,6 +27,26 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+CAMERA_THREAD_PREFIX = "camera-"  # detector.worker names each camera's thread camera-<id>
+
+
+class CameraLogFormatter(logging.Formatter):
+    """:data:`LOG_FORMAT`, with the camera a line came from when an edge box runs several cameras in
+    one process (``tipwatch detect --all-cameras``): the rules and the scene model log without
+    knowing their camera, but each camera runs in a thread named after it."""
+
+    def __init__(self) -> None:
+        super().__init__(LOG_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        thread = record.threadName or ""
+        if not thread.startswith(CAMERA_THREAD_PREFIX):
+            return super().format(record)
+        camera = thread.removeprefix(CAMERA_THREAD_PREFIX)
+        line = super().format(record)
+        head, sep, message = line.partition(f"{record.name}: ")
+        return f"{head}{record.name}: [camera {camera}] {message}" if sep else line
+
 
 #: the package whose absence means "installed from the wheel, not a source checkout"
 DEV_PACKAGE = "tipwatch.dev"
@@ -170,7 +190,7 @@ def console_logging(level: int) -> Iterator[logging.Handler]:
     """
     root = logging.getLogger()
     handler = ConsoleHandler()
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setFormatter(CameraLogFormatter())
     handler.setLevel(level)
     previous = root.level
     root.addHandler(handler)
