@@ -41,6 +41,30 @@ def test_bad_truth_file_is_named(tmp_path: Path) -> None:
         find_clips(tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ('{"event": [{"type": "dumping", "start_s": 1, "end_s": 2}]}', "events: Field required"),
+        ('{"events": [{"type": "dumping", "start": 1, "end_s": 2}]}', "events.0.start_s: Field required"),
+        ('{"events": [], "conditions": "rain"}', "conditions: Input should be a valid array"),
+        ('{"events": [{"type": "dumping", "start_s": NaN, "end_s": 2}]}', "events.0.start_s"),
+        ('{"events": [{"type": "dumping", "start_s": 5, "end_s": 2}]}', "end_s 2.0 is before start_s 5.0"),
+        ('{"events": [{"type": "dumping", "start_s": -1, "end_s": 2}]}', "greater than or equal to 0"),
+        ('[{"type": "dumping", "start_s": 1, "end_s": 2}]', "file: Input should be an object"),
+        ('{"events": [', "Invalid JSON"),
+    ],
+)
+def test_a_truth_file_with_a_mistake_is_refused_saying_what_is_wrong(
+    tmp_path: Path, text: str, says: str
+) -> None:
+    """A misspelt key or a string where a list belongs would otherwise score silently wrong."""
+    (tmp_path / "clip.mp4").write_bytes(b"not really a video")
+    (tmp_path / "clip.truth.json").write_text(text)
+    with pytest.raises(TruthError, match=r"clip\.truth\.json") as raised:
+        find_clips(tmp_path)
+    assert says in str(raised.value)
+
+
 @pytest.mark.slow
 def test_eval_on_the_sample_clips_is_perfect(samples_dir: Path) -> None:
     out = subprocess.run(

@@ -12,7 +12,6 @@ wrongly / nothing missed).
 
 from __future__ import annotations
 
-import json
 import logging
 import multiprocessing
 import os
@@ -24,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from detector.config import SiteConfig, default_site, load_site
 from detector.types import EventType
@@ -115,24 +116,48 @@ class Clip:
     conditions: list[str] = field(default_factory=list)
 
 
+class _TruthEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    type: EventType
+    start_s: float = Field(ge=0)
+    end_s: float = Field(ge=0)
+    deposit_s: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> _TruthEvent:
+        if self.end_s < self.start_s:
+            raise ValueError(f"end_s {self.end_s} is before start_s {self.start_s}")
+        return self
+
+
+class _TruthFile(BaseModel):
+    """``NAME.truth.json`` (docs/architecture.md): misspelt keys, strings where lists belong and
+    non-finite times are refused, so a broken truth file cannot quietly score every detection a
+    false alarm."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    events: list[_TruthEvent]
+    site: str | None = None
+    conditions: list[str] = Field(default_factory=list)
+    summary: str = ""  # what the clip shows, for people
+    generator: str | None = None  # the tool version that made it (cache key)
+    duration_s: float | None = Field(default=None, ge=0)
+
+
 def load_truth(path: Path) -> tuple[list[Span], Path | None, list[str]]:
-    """(truth spans, site file or None, condition tags) of one ``NAME.truth.json``."""
+    """(truth spans, site file or None, condition tags) of one ``NAME.truth.json``; TruthError names
+    the file and what is wrong with it."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        spans = [
-            Span(
-                EventType(e["type"]),
-                float(e["start_s"]),
-                float(e["end_s"]),
-                float(e["deposit_s"]) if e.get("deposit_s") is not None else None,
-            )
-            for e in data.get("events", [])
-        ]
-        conditions = [str(c) for c in data.get("conditions", [])]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise TruthError(f"{path}: not a valid truth file ({exc})") from exc
-    site = data.get("site")
-    return spans, (path.parent / site) if site else None, conditions
+        doc = _TruthFile.model_validate_json(path.read_bytes())
+    except OSError as exc:
+        raise TruthError(f"{path}: cannot read the truth file ({exc})") from exc
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(x) for x in e['loc']) or 'file'}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        raise TruthError(f"{path}: not a valid truth file ({problems})") from None
+    spans = [Span(e.type, e.start_s, e.end_s, e.deposit_s) for e in doc.events]
+    return spans, (path.parent / doc.site) if doc.site else None, doc.conditions
 
 
 def find_clips(directory: Path) -> list[Clip]:
