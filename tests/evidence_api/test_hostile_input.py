@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,11 +12,11 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import uvicorn
 from evidence_testutil import PASSWORD, Api, event_body, sha
 from fastapi.testclient import TestClient
 from hostile_corpus import Hostile, controls, corpus
 from sqlalchemy import func, select
+from tests_support_uvicorn import serve_in_thread
 
 from evidence_api.db import Base
 from evidence_api.models import Event, Site
@@ -259,21 +258,8 @@ def test_the_pages_refuse_control_characters_in_a_form(api: Api) -> None:
 @pytest.fixture
 def served(api: Api) -> Iterator[tuple[str, int]]:
     """The fixture's app behind uvicorn on a free port (its lifespan already runs in the test client)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(api.client.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    yield "127.0.0.1", port
-    server.should_exit = True
-    thread.join(10)
+    with serve_in_thread(api.client.app, lifespan="off") as port:
+        yield "127.0.0.1", port
 
 
 def _answer_before_body(address: tuple[str, int], head: str, sent: bytes = b"") -> bytes:
