@@ -13,6 +13,17 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 logger = logging.getLogger(__name__)
 
 PG_CONNECT_TIMEOUT_S = 5
+#: seconds until a silent PostgreSQL peer is given up: first keepalive probe after 10 s idle, then 3
+#: unanswered probes 5 s apart; data left unacknowledged this long also ends the connection
+PG_DEAD_PEER_S = 25
+PG_CONNECT_ARGS: dict[str, Any] = {
+    "connect_timeout": PG_CONNECT_TIMEOUT_S,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": PG_DEAD_PEER_S * 1000,  # milliseconds
+}
 
 
 class Base(DeclarativeBase):
@@ -61,8 +72,12 @@ def make_engine(url: str, *, schema: str | None = None, **kwargs: Any) -> Engine
 
         return engine
     # pre-ping: a connection the server dropped (restart, failover) is replaced, not used and failed;
-    # connect_timeout: a database host that has gone silent fails a request in seconds, not minutes.
-    connect_args = {"connect_timeout": PG_CONNECT_TIMEOUT_S, **kwargs.pop("connect_args", {})}
+    # connect_timeout: a database host that has gone silent fails a request in seconds, not minutes;
+    # keepalives and tcp_user_timeout: a connection whose packets silently stop arriving (a failover
+    # that moved the address, a NAT or firewall dropping state, a pulled cable: no RST ever comes) is
+    # declared dead by the kernel in about PG_DEAD_PEER_S instead of the OS default (~2 h idle, ~15 min
+    # with data unacknowledged), so a request fails (503) and the pool replaces the connection.
+    connect_args = {**PG_CONNECT_ARGS, **kwargs.pop("connect_args", {})}
     engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
     if schema:
 

@@ -134,3 +134,29 @@ def test_the_database_going_away_is_a_503_with_retry_after_and_the_api_recovers(
             assert client.get("/api/v1/events", headers=auth).status_code == 200
         assert any("database back after" in r.getMessage() for r in caplog.records)
         assert not app.state.outage.ongoing
+
+
+def test_a_connection_whose_peer_goes_silent_is_given_up_by_the_kernel_in_seconds(pg_url: str) -> None:
+    """A database whose packets stop arriving with no RST (a failover that moved the address, a NAT
+    dropping state) must fail requests in seconds, not hang them for the OS default of ~2 hours idle or
+    ~15 minutes of unacknowledged data.  Read back from the socket libpq really uses, as the kernel
+    will apply it.  (A userspace relay cannot stage the silence itself: its kernel keeps acknowledging.)"""
+    from evidence_api.db import PG_DEAD_PEER_S, make_engine
+
+    engine = make_engine(pg_url)
+    try:
+        with engine.connect() as conn:
+            fd = conn.connection.dbapi_connection.fileno()  # type: ignore[union-attr]
+            sock = socket.socket(fileno=socket.dup(fd))
+            try:
+                assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+                idle = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE)
+                interval = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL)
+                count = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT)
+                assert idle + interval * count <= PG_DEAD_PEER_S <= 60
+                user_timeout_ms = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT)
+                assert 0 < user_timeout_ms <= PG_DEAD_PEER_S * 1000
+            finally:
+                sock.close()
+    finally:
+        engine.dispose()
