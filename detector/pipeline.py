@@ -19,6 +19,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,6 +83,8 @@ class PipelineMetrics:
     scene_samples: int = 0
     events: int = 0
     bad_frames: int = 0
+    view_moves: int = 0  # times the whole picture shifted (a knock, a turn): the camera's health hears of it
+    last_view_move_at: datetime | None = None  # capture time (UTC) of the latest such shift
     # why the detector looked, how often: new_motion, vehicle, new_in_scene, refresh, keepalive, lighting
     look_reasons: dict[str, int] = field(default_factory=dict)
     video_seconds: float = 0.0
@@ -99,6 +102,7 @@ class PipelineMetrics:
             "scene_samples": self.scene_samples,
             "events": self.events,
             "bad_frames": self.bad_frames,
+            "view_moves": self.view_moves,
             "look_reasons": dict(self.look_reasons),
             "video_seconds": round(self.video_seconds, 2),
             "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
@@ -435,6 +439,9 @@ class CameraPipeline:
             )
             if math.dist(shift, self.scene.registration_offset()) > REBASE_WORKING_PX:
                 rules.camera_moved(t)
+            if len(self.scene.moves) > self.metrics.view_moves:  # registered or relearnt: for the health
+                self.metrics.view_moves = len(self.scene.moves)
+                self.metrics.last_view_move_at = frame.captured_at
         else:
             regions = list(self.scene.regions.values())
         busy = {r.region_id: False for r in regions}

@@ -167,17 +167,27 @@ class Worker:
         """Process the whole source (or until Ctrl-C, or until ``stop`` is set by the box running
         several cameras), then close everything; returns the metrics."""
         bar: Any = None
-        on_frame: Callable[[Frame], None] | None = None
+        progress: Callable[[Frame], None] | None = None
         if not self.source.is_live and self.options.progress:
             from tqdm import tqdm
 
             bar = tqdm(total=self.source.frame_count, unit="frame", desc=self.camera.id)
 
-            def on_frame(_frame: Frame) -> None:
+            def progress(_frame: Frame) -> None:
                 bar.update(1)
 
         elif self.source.is_live:
-            on_frame = self._status
+            progress = self._status
+        metrics = self.pipeline.metrics
+
+        def on_frame(frame: Frame) -> None:
+            # The health file's heartbeat and the picture's shifts (it rewrites itself only when due).
+            self.health.frames_seen(
+                frame.captured_at, view_moves=metrics.view_moves, view_moved_at=metrics.last_view_move_at
+            )
+            if progress is not None:
+                progress(frame)
+
         try:
             self.pipeline.run(_until(self.source.frames(), stop), on_frame=on_frame)
         except KeyboardInterrupt:

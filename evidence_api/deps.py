@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from evidence_api.models import ApiToken, Device, Role, User
 from evidence_api.security import hash_token
 from evidence_api.services.bundle_export import BackgroundExports, ExportSetup
+from evidence_api.services.camera_health import HealthWatch
 from evidence_api.services.errors import DomainError
 from evidence_api.settings import Settings
 from evidence_api.storage import BlobStore
@@ -61,6 +62,17 @@ def get_export_setup(request: Request, settings: SettingsDep, store: StoreDep) -
     return ExportSetup.from_settings(
         settings, store=store, person_finder_factory=request.app.state.person_finder_factory
     )
+
+
+def get_health_watch(settings: SettingsDep) -> HealthWatch:
+    """When a camera needs a person, from the settings."""
+    return HealthWatch(
+        silent_after=timedelta(seconds=settings.camera_silent_after_s),
+        clock_tolerance_s=settings.camera_clock_tolerance_s,
+    )
+
+
+HealthWatchDep = Annotated[HealthWatch, Depends(get_health_watch)]
 
 
 def get_background_exports(request: Request) -> BackgroundExports:

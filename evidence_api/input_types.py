@@ -66,6 +66,13 @@ def _check_utc(value: datetime) -> datetime:
     return value
 
 
+def _check_time_window(value: datetime) -> datetime:
+    utc = _check_utc(value).astimezone(UTC)
+    if not EARLIEST_DATE <= utc.date() <= LATEST_DATE:
+        raise ValueError(f"the time must lie between {EARLIEST_DATE} and {LATEST_DATE}")
+    return value
+
+
 def _check_date(value: date) -> date:
     if not EARLIEST_DATE <= value <= LATEST_DATE:
         raise ValueError(f"the date must lie between {EARLIEST_DATE} and {LATEST_DATE}")
@@ -84,6 +91,10 @@ SingleLine = AfterValidator(_check_line)
 Text = AfterValidator(_check_text)
 #: a timezone-aware time that can be converted to UTC (``Annotated[AwareDatetime, InUtcRange]``)
 InUtcRange = AfterValidator(_check_utc)
+#: a timezone-aware time in the window this service's records can hold (``Annotated[AwareDatetime,
+#: PlausibleTime]``), for times an edge box reports about itself rather than evidence times, which
+#: ingest bounds more tightly (``services.ingest.CaptureWindow``)
+PlausibleTime = AfterValidator(_check_time_window)
 #: a date in the window this service's records can hold (``Annotated[date, PlausibleDate]``)
 PlausibleDate = AfterValidator(_check_date)
 #: a JSON integer that a 64-bit reader (PostgreSQL, a spreadsheet) can hold, checked before a union of

@@ -13,6 +13,7 @@ detector).
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -31,7 +32,7 @@ from evidence_api.request_limits import RequestLimits
 from evidence_api.routes import audit, auth, authorisations, bundles, cases, events, returns, sites
 from evidence_api.services.audit_checkpoints import AuditCheckpointer, CheckpointLog
 from evidence_api.services.bundle_export import BackgroundExports, reap_interrupted
-from evidence_api.services.errors import DomainError
+from evidence_api.services.errors import ClockAhead, DomainError
 from evidence_api.settings import Settings
 from evidence_api.storage import make_blob_store
 from evidence_api.validation_errors import safe_errors
@@ -93,6 +94,10 @@ def _reap_interrupted_exports(app: FastAPI) -> None:
 def domain_error_json(exc: DomainError) -> JSONResponse:
     """A DomainError as the API answers it: ``{"detail": message}`` with its status; a 422 in the shape
     of FastAPI's own validation errors (the schema says so)."""
+    if isinstance(exc, ClockAhead):
+        detail = [{"loc": ["body"], "msg": str(exc), "type": "clock_ahead"}]
+        retry = str(max(1, math.ceil(exc.retry_after_s)))
+        return JSONResponse({"detail": detail}, status_code=422, headers={"Retry-After": retry})
     if exc.status_code == 422:
         detail = [{"loc": ["body"], "msg": str(exc), "type": "value_error"}]
         return JSONResponse({"detail": detail}, status_code=422)

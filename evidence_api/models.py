@@ -169,9 +169,28 @@ class Camera(Base):
     clock_source: Mapped[str] = mapped_column(String(40), default="stream")
     status: Mapped[str] = mapped_column(String(40), default="active")
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # the edge box's latest health report (``POST /cameras/{key}/health``), as sent, and when it came
+    health_status: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    health_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    health_report: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     site: Mapped[Site] = relationship(back_populates="cameras")
     device: Mapped[Device | None] = relationship(back_populates="cameras")
+
+
+class CameraHealthPeriod(Base):
+    """A stretch of time one camera's edge box reported the same health status: opened by the first
+    report of a new status, extended by each report of the same one (so a heartbeat a minute costs no
+    new row)."""
+
+    __tablename__ = "camera_health_periods"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    camera_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cameras.id"), index=True)
+    status: Mapped[str] = mapped_column(String(40))
+    first_received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reports: Mapped[int] = mapped_column(Integer, default=1)
+    problems: Mapped[list[str]] = mapped_column(JSON, default=list)  # the latest report's, in its words
 
 
 class AuthorisationCamera(Base):

@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from evidence_api.input_types import Int64, InUtcRange, PlausibleDate, SingleLine, Text
+from evidence_api.input_types import Int64, InUtcRange, PlausibleDate, PlausibleTime, SingleLine, Text
 from evidence_api.models import AuthorisationKind, LandType, Outcome, ReviewStatus, Role, SizeBand, WasteType
 
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
@@ -244,6 +244,75 @@ class CameraOut(BaseModel):
     clock_source: str
     status: str
     last_seen_at: datetime | None
+    health_status: str | None = Field(
+        description="the edge box's latest reported status (ok, attention, view_moved, disk_low, "
+        "not_spooled), or null if it never reported"
+    )
+    health_reported_at: datetime | None
+    silent: bool = Field(description="not heard from for longer than the server's camera_silent_after_s")
+    warnings: list[str] = Field(
+        description="what a person should look at, in words: silent, a shifted "
+        "view, a full disk, a wrong clock ..."
+    )
+
+
+HealthTime = Annotated[AwareDatetime, PlausibleTime]
+HealthStatus = Literal["ok", "attention", "view_moved", "disk_low", "not_spooled"]
+Count = Annotated[int, Field(ge=0, lt=2**63)]
+HealthProblem = Annotated[str, StringConstraints(max_length=DETAIL_TEXT_MAX), SingleLine]
+HEALTH_LIST_MAX = 100  # entries in each list of a health report (the edge sends its latest 20)
+
+
+class EdgeEventNote(InputModel):
+    """One event the edge box could not spool in full, or at all."""
+
+    event_id: Annotated[str, StringConstraints(min_length=1, max_length=100), SingleLine]
+    reason: HealthProblem
+    at: HealthTime
+
+
+class CameraHealthIn(InputModel):
+    """An edge box's health record for one camera: its ``<spool>/health.json`` as the box wrote it
+    (see ``detector/sinks/health.py``), plus the box's clock offset.  ``status`` is the worst of
+    ``not_spooled`` > ``disk_low`` > ``view_moved`` > ``attention`` > ``ok``."""
+
+    status: HealthStatus
+    since: HealthTime = Field(description="when the box entered this status (its clock)")
+    updated_at: HealthTime = Field(description="when the box wrote this record (its clock)")
+    camera_id: Key = Field(description="the camera's key; must match the URL's")
+    free_bytes: Count = Field(description="free space on the spool's disk, bytes")
+    reserve_bytes: Count = Field(description="the evidence reserve below which evidence is cut, bytes")
+    problems: list[HealthProblem] = Field(default_factory=list, max_length=HEALTH_LIST_MAX)
+    events_not_spooled: list[EdgeEventNote] = Field(default_factory=list, max_length=HEALTH_LIST_MAX)
+    not_spooled: Count = Field(default=0, description="how many events wait in staging, unspooled")
+    events_reduced: list[EdgeEventNote] = Field(default_factory=list, max_length=HEALTH_LIST_MAX)
+    pending: Count = Field(description="events spooled and not yet uploaded")
+    incomplete: Count = Field(description="staged entries kept for a person to look at")
+    last_frame_at: HealthTime | None = Field(default=None, description="capture time of the latest frame")
+    view_moves: Count = Field(default=0, description="times the whole picture shifted in this run")
+    view_moved_at: HealthTime | None = Field(default=None, description="capture time of the latest shift")
+    clock_offset_s: Annotated[float, Field(ge=-1e9, le=1e9)] | None = Field(
+        default=None,
+        description="how far the box's clock runs ahead of the API's (negative: behind), seconds, "
+        "measured from the Date header of the API's answers (±1 s)",
+    )
+
+
+class CameraHealthPeriodOut(BaseModel):
+    status: str
+    first_received_at: datetime
+    last_received_at: datetime
+    reports: int
+    problems: list[str]
+
+
+class CameraHealthOut(BaseModel):
+    """A camera's health: its latest report, the warnings a person should act on, and the periods of
+    each status, newest first."""
+
+    camera: CameraOut
+    report: dict[str, object] | None = Field(description="the latest report as the edge box sent it")
+    periods: list[CameraHealthPeriodOut]
 
 
 class AuthorisationIn(InputModel):

@@ -65,6 +65,18 @@ class Settings(BaseSettings):
         description="how far (seconds) an event or file time may be ahead of this server's clock when it "
         "arrives; later is refused (422): an edge box clock running fast",
     )
+    camera_silent_after_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="a camera not heard from (no event, no health report) for longer than this is shown "
+        "as silent; an edge box reports its health every minute",
+    )
+    camera_clock_tolerance_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="an edge box whose clock differs from this server's by more than this (measured by the "
+        "box from each answer's Date header) is warned about: event times come from that clock",
+    )
     max_files_per_event: int = Field(default=64, gt=0, description="most files one event may declare")
     retention_days: int = Field(default=31, gt=0, description="days before unconfirmed events are purged")
     session_hours: int = Field(default=12, gt=0, description="lifetime of a login session token")

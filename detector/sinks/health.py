@@ -1,13 +1,17 @@
 """The spool's health for an operator: ``<spool>/health.json``, rewritten whenever it may change.
 
-The evidence API has no camera-health endpoint (only ``camera.last_seen_at``, set by ingest), so
-the signal an operator or a monitoring agent sees is this file plus one clear log line at each
-change of state.  ``status`` is the worst of:
+The signal an operator or a monitoring agent on the box sees is this file plus one clear log line at
+each change of state; the uploader also sends it to the evidence API as the camera's health record
+(``POST /api/v1/cameras/{camera}/health``, :mod:`detector.sinks.health_report`), so the council sees a
+silent, full or knocked camera without visiting it.  ``status`` is the worst of:
 
 - ``not_spooled``: an event could not be spooled at all (not even its metadata fitted); its staged
   evidence and manifest wait in ``staging/`` and are spooled at the next start once there is room;
 - ``disk_low``: free space is below the evidence reserve: clips (then stills) are no longer kept in
   full, events are spooled with what fitted (``details.not_spooled`` says what is missing);
+- ``view_moved``: the whole picture shifted (a knock, wind on the pole, a turn) within the last
+  :data:`VIEW_MOVED_ATTENTION_S`; detection re-registered or relearnt the background, but someone
+  should check the camera still covers the hotspot;
 - ``attention``: ``incomplete/`` keeps staged evidence no complete event holds, for a person to look at;
 - ``ok``.
 
@@ -17,7 +21,7 @@ Example::
      "camera_id": "cam-1", "free_bytes": 104857600, "reserve_bytes": 209715200,
      "problems": ["disk low: 104.9 MB free, below the 209.7 MB reserve"],
      "events_not_spooled": [], "events_reduced": [{"event_id": "...", "reason": "...", "at": "..."}],
-     "pending": 3, "incomplete": 0}
+     "pending": 3, "incomplete": 0, "last_frame_at": "...", "view_moves": 0, "view_moved_at": null}
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import json
 import logging
 import shutil
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,8 +42,12 @@ from detector.storage import StorageError, write_atomic
 logger = logging.getLogger(__name__)
 
 HEALTH_JSON = "health.json"
-#: how many recent reduced events the file lists
+#: how many recent reduced (and not spooled) events the file lists
 RECENT_EVENTS = 20
+#: how long (seconds) after the picture last shifted the status stays ``view_moved``
+VIEW_MOVED_ATTENTION_S = 3600.0
+#: the worker refreshes ``last_frame_at`` in the file at most this often (seconds): a heartbeat
+FRAME_HEARTBEAT_S = 30.0
 
 
 class SpoolHealth:
@@ -51,6 +60,11 @@ class SpoolHealth:
         self._not_spooled: dict[str, dict[str, str]] = {}
         self._reduced: list[dict[str, str]] = []
         self._status: str | None = None
+        self._last_frame_at: datetime | None = None
+        self._view_moves = 0
+        self._view_moved_at: datetime | None = None
+        self._view_moved_seen: float | None = None  # monotonic time it was noticed (files replay old times)
+        self._frames_written = 0.0  # monotonic time of the last write caused by frames
         self._since = iso_utc(datetime.now(UTC))
         self._lock = threading.Lock()
 
@@ -74,6 +88,26 @@ class SpoolHealth:
             self._not_spooled.pop(event_id, None)
         self.write()
 
+    def frames_seen(
+        self, last_frame_at: datetime, *, view_moves: int = 0, view_moved_at: datetime | None = None
+    ) -> None:
+        """The camera is delivering frames (capture time of the latest, UTC) and its picture has shifted
+        ``view_moves`` times so far, the latest at ``view_moved_at``; rewrites the file when the view
+        moved again, or at most every :data:`FRAME_HEARTBEAT_S` seconds."""
+        now = time.monotonic()
+        with self._lock:
+            self._last_frame_at = last_frame_at
+            moved = view_moves > self._view_moves
+            if moved:
+                self._view_moves = view_moves
+                self._view_moved_at = view_moved_at or last_frame_at
+                self._view_moved_seen = now
+            due = moved or now - self._frames_written >= FRAME_HEARTBEAT_S
+            if due:
+                self._frames_written = now
+        if due:
+            self.write()
+
     def write(self) -> dict[str, Any]:
         """Recompute the state, write the file atomically, log a change of state; returns the record."""
         with self._lock:
@@ -92,6 +126,15 @@ class SpoolHealth:
                     f"disk low: {free / 1e6:.1f} MB free, below the {self.spool.min_free_bytes / 1e6:.1f} MB "
                     "reserve; free space on the box"
                 )
+            view_moved = (
+                self._view_moved_seen is not None
+                and time.monotonic() - self._view_moved_seen < VIEW_MOVED_ATTENTION_S
+            )
+            if view_moved and self._view_moved_at is not None:
+                problems.append(
+                    f"the picture shifted (a knock, wind, a turn) {self._view_moves} time(s), latest at "
+                    f"{iso_utc(self._view_moved_at)}: check the camera still covers the hotspot"
+                )
             if incomplete:
                 problems.append(
                     f"{incomplete} entr(y/ies) in {self.spool.incomplete_dir} keep evidence no complete "
@@ -102,6 +145,8 @@ class SpoolHealth:
                 if self._not_spooled
                 else "disk_low"
                 if disk_low
+                else "view_moved"
+                if view_moved
                 else "attention"
                 if incomplete
                 else "ok"
@@ -123,10 +168,14 @@ class SpoolHealth:
                 "free_bytes": free,
                 "reserve_bytes": self.spool.min_free_bytes,
                 "problems": problems,
-                "events_not_spooled": list(self._not_spooled.values()),
+                "events_not_spooled": list(self._not_spooled.values())[-RECENT_EVENTS:],
+                "not_spooled": len(self._not_spooled),
                 "events_reduced": list(self._reduced),
                 "pending": pending,
                 "incomplete": incomplete,
+                "last_frame_at": iso_utc(self._last_frame_at) if self._last_frame_at else None,
+                "view_moves": self._view_moves,
+                "view_moved_at": iso_utc(self._view_moved_at) if self._view_moved_at else None,
             }
             try:
                 write_atomic(self.path, json.dumps(record, indent=1).encode())

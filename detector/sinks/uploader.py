@@ -10,6 +10,12 @@ Outcomes:
 - 403, 409, 413, 422 (a permanent refusal) or evidence corrupted on disk: ``dead/`` with the reason.
 - connection errors, timeouts, 5xx, 401, 404, 408, 429: the event stays pending; the round stops
   and the next one waits an exponential backoff with jitter (capped at ``max_backoff``).
+- a 422 of type ``clock_ahead`` (this box's clock runs fast, so the event's times lie in the API's
+  future): not the event's fault, so it stays pending, with one loud log line; once the clock is
+  corrected, or real time catches up with the event's times, it goes.
+
+After each round that reached the API, the spool's ``health.json`` goes to the API as the camera's
+health record when it changed or is due (:mod:`detector.sinks.health_report`).
 
 As an :class:`~detector.sinks.base.EventSink` (after the spool sink), :meth:`Uploader.publish` wakes
 the background thread so a new event goes out now rather than at the next poll, and
@@ -27,6 +33,7 @@ from typing import Any
 
 import httpx
 
+from detector.sinks.health_report import DEFAULT_EVERY_S, ClockOffset, HealthReporter
 from detector.sinks.spool import Spool, SpooledEvent, SpoolError
 from detector.types import Event
 
@@ -37,6 +44,10 @@ PERMANENT = frozenset({403, 409, 413, 422})
 
 class TransientUploadError(Exception):
     """The API could not be reached or answered 'try later'; the event stays pending."""
+
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
 
 
 class PermanentUploadError(Exception):
@@ -53,6 +64,7 @@ class UploadReport:
     files_uploaded: int = 0
     bytes_uploaded: int = 0
     error: str | None = None  # the transient error that stopped the round
+    unreachable: bool = False  # the API could not be reached at all (no answer)
     next_delay_s: float = 0.0  # how long the background thread waits before the next round
 
     @property
@@ -70,6 +82,18 @@ def _server_message(response: httpx.Response) -> str:
     return str(body)[:1000]
 
 
+def _error_type(response: httpx.Response) -> str | None:
+    """The ``type`` of the first error in a 422's FastAPI-shaped ``detail`` list, if any."""
+    try:
+        detail = response.json().get("detail")
+    except (ValueError, AttributeError):
+        return None
+    if isinstance(detail, list) and detail and isinstance(detail[0], dict):
+        kind = detail[0].get("type")
+        return kind if isinstance(kind, str) else None
+    return None
+
+
 class Uploader:
     """Uploads the spool's pending events; :meth:`start` runs it in a background thread."""
 
@@ -84,6 +108,7 @@ class Uploader:
         base_backoff: float = 1.0,
         poll_interval: float = 5.0,
         transport: httpx.BaseTransport | None = None,
+        health_every_s: float = DEFAULT_EVERY_S,
     ) -> None:
         if not api_url.startswith(("http://", "https://")):
             raise ValueError(f"api_url must be an http(s) URL, got {api_url!r}")
@@ -100,7 +125,10 @@ class Uploader:
             timeout=timeout,
             headers={"Authorization": f"Bearer {token}", "User-Agent": "tipwatch-detector"},
             transport=transport,
+            event_hooks={"response": [self._note_clock]},
         )
+        self.clock = ClockOffset()
+        self.health = HealthReporter(spool.root, self._client, self.clock, every_s=health_every_s)
         self._failures = 0
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -126,6 +154,7 @@ class Uploader:
                 except TransientUploadError as exc:
                     report.retry.append(event.event_id)
                     report.error = str(exc)
+                    report.unreachable = exc.unreachable
                     break
                 try:
                     self.spool.mark_sent(event.event_id)
@@ -137,6 +166,8 @@ class Uploader:
                 report.files_uploaded += files
                 report.bytes_uploaded += nbytes
                 logger.info("uploaded event %s (%d files, %d bytes)", event.event_id, files, nbytes)
+            if not report.unreachable and not self._stop.is_set():
+                self.health.maybe_send()
         if report.error is None:
             self._failures = 0
             report.next_delay_s = self.poll_interval
@@ -169,13 +200,26 @@ class Uploader:
         try:
             return self._client.request(method, url, **kwargs)
         except httpx.TransportError as exc:
-            raise TransientUploadError(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
+            raise TransientUploadError(
+                f"{method} {url}: {type(exc).__name__}: {exc}", unreachable=True
+            ) from exc
+
+    def _note_clock(self, response: httpx.Response) -> None:
+        self.clock.note(response)
 
     def _classify(self, what: str, response: httpx.Response) -> None:
         status = response.status_code
         if status in (200, 201):
             return
         message = f"{what} answered {status}: {_server_message(response)}"
+        if status == 422 and _error_type(response) == "clock_ahead":
+            logger.error(
+                "THIS BOX'S CLOCK IS AHEAD of the API's (by about %s s): its events wait until the clock "
+                "is corrected (NTP) or real time reaches their times; %s",
+                self.clock.seconds,
+                message,
+            )
+            raise TransientUploadError(message)
         if status in PERMANENT:
             raise PermanentUploadError(message)
         if status == 401:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from evidence_api.models import Authorisation, Camera, Case, Event
 from evidence_api.schemas import AuthorisationOut, CameraOut, CaseOut, EventFileOut, EventOut
 from evidence_api.services import authorisations
+from evidence_api.services.camera_health import HealthWatch
 
 
 def event_out(e: Event) -> EventOut:
@@ -42,7 +43,9 @@ def event_out(e: Event) -> EventOut:
     )
 
 
-def camera_out(c: Camera) -> CameraOut:
+def camera_out(c: Camera, watch: HealthWatch, now: datetime | None = None) -> CameraOut:
+    """The camera as the API shows it, with the warnings ``watch`` finds at ``now`` (default: now)."""
+    now = now or datetime.now(UTC)
     return CameraOut(
         id=c.id,
         key=c.key,
@@ -53,6 +56,10 @@ def camera_out(c: Camera) -> CameraOut:
         clock_source=c.clock_source,
         status=c.status,
         last_seen_at=c.last_seen_at,
+        health_status=c.health_status,
+        health_reported_at=c.health_reported_at,
+        silent=watch.is_silent(c, now),
+        warnings=watch.warnings(c, now),
     )
 
 

@@ -32,6 +32,16 @@ class Invalid(DomainError):
     status_code = 422
 
 
+class ClockAhead(Invalid):
+    """An event's time lies in this server's future: the edge box's clock runs fast.  A 422 of type
+    ``clock_ahead`` with ``Retry-After`` (seconds until real time reaches it): the edge keeps the
+    event and retries rather than giving it up."""
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class TooLarge(DomainError):
     status_code = 413
 

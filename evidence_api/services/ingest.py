@@ -16,7 +16,7 @@ from evidence_api.models import Blob, Camera, Device, Event, EventFile, Site, Up
 from evidence_api.previews import PreviewError, make_preview
 from evidence_api.schemas import EventIn
 from evidence_api.services import audit, authorisations
-from evidence_api.services.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
+from evidence_api.services.errors import ClockAhead, Conflict, Forbidden, Invalid, NotFound, TooLarge
 from evidence_api.storage import BlobHashMismatch, BlobStore
 
 logger = logging.getLogger(__name__)
@@ -69,10 +69,11 @@ class CaptureWindow:
                     "box's clock is not set"
                 )
             if at > latest:
-                raise Invalid(
+                raise ClockAhead(
                     f"{name}: {at.isoformat()} is more than {self.max_ahead.total_seconds():g} s ahead of "
                     f"this server's clock ({received_at.isoformat(timespec='seconds')}): check the edge "
-                    "box's clock"
+                    "box's clock",
+                    retry_after_s=(at - latest).total_seconds(),
                 )
 
 

@@ -73,3 +73,16 @@ def create_camera(*, session: Session, data: CameraIn, actor: str) -> Camera:
 def list_cameras(*, session: Session) -> list[Camera]:
     stmt = select(Camera).options(selectinload(Camera.site), selectinload(Camera.device)).order_by(Camera.key)
     return list(session.execute(stmt).scalars())
+
+
+def get_camera(*, session: Session, key: str) -> Camera:
+    """The camera registered as ``key``; NotFound otherwise."""
+    stmt = (
+        select(Camera)
+        .where(Camera.key == key)
+        .options(selectinload(Camera.site), selectinload(Camera.device))
+    )
+    camera = session.execute(stmt).scalar_one_or_none()
+    if camera is None:
+        raise NotFound(f"camera {key!r} not found")
+    return camera

@@ -55,8 +55,9 @@ def _of(events: list, kind: EventType) -> list:
 
 def test_vehicles_parked_throughout_are_never_visits() -> None:
     """Before: two visits per real clip for the two vehicles that never move."""
-    _, events = _run("control_parked_vehicles")
+    pipeline, events = _run("control_parked_vehicles")
     assert events == []
+    assert pipeline.metrics.view_moves == 0  # a still camera is never reported as moved
 
 
 def test_a_minibus_that_arrives_and_stops_is_one_visit() -> None:
@@ -73,6 +74,9 @@ def test_a_knocked_camera_is_registered_and_is_no_deposit() -> None:
     (move,) = pipeline.scene.moves  # recorded once, when it happened
     assert 24.0 <= move.video_time_s <= 28.0
     assert 4.5 <= move.magnitude_px <= 7.5
+    # ... and counted for the camera's health report (health.json, then the API's camera record)
+    assert pipeline.metrics.view_moves == 1
+    assert pipeline.metrics.last_view_move_at is not None
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,172 @@
+"""The camera health record: an edge box reports each camera's state, staff see warnings a person acts
+on (silent, a shifted view, a full disk, a wrong clock), and only the camera's own device may report.
+
+Runs on SQLite and on the real PostgreSQL (the ``db_url`` fixture)."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from evidence_testutil import Api, event_body
+from sqlalchemy import func, select
+
+from evidence_api.models import AuditEntry, Camera, CameraHealthPeriod
+
+
+def report(status: str = "ok", **changes: Any) -> dict[str, Any]:
+    """A health record as ``detector/sinks/health.py`` writes it, for cam-1."""
+    now = datetime.now(UTC).isoformat()
+    body: dict[str, Any] = {
+        "status": status,
+        "since": now,
+        "updated_at": now,
+        "camera_id": "cam-1",
+        "free_bytes": 50_000_000_000,
+        "reserve_bytes": 209_715_200,
+        "problems": [],
+        "events_not_spooled": [],
+        "not_spooled": 0,
+        "events_reduced": [],
+        "pending": 0,
+        "incomplete": 0,
+        "last_frame_at": now,
+        "view_moves": 0,
+        "view_moved_at": None,
+        "clock_offset_s": 0.4,
+    }
+    body.update(changes)
+    return body
+
+
+def post(api: Api, body: dict[str, Any], camera: str = "cam-1", token: str | None = None) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else api.h("device")
+    return api.client.post(f"/api/v1/cameras/{camera}/health", json=body, headers=headers)
+
+
+def camera_row(api: Api, key: str = "cam-1") -> dict[str, Any]:
+    cameras = api.client.get("/api/v1/cameras", headers=api.h("officer")).json()
+    return next(c for c in cameras if c["key"] == key)
+
+
+def audit_count(api: Api) -> int:
+    with api.sessionmaker() as session:
+        return int(session.execute(select(func.count()).select_from(AuditEntry)).scalar_one())
+
+
+def test_heartbeats_extend_one_period_and_a_new_status_opens_the_next(api: Api) -> None:
+    before = camera_row(api)
+    assert before["health_status"] is None and before["health_reported_at"] is None
+    audits = audit_count(api)
+    for _ in range(3):
+        assert post(api, report("ok")).status_code == 200, "heartbeat"
+    assert audit_count(api) == audits + 1, "only the change of status is audited, not each heartbeat"
+    problem = "disk low: 104.9 MB free, below the 209.7 MB reserve; free space on the box"
+    r = post(api, report("disk_low", free_bytes=104_900_000, problems=[problem]))
+    assert r.status_code == 200, r.text
+    health = r.json()
+    assert [p["status"] for p in health["periods"]] == ["disk_low", "ok"]
+    assert [p["reports"] for p in health["periods"]] == [1, 3]
+    assert health["periods"][0]["problems"] == [problem]
+    assert health["report"]["free_bytes"] == 104_900_000
+    assert audit_count(api) == audits + 2
+    cam = camera_row(api)
+    assert cam["health_status"] == "disk_low" and cam["last_seen_at"] is not None
+    assert cam["warnings"] == [problem] and cam["silent"] is False
+    # the officer's view is the same record
+    seen = api.client.get("/api/v1/cameras/cam-1/health", headers=api.h("officer")).json()
+    assert seen["periods"] == health["periods"]
+    # back to ok: no warning left
+    post(api, report("ok"))
+    assert camera_row(api)["warnings"] == []
+
+
+def test_a_shifted_view_and_a_wrong_clock_are_warnings(api: Api) -> None:
+    moved = "the picture shifted (a knock, wind, a turn) 1 time(s), latest at 2026-11-30T10:00:00.000+00:00"
+    r = post(
+        api,
+        report(
+            "view_moved",
+            problems=[moved],
+            view_moves=1,
+            view_moved_at="2026-11-30T10:00:00+00:00",
+            clock_offset_s=-95.0,
+        ),
+    )
+    assert r.status_code == 200, r.text
+    warnings = camera_row(api)["warnings"]
+    assert moved in warnings
+    assert any("95 s behind" in w and "NTP" in w for w in warnings), warnings
+
+
+def test_a_camera_not_heard_from_is_silent(api: Api) -> None:
+    post(api, report("ok"))
+    assert camera_row(api)["silent"] is False
+    with api.sessionmaker() as session:
+        camera = session.execute(select(Camera).where(Camera.key == "cam-1")).scalar_one()
+        camera.last_seen_at = datetime.now(UTC) - timedelta(hours=3)
+        session.commit()
+    cam = camera_row(api)
+    assert cam["silent"] is True
+    assert cam["warnings"][0].startswith("silent for 3 h"), cam["warnings"]
+
+
+def test_only_the_cameras_own_device_may_report(api: Api) -> None:
+    refused = post(api, report("ok"), token=api.other_device_token)
+    assert refused.status_code == 403, refused.text
+    assert post(api, report("ok", camera_id="cam-9"), camera="cam-9").status_code == 403
+    unknown = post(api, report("ok", camera_id="cam-nowhere"), camera="cam-nowhere")
+    assert unknown.status_code == 403, "a device learns nothing about cameras that are not its own"
+    mismatch = post(api, report("ok", camera_id="cam-9"))
+    assert mismatch.status_code == 422 and "not 'cam-1'" in mismatch.text
+    assert camera_row(api)["health_status"] is None
+
+
+HOSTILE = [
+    pytest.param({"clock_offset_s": math.nan}, id="NaN clock offset"),
+    pytest.param({"clock_offset_s": 1e300}, id="absurd clock offset"),
+    pytest.param({"updated_at": "0001-01-01T00:00:00+01:00"}, id="time without a UTC equivalent"),
+    pytest.param({"since": "1969-12-31T23:59:59+00:00"}, id="time before any camera"),
+    pytest.param({"last_frame_at": "2026-11-30T10:00:00"}, id="time without an offset"),
+    pytest.param({"status": "fine"}, id="unknown status"),
+    pytest.param({"problems": ["x"] * 101}, id="too many problems"),
+    pytest.param({"problems": ["a\x00b"]}, id="NUL in a problem"),
+    pytest.param({"problems": ["\ud800"]}, id="lone surrogate"),
+    pytest.param({"problems": ["x" * 1001]}, id="problem too long"),
+    pytest.param({"free_bytes": -1}, id="negative bytes"),
+    pytest.param({"pending": 2**63}, id="count beyond 64 bits"),
+    pytest.param({"extra": 1}, id="unknown field"),
+    pytest.param({"events_reduced": [{"event_id": "e", "reason": "r"}]}, id="note without a time"),
+]
+
+
+@pytest.mark.parametrize("change", HOSTILE)
+def test_a_malformed_report_is_a_422_and_changes_nothing(api: Api, change: dict[str, Any]) -> None:
+    audits = audit_count(api)
+    r = api.client.post(
+        "/api/v1/cameras/cam-1/health",
+        content=json.dumps({**report("ok"), **change}, allow_nan=True),
+        headers={**api.h("device"), "Content-Type": "application/json"},
+    )
+    assert r.status_code == 422, r.text
+    assert audit_count(api) == audits
+    with api.sessionmaker() as session:
+        assert session.execute(select(func.count()).select_from(CameraHealthPeriod)).scalar_one() == 0
+    assert camera_row(api)["health_status"] is None
+
+
+def test_an_event_from_a_fast_clock_is_refused_as_clock_ahead_to_retry(api: Api) -> None:
+    """Before: a plain 422, which the edge takes as final: the event went to dead/ and was lost."""
+    ahead = datetime.now(UTC) + timedelta(minutes=20)
+    body = event_body({}, started_at=ahead)
+    r = api.client.post("/api/v1/events", json=body, headers=api.h("device"))
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["type"] == "clock_ahead"
+    retry = int(r.headers["Retry-After"])
+    assert 14 * 60 <= retry <= 16 * 60, "seconds until real time reaches the event, less the allowance"
+    # within the allowance: stored
+    near = event_body({}, started_at=datetime.now(UTC) + timedelta(minutes=2))
+    assert api.client.post("/api/v1/events", json=near, headers=api.h("device")).status_code == 201
