@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from evidence_api.models import ApiToken, Device, Role, User
 from evidence_api.security import hash_token
 from evidence_api.services.bundle_export import BackgroundExports, ExportSetup
-from evidence_api.services.errors import DomainError
+from evidence_api.services.errors import Forbidden
 from evidence_api.settings import Settings
 from evidence_api.storage import BlobStore
 
@@ -190,12 +190,12 @@ PageUser = Annotated[Principal, Depends(get_page_user)]
 
 def require_page_roles(*roles: Role, refusal: str) -> Callable[[Principal], Principal]:
     """A page dependency that lets only the given roles through; the others see ``refusal`` on an error
-    page (400, as a DomainError)."""
+    page (403, as the domain's Forbidden)."""
     allowed = set(roles)
 
     def check(principal: PageUser) -> Principal:
         if principal.role not in allowed:
-            raise DomainError(refusal)
+            raise Forbidden(refusal)
         return principal
 
     return check

@@ -12,7 +12,7 @@ import logging
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
@@ -39,12 +39,15 @@ from evidence_api.services.errors import DomainError, Invalid
 from evidence_api.settings import Settings
 from evidence_api.web.rendering import (
     HERE,
+    LANDING,
+    SESSION_ENDED,
     STALE_FORM,
     CheckedForm,
     PostedForm,
     cookie_secure,
     posted_form,
     render,
+    safe_next,
 )
 
 logger = logging.getLogger(__name__)
@@ -56,6 +59,11 @@ REVIEW_ACTIONS = {
     "confirm": ReviewStatus.confirmed,
     "dismiss": ReviewStatus.dismissed,
 }
+
+SESSION_ENDED_NOTICE = (
+    "Your session has ended (it expired, or you signed out elsewhere). Sign in again to go back to the "
+    "page you were on; anything you had typed into a form there was not saved, so enter it again."
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -74,9 +82,20 @@ def _warnings(session: Session, settings: Settings) -> list[Any]:
     return authorisations.expiring(session=session, within_days=settings.expiry_warning_days)
 
 
+def _login_form(request: Request, *, next_page: str, error: str | None, status_code: int = 200) -> Response:
+    expired = request.query_params.get("reason") == SESSION_ENDED
+    context = {
+        "error": error,
+        "next": safe_next(next_page),
+        "notice": SESSION_ENDED_NOTICE if expired and error is None else None,
+        "signing_in": True,
+    }
+    return render(request, "login.html", context, status_code=status_code)
+
+
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request) -> Response:
-    return render(request, "login.html", {"error": None})
+def login_page(request: Request, next_page: Annotated[str, Query(alias="next")] = LANDING) -> Response:
+    return _login_form(request, next_page=next_page, error=None)
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -86,17 +105,20 @@ def login(
     session: SessionDep,
     settings: SettingsDep,
 ) -> Response:
+    next_page = form.data.get("next", LANDING)
     if not form.csrf_ok:  # said on the sign-in page itself, not an error page
-        return render(request, "login.html", {"error": STALE_FORM}, status_code=400)
+        return _login_form(request, next_page=next_page, error=STALE_FORM, status_code=400)
     user = users.authenticate(
         session=session, username=form.data.get("username", ""), password=form.data.get("password", "")
     )
     if user is None or Role(user.role) not in STAFF_ROLES:
-        return render(request, "login.html", {"error": "unknown user or wrong password"}, status_code=401)
+        return _login_form(
+            request, next_page=next_page, error="unknown user or wrong password", status_code=401
+        )
     token, _ = users.issue_user_token(
         session=session, user=user, pepper=settings.secret_key, hours=settings.session_hours
     )
-    response = RedirectResponse("/review", status_code=303)
+    response = RedirectResponse(safe_next(next_page), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         token,
