@@ -242,7 +242,7 @@ def create_app(
         RequestLimits,
         settings=settings,
         sessions=app.state.sessionmaker,
-        routers=[*((API_PREFIX, router) for router in ROUTERS), ("", pages.router)],
+        routers=[*((API_PREFIX, router) for router in ROUTERS), *(("", r) for r in pages.ROUTERS)],
         uploads=(events.put_file,),
         refuse=domain_error_response,
         unavailable=lambda request, exc: outage.unavailable(

@@ -37,6 +37,7 @@ from evidence_api.services import authorisations, bundle_export, bundle_history,
 from evidence_api.services.bundle_spec import ExportOptions
 from evidence_api.services.errors import DomainError, Invalid
 from evidence_api.settings import Settings
+from evidence_api.web import user_admin
 from evidence_api.web.rendering import (
     HERE,
     LANDING,
@@ -292,9 +293,14 @@ def blob(
     return StreamingResponse(reply.body, status_code=reply.status, headers=headers)
 
 
+ROUTERS: tuple[APIRouter, ...] = (router, user_admin.router)
+"""Every page router, for :func:`mount` and the request limits (which read their sign-in needs)."""
+
+
 def mount(app: FastAPI) -> None:
     """The pages, their static files, and ``/`` -> the review queue."""
-    app.include_router(router)
+    for page_router in ROUTERS:
+        app.include_router(page_router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     @app.get("/", include_in_schema=False)
