@@ -220,6 +220,17 @@ def add_to_case(event_id: uuid.UUID, form: CheckedForm, me: CaseOfficer, session
     return RedirectResponse(f"/review/cases/{case.id}", status_code=303)
 
 
+@router.get("/review/cases", response_class=HTMLResponse)
+def cases_page(request: Request, me: PageUser, session: SessionDep, settings: SettingsDep) -> Response:
+    """Every case, newest first: reference, title, status, sites, when opened and how many events."""
+    context = {
+        "me": me,
+        "cases": cases.list_cases(session=session),
+        "warnings": _warnings(session, settings),
+    }
+    return render(request, "cases.html", context)
+
+
 @router.get("/review/cases/{case_id}", response_class=HTMLResponse)
 def case_page(
     request: Request, case_id: uuid.UUID, me: PageUser, session: SessionDep, settings: SettingsDep
