@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from evidence_api.models import ApiToken, Device, Role, User
@@ -186,6 +187,22 @@ def get_page_user(request: Request, session: SessionDep, settings: SettingsDep) 
 
 
 PageUser = Annotated[Principal, Depends(get_page_user)]
+
+
+def known_page_user(request: Request) -> Principal | None:
+    """The signed-in member of staff, if any, for an error page's navigation (outside the route's own
+    dependencies; ``None`` when there is none or the database cannot say)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    settings: Settings = request.app.state.settings
+    try:
+        with request.app.state.sessionmaker() as session:
+            principal = principal_from_token(session, token, pepper=settings.secret_key)
+    except SQLAlchemyError:
+        logger.warning("an error page could not look up who is signed in", exc_info=True)
+        return None
+    return principal if principal is not None and principal.role in STAFF_ROLES else None
 
 
 def require_page_roles(*roles: Role, refusal: str) -> Callable[[Principal], Principal]:

@@ -29,7 +29,7 @@ from evidence_api import __version__, outage
 from evidence_api.bundle.redact import PersonFinderFactory
 from evidence_api.bundle.signing import KeyStore
 from evidence_api.db import make_engine, make_sessionmaker
-from evidence_api.deps import LoginRequired
+from evidence_api.deps import LoginRequired, known_page_user
 from evidence_api.request_limits import RequestLimits
 from evidence_api.routes import audit, auth, authorisations, bundles, cases, events, returns, sites
 from evidence_api.services.audit_checkpoints import AuditCheckpointer, CheckpointLog
@@ -135,14 +135,18 @@ def add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> Response:
-        return domain_error_response(request, exc)
+        if wants_json(request):
+            return domain_error_json(exc)
+        me = await run_in_threadpool(known_page_user, request)  # the navigation of whoever is signed in
+        return error_page(request, exc, me=me)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if wants_json(request):
             return await http_exception_handler(request, exc)
         message = PAGE_HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
-        page = message_page(request, message, status_code=exc.status_code)
+        me = await run_in_threadpool(known_page_user, request)
+        page = message_page(request, message, status_code=exc.status_code, me=me)
         page.headers.update(exc.headers or {})
         return page
 
@@ -155,7 +159,8 @@ def add_error_handlers(app: FastAPI) -> None:
             f"{' '.join(str(part) for part in e.get('loc', ())[1:]) or 'request'}: {e.get('msg', '')}"
             for e in errors
         )
-        return message_page(request, f"This address or form is not valid ({where}).", status_code=422)
+        me = await run_in_threadpool(known_page_user, request)
+        return message_page(request, f"This address or form is not valid ({where}).", status_code=422, me=me)
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, _exc: LoginRequired) -> Response:

@@ -18,7 +18,7 @@ from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from evidence_api.deps import SESSION_COOKIE
+from evidence_api.deps import SESSION_COOKIE, Principal
 from evidence_api.input_types import forbidden_character
 from evidence_api.security import csrf_token
 from evidence_api.services.errors import DomainError, Invalid
@@ -84,17 +84,18 @@ def cookie_secure(request: Request) -> bool:
     return settings.env == "production" or request.url.scheme.lower() == "https"
 
 
-def error_page(request: Request, exc: DomainError) -> Response:
+def error_page(request: Request, exc: DomainError, *, me: Principal | None = None) -> Response:
     """A DomainError as a page: its message, with the error's status."""
-    return message_page(request, str(exc), status_code=exc.status_code)
+    return message_page(request, str(exc), status_code=exc.status_code, me=me)
 
 
-def message_page(request: Request, message: str, *, status_code: int) -> Response:
-    """An error page: a heading for the status, ``message`` (no traceback, ever) and the navigation.
-    It does not look the user up (it also answers database outages and crashes), so the navigation is
-    the one anyone gets; the pages behind it ask for a sign-in themselves."""
+def message_page(
+    request: Request, message: str, *, status_code: int, me: Principal | None = None
+) -> Response:
+    """An error page: a heading for the status, ``message`` (no traceback, ever) and the navigation of
+    ``me`` (the one anyone gets without: a database outage or a crash does not look the user up)."""
     heading = ERROR_HEADINGS.get(status_code, "That could not be done")
-    context = {"message": message, "heading": heading}
+    context = {"message": message, "heading": heading, "me": me}
     return render(request, "error.html", context, status_code=status_code)
 
 

@@ -34,6 +34,7 @@ def test_errors_are_pages_with_navigation_and_the_api_keeps_json(api: Api) -> No
     sign_in(api)
     missing = _assert_error_page(api.client.get("/review/no-such-page"), 404)
     assert "There is no page at this address" in missing
+    assert "officer (officer)" in missing and "Sign out" in missing  # the signed-in officer's navigation
     not_a_uuid = _assert_error_page(api.client.get("/review/events/not-a-uuid"), 422)
     assert "event_id" in not_a_uuid
     wrong_method = api.client.get("/logout")
