@@ -12,13 +12,14 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from evidence_api.models import ApiToken, Device, Role, User
 from evidence_api.security import hash_token
 from evidence_api.services.bundle_export import BackgroundExports, ExportSetup
 from evidence_api.services.camera_health import HealthWatch
-from evidence_api.services.errors import DomainError
+from evidence_api.services.errors import Forbidden
 from evidence_api.settings import Settings
 from evidence_api.storage import BlobStore
 
@@ -200,14 +201,30 @@ def get_page_user(request: Request, session: SessionDep, settings: SettingsDep) 
 PageUser = Annotated[Principal, Depends(get_page_user)]
 
 
+def known_page_user(request: Request) -> Principal | None:
+    """The signed-in member of staff, if any, for an error page's navigation (outside the route's own
+    dependencies; ``None`` when there is none or the database cannot say)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    settings: Settings = request.app.state.settings
+    try:
+        with request.app.state.sessionmaker() as session:
+            principal = principal_from_token(session, token, pepper=settings.secret_key)
+    except SQLAlchemyError:
+        logger.warning("an error page could not look up who is signed in", exc_info=True)
+        return None
+    return principal if principal is not None and principal.role in STAFF_ROLES else None
+
+
 def require_page_roles(*roles: Role, refusal: str) -> Callable[[Principal], Principal]:
     """A page dependency that lets only the given roles through; the others see ``refusal`` on an error
-    page (400, as a DomainError)."""
+    page (403, as the domain's Forbidden)."""
     allowed = set(roles)
 
     def check(principal: PageUser) -> Principal:
         if principal.role not in allowed:
-            raise DomainError(refusal)
+            raise Forbidden(refusal)
         return principal
 
     return check

@@ -19,15 +19,18 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from evidence_api import __version__, outage
 from evidence_api.bundle.redact import PersonFinderFactory
 from evidence_api.bundle.signing import KeyStore
 from evidence_api.db import make_engine, make_sessionmaker
-from evidence_api.deps import LoginRequired
+from evidence_api.deps import LoginRequired, known_page_user
 from evidence_api.request_limits import RequestLimits
 from evidence_api.routes import audit, auth, authorisations, bundles, cases, events, returns, sites
 from evidence_api.services.audit_checkpoints import AuditCheckpointer, CheckpointLog
@@ -37,11 +40,22 @@ from evidence_api.settings import Settings
 from evidence_api.storage import make_blob_store
 from evidence_api.validation_errors import safe_errors
 from evidence_api.web import pages
-from evidence_api.web.rendering import error_page
+from evidence_api.web.rendering import error_page, login_redirect, message_page
 
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
+API_ROOT = "/api/"  # everything under it answers JSON, an address no route serves included
+# What a page says for an HTTP error raised by routing or the static files (their detail is terse).
+PAGE_HTTP_MESSAGES = {
+    404: "There is no page at this address: it may have been mistyped, or what it showed may have gone.",
+    405: "This address does not take that kind of request: use the links and buttons on the pages.",
+}
+NOSNIFF = ("X-Content-Type-Options", "nosniff")
+CRASH_MESSAGE = (
+    "The server met an error it did not expect, and nothing was changed by this request. "
+    "It has been logged; try again, and tell the administrator if it happens again."
+)
 # in this order in the OpenAPI schema
 ROUTERS: tuple[APIRouter, ...] = (
     auth.router,
@@ -104,30 +118,91 @@ def domain_error_json(exc: DomainError) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
 
 
+def wants_json(request: Request) -> bool:
+    """Whether an error is answered as JSON (the API) rather than as a page (everything else)."""
+    return request.url.path.startswith(API_ROOT)
+
+
 def domain_error_response(request: Request, exc: DomainError) -> Response:
-    """A DomainError answered: JSON under /api/v1, a page showing the message everywhere else."""
-    if request.url.path.startswith(API_PREFIX + "/"):
+    """A DomainError answered: JSON under /api/, a page showing the message everywhere else."""
+    if wants_json(request):
         return domain_error_json(exc)
     return error_page(request, exc)
 
 
 def add_error_handlers(app: FastAPI) -> None:
-    """Translate the domain's errors, the same way for every route: JSON under /api/v1, a page showing
-    the message everywhere else (the review pages); a page that needs a sign-in redirects to it.  A
-    request that fails validation gets FastAPI's 422 shape, with only short, encodable echoes of what
-    it held (:mod:`evidence_api.validation_errors`)."""
+    """Translate errors the same way for every route: JSON under /api/, a page with the navigation
+    everywhere else (the review pages).  Domain errors keep their message; an HTTP error from routing
+    (404, 405) gets a plain-words page; a page that needs a sign-in redirects to it with ``next=``; a
+    request that fails validation gets FastAPI's 422 shape (or a page), with only short, encodable
+    echoes of what it held (:mod:`evidence_api.validation_errors`); a crash is a 500 page or JSON
+    without a traceback, and is still raised to the server, which logs it."""
 
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> Response:
-        return domain_error_response(request, exc)
+        if wants_json(request):
+            return domain_error_json(exc)
+        me = await run_in_threadpool(known_page_user, request)  # the navigation of whoever is signed in
+        return error_page(request, exc, me=me)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if wants_json(request):
+            return await http_exception_handler(request, exc)
+        message = PAGE_HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
+        me = await run_in_threadpool(known_page_user, request)
+        page = message_page(request, message, status_code=exc.status_code, me=me)
+        page.headers.update(exc.headers or {})
+        return page
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid_request(_request: Request, exc: RequestValidationError) -> Response:
-        return JSONResponse({"detail": safe_errors(exc.errors())}, status_code=422)
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        errors = safe_errors(exc.errors())
+        if wants_json(request):
+            return JSONResponse({"detail": errors}, status_code=422)
+        where = "; ".join(
+            f"{' '.join(str(part) for part in e.get('loc', ())[1:]) or 'request'}: {e.get('msg', '')}"
+            for e in errors
+        )
+        me = await run_in_threadpool(known_page_user, request)
+        return message_page(request, f"This address or form is not valid ({where}).", status_code=422, me=me)
 
     @app.exception_handler(LoginRequired)
-    async def _login_required(_request: Request, _exc: LoginRequired) -> Response:
-        return RedirectResponse("/login", status_code=303)
+    async def _login_required(request: Request, _exc: LoginRequired) -> Response:
+        return login_redirect(request)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, _exc: Exception) -> Response:
+        # Starlette's ServerErrorMiddleware sends this, then raises the exception on to the server's log.
+        if wants_json(request):
+            response: Response = JSONResponse({"detail": "internal server error"}, status_code=500)
+        else:
+            response = message_page(request, CRASH_MESSAGE, status_code=500)
+        response.headers[NOSNIFF[0]] = NOSNIFF[1]  # outside the middleware below: set here too
+        return response
+
+
+class NoSniff:
+    """``X-Content-Type-Options: nosniff`` on every response: a browser never second-guesses the type we
+    declared (an uploaded still or a text answer is never run as a script or a page)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-content-type-options"
+                ]
+                message = {**message, "headers": [*headers, (b"x-content-type-options", b"nosniff")]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)
 
 
 def create_app(
@@ -177,11 +252,12 @@ def create_app(
         RequestLimits,
         settings=settings,
         sessions=app.state.sessionmaker,
-        routers=[*((API_PREFIX, router) for router in ROUTERS), ("", pages.router)],
+        routers=[*((API_PREFIX, router) for router in ROUTERS), *(("", r) for r in pages.ROUTERS)],
         uploads=(events.put_file,),
         refuse=domain_error_response,
         unavailable=lambda request, exc: outage.unavailable(
             request, exc, app.state.outage, api_prefix=API_PREFIX
         ),
     )
+    app.add_middleware(NoSniff)  # outermost of ours: the limits' own answers get it too
     return app

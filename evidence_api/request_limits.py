@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -53,6 +53,7 @@ from evidence_api.deps import (
 from evidence_api.outage import UNAVAILABLE
 from evidence_api.services.errors import DomainError, TooLarge
 from evidence_api.settings import Settings
+from evidence_api.web.rendering import login_redirect
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ class RequestLimits:
             detail = TOKEN_REFUSED if token else NOT_SIGNED_IN
             return JSONResponse({"detail": detail}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
         if sign_in == "page" and (principal is None or principal.role not in STAFF_ROLES):
-            return RedirectResponse("/login", status_code=303)
+            return login_redirect(request)  # a form posted after the session ended: say so, come back
         return None
 
     def _too_large(self, request: Request, limit: int) -> Response:

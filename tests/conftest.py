@@ -5,15 +5,19 @@ PostgreSQL tests get a fresh schema each (``CREATE SCHEMA test_<random>``), sele
 If PostgreSQL is unreachable the PostgreSQL variant is skipped locally, but fails when ``CI=true``.
 
 ``demo_run`` runs ``tipwatch demo`` once per session for the tests that read what it left.
+``chromium`` is Debian's Chromium for the tests that drive a real browser (skipped without it, failed
+when ``CI=true``).
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import quote
 
 import pytest
@@ -81,3 +85,27 @@ def db_url(request: pytest.FixtureRequest) -> str:
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     """``tipwatch demo`` on the sample clips, offline, run once (minutes) for every test that needs it."""
     return run_demo(tmp_path_factory.mktemp("demo-run"))
+
+
+def _browser_unavailable(reason: str) -> NoReturn:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"Chromium is required in CI: {reason}")
+    pytest.skip(f"{reason}; `bash deploy/dev.sh test` installs it (Debian package chromium)")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium (``chromium`` on PATH, or ``$TIPWATCH_TEST_CHROMIUM``), with Playwright importable
+    to drive it (launched with ``executable_path``: no browser is ever downloaded); checked before the
+    demo runs, so a machine without them does not wait for it."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError as exc:
+        _browser_unavailable(f"Playwright is not installed ({exc})")
+    wanted = os.environ.get("TIPWATCH_TEST_CHROMIUM", "chromium")
+    path = shutil.which(wanted)
+    if path is None:
+        _browser_unavailable(
+            f"Chromium is not installed (no `{wanted}`; set TIPWATCH_TEST_CHROMIUM to its path)"
+        )
+    return path

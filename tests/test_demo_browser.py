@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import av
 import httpx
@@ -71,29 +70,6 @@ async (video, limits) => {
   return out;
 }
 """
-
-
-def _browser_unavailable(reason: str) -> NoReturn:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"Chromium is required in CI: {reason}")
-    pytest.skip(f"{reason}; `bash deploy/dev.sh test` installs it (Debian package chromium)")
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """Debian's Chromium (``chromium`` on PATH, or ``$TIPWATCH_TEST_CHROMIUM``), with Playwright importable
-    to drive it; checked before the demo runs, so a machine without them does not wait for it."""
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError as exc:
-        _browser_unavailable(f"Playwright is not installed ({exc})")
-    wanted = os.environ.get("TIPWATCH_TEST_CHROMIUM", "chromium")
-    path = shutil.which(wanted)
-    if path is None:
-        _browser_unavailable(
-            f"Chromium is not installed (no `{wanted}`; set TIPWATCH_TEST_CHROMIUM to its path)"
-        )
-    return path
 
 
 def _free_port() -> int:

@@ -55,7 +55,12 @@ def get(*, session: Session, case_id: uuid.UUID) -> Case:
 
 
 def list_cases(*, session: Session) -> list[Case]:
-    stmt = select(Case).options(selectinload(Case.events)).order_by(Case.created_at.desc())
+    """Every case, newest first, with its events and their sites loaded (the cases page lists both)."""
+    stmt = (
+        select(Case)
+        .options(selectinload(Case.events).selectinload(Event.site))
+        .order_by(Case.created_at.desc())
+    )
     return list(session.execute(stmt).scalars())
 
 

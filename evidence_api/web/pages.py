@@ -12,7 +12,7 @@ import logging
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
@@ -37,14 +37,18 @@ from evidence_api.services import authorisations, bundle_export, bundle_history,
 from evidence_api.services.bundle_spec import ExportOptions
 from evidence_api.services.errors import DomainError, Invalid
 from evidence_api.settings import Settings
+from evidence_api.web import user_admin
 from evidence_api.web.rendering import (
     HERE,
+    LANDING,
+    SESSION_ENDED,
     STALE_FORM,
     CheckedForm,
     PostedForm,
     cookie_secure,
     posted_form,
     render,
+    safe_next,
 )
 
 logger = logging.getLogger(__name__)
@@ -56,6 +60,11 @@ REVIEW_ACTIONS = {
     "confirm": ReviewStatus.confirmed,
     "dismiss": ReviewStatus.dismissed,
 }
+
+SESSION_ENDED_NOTICE = (
+    "Your session has ended (it expired, or you signed out elsewhere). Sign in again to go back to the "
+    "page you were on; anything you had typed into a form there was not saved, so enter it again."
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -74,9 +83,20 @@ def _warnings(session: Session, settings: Settings) -> list[Any]:
     return authorisations.expiring(session=session, within_days=settings.expiry_warning_days)
 
 
+def _login_form(request: Request, *, next_page: str, error: str | None, status_code: int = 200) -> Response:
+    expired = request.query_params.get("reason") == SESSION_ENDED
+    context = {
+        "error": error,
+        "next": safe_next(next_page),
+        "notice": SESSION_ENDED_NOTICE if expired and error is None else None,
+        "signing_in": True,
+    }
+    return render(request, "login.html", context, status_code=status_code)
+
+
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request) -> Response:
-    return render(request, "login.html", {"error": None})
+def login_page(request: Request, next_page: Annotated[str, Query(alias="next")] = LANDING) -> Response:
+    return _login_form(request, next_page=next_page, error=None)
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -86,17 +106,20 @@ def login(
     session: SessionDep,
     settings: SettingsDep,
 ) -> Response:
+    next_page = form.data.get("next", LANDING)
     if not form.csrf_ok:  # said on the sign-in page itself, not an error page
-        return render(request, "login.html", {"error": STALE_FORM}, status_code=400)
+        return _login_form(request, next_page=next_page, error=STALE_FORM, status_code=400)
     user = users.authenticate(
         session=session, username=form.data.get("username", ""), password=form.data.get("password", "")
     )
     if user is None or Role(user.role) not in STAFF_ROLES:
-        return render(request, "login.html", {"error": "unknown user or wrong password"}, status_code=401)
+        return _login_form(
+            request, next_page=next_page, error="unknown user or wrong password", status_code=401
+        )
     token, _ = users.issue_user_token(
         session=session, user=user, pepper=settings.secret_key, hours=settings.session_hours
     )
-    response = RedirectResponse("/review", status_code=303)
+    response = RedirectResponse(safe_next(next_page), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -197,6 +220,17 @@ def add_to_case(event_id: uuid.UUID, form: CheckedForm, me: CaseOfficer, session
     return RedirectResponse(f"/review/cases/{case.id}", status_code=303)
 
 
+@router.get("/review/cases", response_class=HTMLResponse)
+def cases_page(request: Request, me: PageUser, session: SessionDep, settings: SettingsDep) -> Response:
+    """Every case, newest first: reference, title, status, sites, when opened and how many events."""
+    context = {
+        "me": me,
+        "cases": cases.list_cases(session=session),
+        "warnings": _warnings(session, settings),
+    }
+    return render(request, "cases.html", context)
+
+
 @router.get("/review/cases/{case_id}", response_class=HTMLResponse)
 def case_page(
     request: Request, case_id: uuid.UUID, me: PageUser, session: SessionDep, settings: SettingsDep
@@ -270,9 +304,14 @@ def blob(
     return StreamingResponse(reply.body, status_code=reply.status, headers=headers)
 
 
+ROUTERS: tuple[APIRouter, ...] = (router, user_admin.router)
+"""Every page router, for :func:`mount` and the request limits (which read their sign-in needs)."""
+
+
 def mount(app: FastAPI) -> None:
     """The pages, their static files, and ``/`` -> the review queue."""
-    app.include_router(router)
+    for page_router in ROUTERS:
+        app.include_router(page_router)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -1,5 +1,7 @@
 """How the review pages answer: templates (times in the display time zone), the CSRF double-submit
-token on every form, and a DomainError shown to a person as a page."""
+token on every form, never cached (evidence and personal data: ``Cache-Control: no-store``), an error
+shown to a person as a page with the navigation, and a browser without a valid session sent to sign in
+with a ``next=`` back to where it was."""
 
 from __future__ import annotations
 
@@ -9,12 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from evidence_api.deps import SESSION_COOKIE, Principal
 from evidence_api.input_types import forbidden_character
 from evidence_api.security import csrf_token
 from evidence_api.services.errors import DomainError, Invalid
@@ -26,6 +30,20 @@ logger = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 CSRF_COOKIE = "tipwatch_csrf"
 STALE_FORM = "the form's security token is missing or stale: reload the page and try again"
+LANDING = "/review"  # where a sign-in goes when it was not sent from a page
+SESSION_ENDED = "expired"  # the sign-in page's ?reason= for a session that ended while a page was open
+MAX_NEXT_CHARS = 2000
+# A heading for each status an error page can have; the message underneath says what happened.
+ERROR_HEADINGS = {
+    403: "Not allowed",
+    404: "Not found",
+    405: "Not found",
+    409: "That could not be done",
+    413: "Too large",
+    422: "Not valid",
+    500: "Something went wrong",
+    503: "Unavailable",
+}
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 
@@ -53,6 +71,8 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
     context = {"csrf": token, "tz": settings.display_timezone, **context}
     response = templates.TemplateResponse(request, name, context, status_code=status_code)
     response.set_cookie(CSRF_COOKIE, token, httponly=False, samesite="strict", secure=cookie_secure(request))
+    # evidence, personal data and the CSRF token: never kept by the browser or a proxy
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -64,9 +84,48 @@ def cookie_secure(request: Request) -> bool:
     return settings.env == "production" or request.url.scheme.lower() == "https"
 
 
-def error_page(request: Request, exc: DomainError) -> Response:
+def error_page(request: Request, exc: DomainError, *, me: Principal | None = None) -> Response:
     """A DomainError as a page: its message, with the error's status."""
-    return render(request, "error.html", {"message": str(exc)}, status_code=exc.status_code)
+    return message_page(request, str(exc), status_code=exc.status_code, me=me)
+
+
+def message_page(
+    request: Request, message: str, *, status_code: int, me: Principal | None = None
+) -> Response:
+    """An error page: a heading for the status, ``message`` (no traceback, ever) and the navigation of
+    ``me`` (the one anyone gets without: a database outage or a crash does not look the user up)."""
+    heading = ERROR_HEADINGS.get(status_code, "That could not be done")
+    context = {"message": message, "heading": heading, "me": me}
+    return render(request, "error.html", context, status_code=status_code)
+
+
+def safe_next(value: str | None) -> str:
+    """``value`` if it is a path on this site to go back to after signing in, else the queue: never
+    another site (``//host``, ``/\\host``, a scheme), never the sign-in pages themselves."""
+    if not value or len(value) > MAX_NEXT_CHARS or not value.startswith("/") or value[1:2] in ("/", "\\"):
+        return LANDING
+    if forbidden_character(value, multiline=False) is not None or any(c.isspace() for c in value):
+        return LANDING
+    if urlsplit(value).path in ("/login", "/logout"):
+        return LANDING
+    return value
+
+
+def login_redirect(request: Request) -> RedirectResponse:
+    """Send a browser without a valid staff session to sign in, with ``next=`` the page to come back
+    to: the page itself for a GET, the page the form was on (its Referer, same site only) for a form
+    posted after the session ended; ``reason=expired`` when there was a session (or a form) so the
+    sign-in page can say what happened and that the form was not saved."""
+    if request.method in ("GET", "HEAD"):
+        back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    else:
+        referer = urlsplit(request.headers.get("referer", ""))
+        same_site = referer.netloc == request.headers.get("host", "")
+        back = (referer.path + (f"?{referer.query}" if referer.query else "")) if same_site else LANDING
+    params = {"next": safe_next(back)}
+    if request.cookies.get(SESSION_COOKIE) or request.method not in ("GET", "HEAD"):
+        params["reason"] = SESSION_ENDED
+    return RedirectResponse("/login?" + urlencode(params), status_code=303)
 
 
 @dataclass(frozen=True, slots=True)

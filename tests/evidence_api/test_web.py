@@ -10,28 +10,11 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from evidence_testutil import PASSWORD, Api, event_body, upload
+from evidence_testutil import Api, event_body, upload
+from web_testutil import sign_in
 
 from evidence_api.bundle.signing import KeyStore
 from evidence_api.bundle.verify import verify_bundle
-
-
-def _csrf(html: str) -> str:
-    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert m
-    return m.group(1)
-
-
-def _login(api: Api, username: str = "officer") -> str:
-    page = api.client.get("/login")
-    token = _csrf(page.text)
-    r = api.client.post(
-        "/login",
-        data={"username": username, "password": PASSWORD, "csrf_token": token},
-        follow_redirects=False,
-    )
-    assert r.status_code == 303 and r.headers["location"] == "/review"
-    return token
 
 
 def test_review_pages_end_to_end(api: Api, media: dict[str, bytes]) -> None:
@@ -41,8 +24,8 @@ def test_review_pages_end_to_end(api: Api, media: dict[str, bytes]) -> None:
     other = {"Authorization": f"Bearer {api.other_device_token}"}
     assert api.client.post("/api/v1/events", json=covert, headers=other).status_code == 201
 
-    assert api.client.get("/review", follow_redirects=False).headers["location"] == "/login"
-    csrf = _login(api)
+    assert api.client.get("/review", follow_redirects=False).headers["location"] == "/login?next=%2Freview"
+    csrf = sign_in(api)
     queue = api.client.get("/review").text
     assert ok["id"] in queue and covert["id"] in queue
     assert "NOT AUTHORISED AT CAPTURE" in queue
@@ -81,7 +64,8 @@ def test_review_pages_end_to_end(api: Api, media: dict[str, bytes]) -> None:
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_device_tokens_cannot_use_the_pages(api: Api) -> None:
     api.client.cookies.set("tipwatch_session", api.tokens["device"])
-    assert api.client.get("/review", follow_redirects=False).headers["location"] == "/login"
+    location = api.client.get("/review", follow_redirects=False).headers["location"]
+    assert location == "/login?next=%2Freview&reason=expired"
 
 
 def media_sha(data: bytes) -> str:
@@ -109,7 +93,7 @@ def test_the_legal_team_exports_and_downloads_a_bundle_from_the_case_page(
     assert r.status_code == 201, r.text
     body = event_body({"act.jpg": ("act", media["bus"])})
     upload(api, body, {"a": media["bus"]})
-    csrf = _login(api, "officer")
+    csrf = sign_in(api, "officer")
     # the queue's thumbnail is the reduced print copy, not the master
     thumb = api.client.get(f"/review/blobs/{media_sha(media['bus'])}?copy=print")
     assert thumb.status_code == 200 and thumb.content[:3] == b"\xff\xd8\xff"
@@ -123,10 +107,10 @@ def test_the_legal_team_exports_and_downloads_a_bundle_from_the_case_page(
     case_url = str(page.url)
     assert "Evidence bundles" not in page.text  # officers do not export
     refused = api.client.post(f"{case_url}/bundles", data={"csrf_token": csrf, "print_stills": "on"})
-    assert refused.status_code == 400 and "legal team" in refused.text
+    assert refused.status_code == 403 and "legal team" in refused.text
 
     KeyStore(api.settings.data_dir).generate()
-    csrf = _login(api, "legal")
+    csrf = sign_in(api, "legal")
     page = api.client.post(
         f"{case_url}/bundles", data={"csrf_token": csrf, "print_stills": "on", "crop_vehicle": "on"}
     )
@@ -145,7 +129,7 @@ def test_the_legal_team_exports_and_downloads_a_bundle_from_the_case_page(
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_refusal_is_a_page_for_the_pages_and_json_for_the_api(api: Api) -> None:
-    csrf = _login(api, "officer")
+    csrf = sign_in(api, "officer")
     missing = uuid.uuid4()
     page = api.client.get(f"/review/events/{missing}")
     assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
@@ -172,7 +156,7 @@ def test_a_read_that_fits_no_uk_format_is_never_shown_as_the_plate(api: Api, med
     upload(api, paint, {"a": media["bus"]})
     plate = event_body({"after.jpg": ("after", media["zidane"])})  # plate AB12CDE, a UK format
     upload(api, plate, {"a": media["zidane"]})
-    _login(api)
+    sign_in(api)
 
     queue = api.client.get("/review").text
     assert paint["id"] in queue and "AB12CDE" in queue
