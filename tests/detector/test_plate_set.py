@@ -94,11 +94,11 @@ def test_the_plate_is_where_its_truth_says_inside_the_readers_part_of_the_vehicl
         assert (corners[:, 0] > x1).all() and (corners[:, 0] < x2).all()
         # the reader looks at the lower 60 % of the vehicle box (detector.plates.PlateReader)
         assert (corners[:, 1] > y1 + 0.4 * (y2 - y1)).all() and (corners[:, 1] < y2 + 0.05 * (y2 - y1)).all()
-        mask = np.zeros(view.image.shape[:2], np.uint8)
-        cv2.fillConvexPoly(mask, corners.round().astype(np.int32), 255)
-        mask = cv2.erode(mask, np.ones((3, 3), np.uint8))
+        polygon = np.zeros(view.image.shape[:2], np.uint8)
+        cv2.fillConvexPoly(polygon, corners.round().astype(np.int32), 255)
+        interior = cv2.erode(polygon, np.ones((3, 3), np.uint8))
         hsv = cv2.cvtColor(view.image, cv2.COLOR_BGR2HSV)
-        inside = hsv[mask > 0]
+        inside = hsv[interior > 0]
         yellow = (inside[:, 0] >= 15) & (inside[:, 0] <= 40) & (inside[:, 1] > 90)
         assert yellow.mean() > 0.5  # the plate's background, between its black characters
 
