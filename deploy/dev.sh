@@ -44,15 +44,17 @@ if [ "$mode" = demo ]; then
   exec "$venv/bin/tipwatch" demo "$@"
 fi
 
-# Test data and tools from Debian: real CCTV footage (opencv-doc), an independent PDF checker (qpdf) and
+# Test data and tools from Debian: real CCTV footage and a real car photo (opencv-doc), the plate test set's
+# typeface (fonts-dejavu-extra: DejaVu Sans Condensed Bold), an independent PDF checker (qpdf) and
 # Chromium (plays the demo's clip as an officer's browser would; it decodes H.264 through Debian's FFmpeg).
 vtest=/usr/share/doc/opencv-doc/examples/data/vtest.avi
-if [ ! -f "$vtest" ] || ! command -v qpdf >/dev/null || ! command -v chromium >/dev/null; then
-  echo "== installing Debian packages opencv-doc (real CCTV test footage), qpdf (PDF checker) and chromium (browser)"
+plate_font=/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed-Bold.ttf
+if [ ! -f "$vtest" ] || [ ! -f "$plate_font" ] || ! command -v qpdf >/dev/null || ! command -v chromium >/dev/null; then
+  echo "== installing Debian packages opencv-doc (real CCTV test footage), fonts-dejavu-extra (plate typeface), qpdf (PDF checker) and chromium (browser)"
   sudo_cmd=""
   [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq opencv-doc qpdf chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq opencv-doc fonts-dejavu-extra qpdf chromium >/dev/null
 fi
 
 set +e

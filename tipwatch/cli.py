@@ -93,7 +93,8 @@ COMMANDS: dict[str, Command] = {
         "tipwatch.dev.commands.eval", "score the detector against clips that have NAME.truth.json files"
     ),
     "bench": Command(
-        "tipwatch.dev.commands.bench", "measure speed and memory (detector, api, bundles) and print JSON"
+        "tipwatch.dev.commands.bench",
+        "measure speed, memory and plate reads (detector, api, bundles, plates) and print JSON",
     ),
     "serve": Command(
         "evidence_api.commands.serve",

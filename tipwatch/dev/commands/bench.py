@@ -35,6 +35,10 @@ TARGETS: dict[str, Target] = {
     "bundles": Target(
         "tipwatch.dev.bench.bundles", "evidence bundle export vs sha256+zip floor, memory 100 vs 1,000 stills"
     ),
+    "plates": Target(
+        "tipwatch.dev.bench.plates",
+        "plate reads on the plate test set: exact single and voted, wrong-but-confident, ms per vehicle",
+    ),
 }
 
 

@@ -1,5 +1,6 @@
 """``tipwatch samples make DIR``: render the synthetic sample clips; ``tipwatch samples real DIR``: the
-real-footage evaluation set (deposits and conditions composited onto Debian's opencv-doc CCTV)."""
+real-footage evaluation set (deposits and conditions composited onto Debian's opencv-doc CCTV);
+``tipwatch samples plates DIR``: the plate test set (UK plates on real vehicle photographs)."""
 
 from __future__ import annotations
 
@@ -56,6 +57,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     real.add_argument(
         "--jobs", type=int, default=None, help="clips rendered in parallel (default: CPU cores)"
     )
+    plates = sub.add_parser(
+        "plates",
+        help="render the plate test set (vNNNN-K.jpg + vNNNN-K.truth.json, plates.json)",
+        description=(
+            "Draw UK plates of every format onto real vehicle photographs (20-60 px, 0-30 degrees, blur, "
+            "JPEG 40-90, night, yellow and white, one and two lines) and write each view with its truth."
+        ),
+    )
+    plates.add_argument(
+        "directory",
+        type=Path,
+        nargs="?",
+        default=Path("sample_clips/plates"),
+        help="output folder (default: sample_clips/plates)",
+    )
+    plates.add_argument("--vehicles", type=int, default=120, help="vehicles (default 120, as the benchmark)")
+    plates.add_argument("--seed", type=int, default=13, help="the set's seed (default 13, as the benchmark)")
+
+
+def _plates(args: argparse.Namespace) -> int:
+    from tipwatch.dev.plateset import FontMissing, PhotoMissing, write_plate_set
+
+    try:
+        paths = write_plate_set(args.directory, vehicles=args.vehicles, seed=args.seed)
+    except (FontMissing, PhotoMissing) as exc:
+        logger.error("%s", exc)
+        return 2
+    for path in paths:
+        print(path)
+    return 0
 
 
 def _real(args: argparse.Namespace) -> int:
@@ -87,6 +118,8 @@ def _real(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.samples_command == "real":
         return _real(args)
+    if args.samples_command == "plates":
+        return _plates(args)
     started = time.perf_counter()
     try:
         total = frames_to_render(args.directory, force=args.force, only=args.only)
