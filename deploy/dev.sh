@@ -57,6 +57,19 @@ if [ ! -f "$vtest" ] || [ ! -f "$plate_font" ] || ! command -v qpdf >/dev/null |
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq opencv-doc fonts-dejavu-extra qpdf chromium >/dev/null
 fi
 
+# axe-core (MPL-2.0), the accessibility rules the browser tests inject into each page, from npm into
+# ./node_modules (ignored by git); pinned so a run checks the same rules.
+axe_version=4.14.1
+if ! grep -qs "\"version\": \"$axe_version\"" node_modules/axe-core/package.json; then
+  echo "== installing axe-core $axe_version from npm (accessibility checks in the browser tests)"
+  if ! command -v npm >/dev/null; then
+    sudo_cmd=""
+    [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq npm >/dev/null
+  fi
+  npm install --prefix . --no-save --no-audit --no-fund --silent "axe-core@$axe_version"
+fi
+
 set +e
 "$venv/bin/python" -m pytest "$@"
 rc=$?
