@@ -87,6 +87,17 @@ class SceneSettings:
     blown_margin: float = 2.0
     blown_min_frac: float = 0.002
     blown_floor: float = 200.0
+    # Where the light brightened or dimmed (the local gain differs from 1 by more than tone_change),
+    # a camera's tone curve squeezes the levels near its top: a pale wall brightened by auto-exposure
+    # clips towards white, and its texture goes with it.  In a window where at least
+    # clipped_window_frac of the pixels lie within clip_margin grey levels of either sample's top
+    # level (when that reaches blown_floor), texture is no evidence either way; only the brightness,
+    # after the local gain, is compared there.  Only the top: the bottom is where black sacks lie,
+    # and their texture against the ground is what finds them (measured: suspending it near the
+    # bottom too lost a sack after a ×0.7−20 exposure step).
+    tone_change: float = 0.12
+    clip_margin: float = 24.0
+    clipped_window_frac: float = 0.25
 
 
 @dataclass(slots=True)
@@ -170,16 +181,40 @@ class SceneModel:
         gk = int(self.s.gain_kernel_frac * cur.shape[1]) | 1
         gain = cv2.blur(cur, (gk, gk)) / np.maximum(cv2.blur(ref, (gk, gk)), 1.0)
         rel = np.abs(mc - gain * mr) / (gain * mr + 12.0)
-        both = tex_c & tex_r
+        # texture is evidence only where no change of light can have clipped it (see SceneSettings)
+        texture_ok = ~self._tone_squeezed(cur, ref, gain, k)
+        both = tex_c & tex_r & texture_ok
         ratio = (vc + 1.0) / (vr * gain * gain + 1.0)
         one_sided = (
-            (tex_c | tex_r) & ~both & ((ratio > self.s.texture_ratio**2) | (ratio < self.s.texture_ratio**-2))
+            texture_ok
+            & (tex_c | tex_r)
+            & ~both
+            & ((ratio > self.s.texture_ratio**2) | (ratio < self.s.texture_ratio**-2))
         )
         diff = np.where(both, ncc < self.s.ncc_threshold, rel > self.s.flat_ratio)
         blown = self._blown(cur) | self._blown(ref)
         if blown.any():  # any blown pixel spoils its window
             blown = cv2.dilate(blown.astype(np.uint8), np.ones(k, np.uint8)).astype(bool)
         return np.asarray((diff | one_sided) & ~blown, bool)
+
+    def _tone_squeezed(self, cur: F32, ref: F32, gain: F32, k: tuple[int, int]) -> npt.NDArray[np.bool_]:
+        """Windows whose texture a change of light may have clipped: the local gain moved by more than
+        ``tone_change`` and enough of the window lies near either image's top level."""
+        changed = np.abs(gain - 1.0) > self.s.tone_change
+        if not changed.any():
+            return np.zeros(cur.shape, bool)
+        near = self._near_top(cur) | self._near_top(ref)
+        if not near.any():
+            return np.zeros(cur.shape, bool)
+        crowded = cv2.boxFilter(near.astype(np.float32), -1, k) >= self.s.clipped_window_frac
+        return np.asarray(changed & crowded, bool)
+
+    def _near_top(self, img: F32) -> npt.NDArray[np.bool_]:
+        """Pixels within ``clip_margin`` of the sample's top level, when it reaches ``blown_floor``."""
+        top = float(img.max())
+        if top < self.s.blown_floor:
+            return np.zeros(img.shape, bool)
+        return np.asarray(img >= top - self.s.clip_margin, bool)
 
     def _blown(self, img: F32) -> npt.NDArray[np.bool_]:
         """The blown-out plateau of a working image (see ``SceneSettings.blown_margin``)."""
