@@ -85,6 +85,24 @@ def state(auth: Authorisation, *, at: datetime | None = None) -> str:
     return "active"
 
 
+EXPIRING = "expiring"  # an active RIPA authorisation within the settings' expiry_warning_days of its end
+
+
+def standing(auth: Authorisation, *, warn_within: timedelta, at: datetime | None = None) -> str:
+    """:func:`state` as a list of authorisations shows it: an active RIPA authorisation that ends within
+    ``warn_within`` of ``at`` is ``expiring`` (still in force: renew or cancel it)."""
+    at = at or datetime.now(UTC)
+    current = state(auth, at=at)
+    if (
+        current == "active"
+        and auth.kind == AuthorisationKind.ripa_directed_surveillance.value
+        and auth.expires_at is not None
+        and auth.expires_at - at <= warn_within
+    ):
+        return EXPIRING
+    return current
+
+
 def _describe(auth: Authorisation) -> dict[str, object]:
     return {
         "urn": auth.urn,
