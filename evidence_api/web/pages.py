@@ -35,7 +35,7 @@ from evidence_api.schemas import CaseIn
 from evidence_api.services import bundle_export, bundle_history, cases, review, users
 from evidence_api.services.bundle_spec import ExportOptions
 from evidence_api.services.errors import DomainError, Invalid
-from evidence_api.web import authorisation_pages, user_admin
+from evidence_api.web import authorisation_pages, site_pages, user_admin
 from evidence_api.web.authorisation_pages import expiry_warnings
 from evidence_api.web.rendering import (
     HERE,
@@ -299,7 +299,7 @@ def blob(
     return StreamingResponse(reply.body, status_code=reply.status, headers=headers)
 
 
-ROUTERS: tuple[APIRouter, ...] = (router, user_admin.router, authorisation_pages.router)
+ROUTERS: tuple[APIRouter, ...] = (router, user_admin.router, authorisation_pages.router, site_pages.router)
 """Every page router, for :func:`mount` and the request limits (which read their sign-in needs)."""
 
 
