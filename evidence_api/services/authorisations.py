@@ -198,9 +198,22 @@ def expiring(*, session: Session, within_days: int, now: datetime | None = None)
     return sorted(out, key=lambda w: w.authorisation.expires_at or now)
 
 
-def add_review(*, session: Session, authorisation_id: uuid.UUID, notes: str, actor: str) -> Authorisation:
+def add_review(
+    *,
+    session: Session,
+    authorisation_id: uuid.UUID,
+    notes: str,
+    actor: str,
+    next_review_date: date | None = None,
+) -> Authorisation:
+    """Record a periodic review; ``next_review_date`` (when given) becomes the authorisation's review
+    date, so the record always says when the next one is due."""
     auth = get(session=session, authorisation_id=authorisation_id)
     session.add(AuthorisationReview(authorisation_id=auth.id, reviewer=actor, notes=notes))
+    details: dict[str, object] = {"urn": auth.urn}
+    if next_review_date is not None:
+        details["next_review_date"] = next_review_date.isoformat()
+        auth.review_date = next_review_date
     session.flush()
     audit.append(
         session,
@@ -208,7 +221,7 @@ def add_review(*, session: Session, authorisation_id: uuid.UUID, notes: str, act
         action="authorisation.review",
         target_type="authorisation",
         target_id=str(auth.id),
-        details={"urn": auth.urn},
+        details=details,
     )
     session.refresh(auth)
     return auth

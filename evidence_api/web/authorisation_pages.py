@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from evidence_api.deps import PageUser, Principal, SessionDep, SettingsDep, require_page_roles
 from evidence_api.models import Authorisation, AuthorisationKind, Role
-from evidence_api.schemas import AuthorisationIn, AuthorisationRenewalIn, CancelIn
+from evidence_api.schemas import AuthorisationIn, AuthorisationRenewalIn, AuthorisationReviewIn, CancelIn
 from evidence_api.services import authorisations, sites
 from evidence_api.services.authorisations import ExpiryWarning
 from evidence_api.services.errors import DomainError, Invalid
@@ -352,13 +352,21 @@ def review(
     session: SessionDep,
     settings: SettingsDep,
 ) -> Response:
+    typed = {"review_notes": form.get("notes", ""), "review_next": form.get("next_review_date", "")}
     try:
-        notes = _reasons(form, "notes", "the review: what was reviewed and what was decided")
+        _reasons(form, "notes", "the review: what was reviewed and what was decided")
+        fields = {"notes": typed["review_notes"]}
+        if typed["review_next"].strip():
+            fields["next_review_date"] = typed["review_next"].strip()
+        data = form_model(AuthorisationReviewIn, fields, LABELS | {"next_review_date": "Next review due"})
         authorisations.add_review(
-            session=session, authorisation_id=authorisation_id, notes=notes, actor=me.actor
+            session=session,
+            authorisation_id=authorisation_id,
+            notes=data.notes,
+            actor=me.actor,
+            next_review_date=data.next_review_date,
         )
     except DomainError as exc:
-        typed = {"review_notes": form.get("notes", "")}
         return _refused(
             request,
             me=me,

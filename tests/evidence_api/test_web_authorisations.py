@@ -213,10 +213,18 @@ def test_review_renew_and_cancel_each_need_reasons_and_are_audited(api: Api) -> 
     csrf = sign_in(api, "admin")
     base = f"/authorisations/{auth_id}"
 
-    reviewed = api.client.post(f"{base}/reviews", data={"notes": "Still necessary", "csrf_token": csrf})
+    next_review = _uk_today() + timedelta(days=28)
+    reviewed = api.client.post(
+        f"{base}/reviews",
+        data={"notes": "Still necessary", "next_review_date": next_review.isoformat(), "csrf_token": csrf},
+    )
     assert reviewed.status_code == 200 and "The review is recorded." in reviewed.text
-    assert "Still necessary" in reviewed.text
-    assert [a for a, _ in _audited(api, "authorisation.review", auth_id)] == ["user:admin"]
+    assert "Still necessary" in reviewed.text and f"{next_review:%d %b %Y}" in reviewed.text
+    assert _authorisation(api, "DS/2026/103").review_date == next_review
+    audited_review = _audited(api, "authorisation.review", auth_id)
+    assert [a for a, _ in audited_review] == ["user:admin"] and next_review.isoformat() in audited_review[0][
+        1
+    ]
 
     no_reasons = api.client.post(
         f"{base}/renewals",
@@ -315,3 +323,19 @@ def test_a_refused_authorisation_is_shown_on_the_form_with_what_was_typed(api: A
     with api.sessionmaker() as session:
         urns = set(session.execute(select(Authorisation.urn)).scalars())
     assert urns == {"DS/2026/106"}
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_review_through_the_api_sets_when_the_next_is_due_as_the_page_does(api: Api) -> None:
+    auth_id = _create_via_api(api, "DS/2026/109", _approval_day(10))
+    due = _uk_today() + timedelta(days=30)
+    r = api.client.post(
+        f"/api/v1/authorisations/{auth_id}/reviews",
+        json={"notes": "Reviewed by the SRO", "next_review_date": due.isoformat()},
+        headers=api.h("legal"),
+    )
+    assert r.status_code == 201 and r.json()["review_date"] == due.isoformat()
+    kept = api.client.post(
+        f"/api/v1/authorisations/{auth_id}/reviews", json={"notes": "Interim"}, headers=api.h("legal")
+    )
+    assert kept.json()["review_date"] == due.isoformat()  # a review without a date leaves it as it was
