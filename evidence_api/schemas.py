@@ -340,6 +340,9 @@ class AuthorisationIn(InputModel):
 
 class AuthorisationReviewIn(InputModel):
     notes: LongText = ""
+    next_review_date: Day | None = Field(
+        default=None, description="when the next review is due: becomes the authorisation's review_date"
+    )
 
 
 class AuthorisationRenewalIn(InputModel):

@@ -60,9 +60,13 @@ def get(authorisation_id: uuid.UUID, principal: Staff, session: SessionDep) -> A
 def add_review(
     authorisation_id: uuid.UUID, data: AuthorisationReviewIn, principal: LegalUser, session: SessionDep
 ) -> AuthorisationOut:
-    """Record a periodic review."""
+    """Record a periodic review (and, optionally, when the next one is due)."""
     auth = authorisations.add_review(
-        session=session, authorisation_id=authorisation_id, notes=data.notes, actor=principal.actor
+        session=session,
+        authorisation_id=authorisation_id,
+        notes=data.notes,
+        actor=principal.actor,
+        next_review_date=data.next_review_date,
     )
     return authorisation_out(auth)
 

@@ -85,6 +85,24 @@ def state(auth: Authorisation, *, at: datetime | None = None) -> str:
     return "active"
 
 
+EXPIRING = "expiring"  # an active RIPA authorisation within the settings' expiry_warning_days of its end
+
+
+def standing(auth: Authorisation, *, warn_within: timedelta, at: datetime | None = None) -> str:
+    """:func:`state` as a list of authorisations shows it: an active RIPA authorisation that ends within
+    ``warn_within`` of ``at`` is ``expiring`` (still in force: renew or cancel it)."""
+    at = at or datetime.now(UTC)
+    current = state(auth, at=at)
+    if (
+        current == "active"
+        and auth.kind == AuthorisationKind.ripa_directed_surveillance.value
+        and auth.expires_at is not None
+        and auth.expires_at - at <= warn_within
+    ):
+        return EXPIRING
+    return current
+
+
 def _describe(auth: Authorisation) -> dict[str, object]:
     return {
         "urn": auth.urn,
@@ -180,9 +198,22 @@ def expiring(*, session: Session, within_days: int, now: datetime | None = None)
     return sorted(out, key=lambda w: w.authorisation.expires_at or now)
 
 
-def add_review(*, session: Session, authorisation_id: uuid.UUID, notes: str, actor: str) -> Authorisation:
+def add_review(
+    *,
+    session: Session,
+    authorisation_id: uuid.UUID,
+    notes: str,
+    actor: str,
+    next_review_date: date | None = None,
+) -> Authorisation:
+    """Record a periodic review; ``next_review_date`` (when given) becomes the authorisation's review
+    date, so the record always says when the next one is due."""
     auth = get(session=session, authorisation_id=authorisation_id)
     session.add(AuthorisationReview(authorisation_id=auth.id, reviewer=actor, notes=notes))
+    details: dict[str, object] = {"urn": auth.urn}
+    if next_review_date is not None:
+        details["next_review_date"] = next_review_date.isoformat()
+        auth.review_date = next_review_date
     session.flush()
     audit.append(
         session,
@@ -190,7 +221,7 @@ def add_review(*, session: Session, authorisation_id: uuid.UUID, notes: str, act
         action="authorisation.review",
         target_type="authorisation",
         target_id=str(auth.id),
-        details={"urn": auth.urn},
+        details=details,
     )
     session.refresh(auth)
     return auth

@@ -16,7 +16,6 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from evidence_api import ranges
 from evidence_api.deps import (
@@ -33,11 +32,11 @@ from evidence_api.deps import (
 )
 from evidence_api.models import Case, EventFile, ReviewStatus, Role
 from evidence_api.schemas import CaseIn
-from evidence_api.services import authorisations, bundle_export, bundle_history, cases, review, users
+from evidence_api.services import bundle_export, bundle_history, cases, review, users
 from evidence_api.services.bundle_spec import ExportOptions
 from evidence_api.services.errors import DomainError, Invalid
-from evidence_api.settings import Settings
-from evidence_api.web import user_admin
+from evidence_api.web import authorisation_pages, site_pages, user_admin
+from evidence_api.web.authorisation_pages import expiry_warnings
 from evidence_api.web.rendering import (
     HERE,
     LANDING,
@@ -77,10 +76,6 @@ CaseOfficer = Annotated[
 Exporter = Annotated[
     Principal, Depends(require_page_roles(*LEGAL, refusal="only the legal team exports evidence bundles"))
 ]
-
-
-def _warnings(session: Session, settings: Settings) -> list[Any]:
-    return authorisations.expiring(session=session, within_days=settings.expiry_warning_days)
 
 
 def _login_form(request: Request, *, next_page: str, error: str | None, status_code: int = 200) -> Response:
@@ -163,7 +158,7 @@ def queue(
             limit=200,
         )
     rows = [(e, _thumbnail(e)) for e in events]
-    context = {"me": me, "rows": rows, "status": status, "warnings": _warnings(session, settings)}
+    context = {"me": me, "rows": rows, "status": status, "warnings": expiry_warnings(session, settings)}
     return render(request, "queue.html", context)
 
 
@@ -182,7 +177,7 @@ def event_page(
         "me": me,
         "e": event,
         "cases": open_cases,
-        "warnings": _warnings(session, settings),
+        "warnings": expiry_warnings(session, settings),
         "error": request.query_params.get("error"),
     }
     return render(request, "event.html", context)
@@ -226,7 +221,7 @@ def cases_page(request: Request, me: PageUser, session: SessionDep, settings: Se
     context = {
         "me": me,
         "cases": cases.list_cases(session=session),
-        "warnings": _warnings(session, settings),
+        "warnings": expiry_warnings(session, settings),
     }
     return render(request, "cases.html", context)
 
@@ -245,7 +240,7 @@ def case_page(
         "case": case,
         "legal": legal,
         "exports": exports,
-        "warnings": _warnings(session, settings),
+        "warnings": expiry_warnings(session, settings),
     }
     return render(request, "case.html", context)
 
@@ -304,7 +299,7 @@ def blob(
     return StreamingResponse(reply.body, status_code=reply.status, headers=headers)
 
 
-ROUTERS: tuple[APIRouter, ...] = (router, user_admin.router)
+ROUTERS: tuple[APIRouter, ...] = (router, user_admin.router, authorisation_pages.router, site_pages.router)
 """Every page router, for :func:`mount` and the request limits (which read their sign-in needs)."""
 
 

@@ -1,11 +1,13 @@
 """The council's pages in a real browser (headless Debian Chromium, driven by Playwright; issue 11).
 
 The admin signs in through the form, adds a user on the users page, resets their password, signs out;
-the new user signs in with that password.  Every page touched (sign-in, queue, event, cases, users, an
-error page) is checked at 1366x768 (the commonest laptop) and 390x844 (a phone): the page never scrolls
-sideways, a screenshot of each is kept under the test's tmp_path, and where axe-core is installed (its
-npm package; see :data:`AXE_CANDIDATES`) it is injected into each page and must find no serious or
-critical accessibility violation.  No browser and no axe-core is ever downloaded by the test.
+the new user signs in with that password.  In a second run the admin adds a site (it appears on the map)
+and a covert camera, follows the expiry banner to renew an authorisation, records a RIPA authorisation
+for the new camera and cancels it.  Every page touched (sign-in, queue, event, cases, users, an error
+page, sites, authorisations) is checked at 1366x768 (the commonest laptop) and 390x844 (a phone): the
+page never scrolls sideways, a screenshot of each is kept under the test's tmp_path, and where axe-core
+is installed (its npm package; see :data:`AXE_CANDIDATES`) it is injected into each page and must find
+no serious or critical accessibility violation.  No browser and no axe-core is ever downloaded by the test.
 """
 
 from __future__ import annotations
@@ -13,12 +15,16 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Iterator
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from evidence_testutil import PASSWORD, Api, event_body, upload
 from tests_support_uvicorn import serve_in_thread
+
+from evidence_api.services.authorisations import add_months
 
 VIEWPORTS = ((1366, 768), (390, 844))  # a laptop, a phone
 # axe-core's npm package, wherever npm or Debian put it; TIPWATCH_TEST_AXE_CORE names axe.min.js itself.
@@ -88,14 +94,8 @@ class PageChecker:
                         )
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_an_admin_adds_a_user_who_signs_in_and_every_page_fits_a_phone(
-    chromium: str, api: Api, served: str, media: dict[str, bytes], tmp_path: Path
-) -> None:
-    from playwright.sync_api import sync_playwright
-
-    body = event_body({"act.jpg": ("act", media["bus"])})
-    upload(api, body, {"a": media["bus"]})
+def _page_checker(tmp_path: Path) -> PageChecker:
+    """A checker keeping its screenshots under ``tmp_path``, with axe-core where it is installed."""
     axe = _axe_source()
     if axe is None:
         missing = "axe-core is not installed (deploy/dev.sh test installs it with npm into node_modules/)"
@@ -104,7 +104,18 @@ def test_an_admin_adds_a_user_who_signs_in_and_every_page_fits_a_phone(
         warnings.warn(missing + ", so no accessibility rules were checked", stacklevel=1)
     shots = tmp_path / "screenshots"
     shots.mkdir()
-    checker = PageChecker(shots, axe)
+    return PageChecker(shots, axe)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_an_admin_adds_a_user_who_signs_in_and_every_page_fits_a_phone(
+    chromium: str, api: Api, served: str, media: dict[str, bytes], tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    body = event_body({"act.jpg": ("act", media["bus"])})
+    upload(api, body, {"a": media["bus"]})
+    checker = _page_checker(tmp_path)
     errors: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium)
@@ -158,6 +169,133 @@ def test_an_admin_adds_a_user_who_signs_in_and_every_page_fits_a_phone(
             checker.check(page, "forbidden")
             page.goto("/review/no-such-page")
             checker.check(page, "not-found")
+        finally:
+            browser.close()
+
+    print("screenshots:", *checker.screenshots, sep="\n  ")
+    assert not errors, errors
+    assert not checker.problems, "\n".join(checker.problems)
+
+
+def _uk_today() -> date:
+    return datetime.now(ZoneInfo("Europe/London")).date()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_an_admin_adds_a_site_and_camera_and_creates_renews_and_cancels_an_authorisation(
+    chromium: str, api: Api, served: str, tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    # an authorisation within its last fortnight: the banner on every page says so
+    expiring = api.client.post(
+        "/api/v1/authorisations",
+        json={
+            "kind": "ripa_directed_surveillance",
+            "urn": "DS/2026/090",
+            "title": "Back lane tipping",
+            "offence_min_months": 60,
+            "magistrate_decision": "approved",
+            "magistrate_date": (add_months(_uk_today(), -3) + timedelta(days=10)).isoformat(),
+            "camera_keys": ["cam-9"],
+        },
+        headers=api.h("legal"),
+    )
+    assert expiring.status_code == 201, expiring.text
+    checker = _page_checker(tmp_path)
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium)
+        try:
+            context = browser.new_context(base_url=served, viewport={"width": 1366, "height": 768})
+            page = context.new_page()
+            page.set_default_timeout(20_000)
+            page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+            page.goto("/login")
+            page.get_by_label("User name").fill("admin")
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(f"{served}/review")
+
+            # a site with coordinates and a covert camera there
+            page.get_by_role("link", name="Sites and cameras").click()
+            page.wait_for_url(f"{served}/sites")
+            site_form = page.locator("#add-site")
+            site_form.get_by_label("Site key").fill("church-lane")
+            site_form.get_by_label("Name", exact=True).fill("Church Lane verge")
+            site_form.get_by_label("Latitude").fill("53.80080")
+            site_form.get_by_label("Longitude").fill("-1.54910")
+            site_form.get_by_label("Land type").select_option("footpath_bridleway")
+            site_form.get_by_role("button", name="Add site").click()
+            page.wait_for_url(f"{served}/sites?done=site&key=church-lane*")
+            assert page.locator("svg #map-church-lane").count() == 1
+            camera_form = page.locator("#add-camera")
+            camera_form.get_by_label("Camera key").fill("cam-church")
+            camera_form.get_by_label("Site", exact=True).select_option("church-lane")
+            camera_form.get_by_label("covert: needs a RIPA authorisation").check()
+            camera_form.get_by_label("Device identity").fill("Hikvision DS-2CD2047 SN 4471")
+            camera_form.get_by_label("Clock source").select_option("ntp")
+            camera_form.get_by_role("button", name="Add camera").click()
+            page.wait_for_url(f"{served}/sites?done=camera&key=cam-church*")
+            assert "covert" in page.locator("#camera-cam-church").inner_text()
+            checker.check(page, "sites")
+
+            # the banner's link leads to where the expiring authorisation is renewed
+            page.get_by_role("link", name="Renew or cancel it").first.click()
+            page.wait_for_url(f"{served}/authorisations/*")
+            checker.check(page, "authorisation-expiring")
+            renew = page.locator("#renew-form")
+            renew.get_by_label("Date of the magistrate's approval of the renewal").fill(
+                _uk_today().isoformat()
+            )
+            renew.get_by_label("Magistrates' court").fill("Leeds Magistrates' Court")
+            renew.get_by_label("Reasons for renewing").fill("Tipping continues at the lane")
+            renew.get_by_role("button", name="Renew").click()
+            page.wait_for_url("**done=renewed")
+            assert "Renewed for a further three months." in page.locator("main").inner_text()
+            assert page.locator(".banner.warn").count() == 0  # no longer within its last fortnight
+
+            # a new RIPA authorisation for the new camera, then cancelled
+            page.get_by_role("link", name="Authorisations", exact=True).click()
+            page.wait_for_url(f"{served}/authorisations")
+            page.get_by_role("link", name="Record a RIPA authorisation").click()
+            page.wait_for_url(f"{served}/authorisations/new*")
+            checker.check(page, "authorisation-new")
+            form = page.locator("main form")
+            approved = _uk_today() - timedelta(days=1)
+            while approved.day > 28:  # a corresponding date three months on (no end-of-month rule)
+                approved -= timedelta(days=1)
+            form.get_by_label("Unique reference number (URN)", exact=True).fill("DS/2026/120")
+            form.get_by_label("Title", exact=True).fill("Church Lane verge")
+            form.get_by_label("Authorising officer", exact=True).fill("Alex Morgan")
+            form.get_by_label("Authorising officer's rank or grade", exact=True).fill(
+                "Head of Environmental Services"
+            )
+            form.get_by_label("Grounds", exact=True).fill("Repeated fly-tipping, s.33 EPA 1990")
+            form.get_by_label("Necessity", exact=True).fill("Overt signs have not stopped it")
+            form.get_by_label("Proportionality", exact=True).fill("One camera, the verge only")
+            form.get_by_label("Collateral intrusion", exact=True).fill("Walkers on the lane; not kept")
+            form.get_by_label("Magistrate's decision", exact=True).select_option("approved")
+            form.get_by_label("Date of the magistrate's decision", exact=True).fill(approved.isoformat())
+            form.get_by_label("cam-church").check()
+            form.get_by_role("button", name="Record it").click()
+            page.wait_for_url("**done=created")
+            status = page.locator("#status").inner_text()
+            assert status == "active", status
+            last_day = add_months(approved, 3) - timedelta(days=1)
+            assert f"to the end of {last_day:%A %d %b %Y}" in page.locator("#in-force").inner_text()
+            checker.check(page, "authorisation-created")
+            cancel = page.locator("#cancel-form")
+            cancel.get_by_label("Reasons for cancelling").fill("Offender identified; no longer needed")
+            cancel.get_by_role("button", name="Cancel the authorisation").click()
+            page.wait_for_url("**done=cancelled")
+            assert page.locator("#status").inner_text() == "cancelled"
+            assert "Offender identified" in page.locator("#cancelled").inner_text()
+            checker.check(page, "authorisation-cancelled")
+
+            page.get_by_role("link", name="All authorisations").click()
+            page.wait_for_url(f"{served}/authorisations")
+            checker.check(page, "authorisations")
         finally:
             browser.close()
 
