@@ -70,6 +70,7 @@ def get_health_watch(settings: SettingsDep) -> HealthWatch:
     return HealthWatch(
         silent_after=timedelta(seconds=settings.camera_silent_after_s),
         clock_tolerance_s=settings.camera_clock_tolerance_s,
+        display_timezone=settings.display_timezone,
     )
 
 

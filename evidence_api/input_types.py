@@ -31,6 +31,7 @@ _FORBIDDEN_IN_LINE = re.compile(f"[{_NEVER}\t\n\r\u2028\u2029]")
 
 EARLIEST_DATE = date(2000, 1, 1)  # before any camera this service runs, or any record it keeps
 LATEST_DATE = date(2100, 12, 31)  # far beyond any review or expiry date, well short of year 9999
+EPOCH_DATE = date(1970, 1, 1)  # where a device clock that was never set starts
 
 
 def forbidden_character(value: str, *, multiline: bool) -> str | None:
@@ -66,10 +67,10 @@ def _check_utc(value: datetime) -> datetime:
     return value
 
 
-def _check_time_window(value: datetime) -> datetime:
+def _check_box_clock_time(value: datetime) -> datetime:
     utc = _check_utc(value).astimezone(UTC)
-    if not EARLIEST_DATE <= utc.date() <= LATEST_DATE:
-        raise ValueError(f"the time must lie between {EARLIEST_DATE} and {LATEST_DATE}")
+    if not EPOCH_DATE <= utc.date() <= LATEST_DATE:
+        raise ValueError(f"the time must lie between {EPOCH_DATE} and {LATEST_DATE}")
     return value
 
 
@@ -91,10 +92,10 @@ SingleLine = AfterValidator(_check_line)
 Text = AfterValidator(_check_text)
 #: a timezone-aware time that can be converted to UTC (``Annotated[AwareDatetime, InUtcRange]``)
 InUtcRange = AfterValidator(_check_utc)
-#: a timezone-aware time in the window this service's records can hold (``Annotated[AwareDatetime,
-#: PlausibleTime]``), for times an edge box reports about itself rather than evidence times, which
-#: ingest bounds more tightly (``services.ingest.CaptureWindow``)
-PlausibleTime = AfterValidator(_check_time_window)
+#: a timezone-aware time an edge box reports about itself, by its own clock (``Annotated[AwareDatetime,
+#: BoxClockTime]``): from 1970, where a box without a battery-backed clock starts, so a report can show
+#: the clock is wrong; evidence times are bounded more tightly (``services.ingest.CaptureWindow``)
+BoxClockTime = AfterValidator(_check_box_clock_time)
 #: a date in the window this service's records can hold (``Annotated[date, PlausibleDate]``)
 PlausibleDate = AfterValidator(_check_date)
 #: a JSON integer that a 64-bit reader (PostgreSQL, a spreadsheet) can hold, checked before a union of

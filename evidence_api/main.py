@@ -35,7 +35,7 @@ from evidence_api.request_limits import RequestLimits
 from evidence_api.routes import audit, auth, authorisations, bundles, cases, events, returns, sites
 from evidence_api.services.audit_checkpoints import AuditCheckpointer, CheckpointLog
 from evidence_api.services.bundle_export import BackgroundExports, reap_interrupted
-from evidence_api.services.errors import ClockAhead, DomainError
+from evidence_api.services.errors import ClockAhead, ClockNotSet, DomainError
 from evidence_api.settings import Settings
 from evidence_api.storage import make_blob_store
 from evidence_api.validation_errors import safe_errors
@@ -113,7 +113,8 @@ def domain_error_json(exc: DomainError) -> JSONResponse:
         retry = str(max(1, math.ceil(exc.retry_after_s)))
         return JSONResponse({"detail": detail}, status_code=422, headers={"Retry-After": retry})
     if exc.status_code == 422:
-        detail = [{"loc": ["body"], "msg": str(exc), "type": "value_error"}]
+        kind = "clock_not_set" if isinstance(exc, ClockNotSet) else "value_error"
+        detail = [{"loc": ["body"], "msg": str(exc), "type": kind}]
         return JSONResponse({"detail": detail}, status_code=422)
     return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
 

@@ -12,11 +12,12 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     StringConstraints,
     model_validator,
 )
 
-from evidence_api.input_types import Int64, InUtcRange, PlausibleDate, PlausibleTime, SingleLine, Text
+from evidence_api.input_types import BoxClockTime, Int64, InUtcRange, PlausibleDate, SingleLine, Text
 from evidence_api.models import AuthorisationKind, LandType, Outcome, ReviewStatus, Role, SizeBand, WasteType
 
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
@@ -256,11 +257,14 @@ class CameraOut(BaseModel):
     )
 
 
-HealthTime = Annotated[AwareDatetime, PlausibleTime]
+# An edge box reports the times of its own clock, which may be wrong (a box without a battery-backed
+# clock boots in 1970): accepted from 1970 so the report can say so, unlike evidence times.
+HealthTime = Annotated[AwareDatetime, BoxClockTime]
 HealthStatus = Literal["ok", "attention", "view_moved", "disk_low", "not_spooled"]
-Count = Annotated[int, Field(ge=0, lt=2**63)]
-HealthProblem = Annotated[str, StringConstraints(max_length=DETAIL_TEXT_MAX), SingleLine]
-HEALTH_LIST_MAX = 100  # entries in each list of a health report (the edge sends its latest 20)
+Count = Annotated[int, Strict(), Field(ge=0, lt=2**63)]
+HEALTH_TEXT_MAX = 500  # characters in a problem or reason: a sentence, never a payload
+HealthProblem = Annotated[str, StringConstraints(max_length=HEALTH_TEXT_MAX), SingleLine]
+HEALTH_LIST_MAX = 20  # entries in each list of a health report (the edge sends at most its latest 20)
 
 
 class EdgeEventNote(InputModel):
@@ -273,8 +277,9 @@ class EdgeEventNote(InputModel):
 
 class CameraHealthIn(InputModel):
     """An edge box's health record for one camera: its ``<spool>/health.json`` as the box wrote it
-    (see ``detector/sinks/health.py``), plus the box's clock offset.  ``status`` is the worst of
-    ``not_spooled`` > ``disk_low`` > ``view_moved`` > ``attention`` > ``ok``."""
+    (see ``detector/sinks/health.py``), plus what its uploader adds (``clock_offset_s``,
+    ``clock_held``).  ``status`` is the worst of ``not_spooled`` > ``disk_low`` > ``view_moved`` >
+    ``attention`` > ``ok``.  Times are the box's clock."""
 
     status: HealthStatus
     since: HealthTime = Field(description="when the box entered this status (its clock)")
@@ -289,12 +294,20 @@ class CameraHealthIn(InputModel):
     pending: Count = Field(description="events spooled and not yet uploaded")
     incomplete: Count = Field(description="staged entries kept for a person to look at")
     last_frame_at: HealthTime | None = Field(default=None, description="capture time of the latest frame")
+    frames_processed_at: HealthTime | None = Field(
+        default=None,
+        description="when (the box's clock) the worker last recorded frames flowing; it stops advancing "
+        "when the stream is down or the worker has stopped",
+    )
     view_moves: Count = Field(default=0, description="times the whole picture shifted in this run")
     view_moved_at: HealthTime | None = Field(default=None, description="capture time of the latest shift")
-    clock_offset_s: Annotated[float, Field(ge=-1e9, le=1e9)] | None = Field(
+    clock_offset_s: Annotated[float, Field(ge=-1e10, le=1e10)] | None = Field(
         default=None,
         description="how far the box's clock runs ahead of the API's (negative: behind), seconds, "
         "measured from the Date header of the API's answers (±1 s)",
+    )
+    clock_held: Count = Field(
+        default=0, description="events the box holds because the API refused their times (a wrong clock)"
     )
 
 

@@ -55,9 +55,20 @@ def _safe_loc(loc: Iterable[object]) -> list[str | int]:
     return [part if isinstance(part, int) else safe_text(part, 100) for part in loc]
 
 
+MAX_ERRORS = 20  # errors listed in one 422
+
+
 def safe_errors(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Validation errors (pydantic's or FastAPI's dicts) that can be sent and logged as they are."""
+    """Validation errors (pydantic's or FastAPI's dicts) that can be sent and logged as they are: the
+    first :data:`MAX_ERRORS`, then one entry saying how many more there were (a body of 90,000 unknown
+    keys must not get a 9 MB answer)."""
     out: list[dict[str, Any]] = []
+    if len(errors) > MAX_ERRORS:
+        more = len(errors) - MAX_ERRORS
+        return [
+            *safe_errors(errors[:MAX_ERRORS]),
+            {"loc": ["body"], "msg": f"and {more} more error(s) not listed", "type": "too_many_errors"},
+        ]
     for error in errors:
         loc = _safe_loc(error.get("loc", ()))
         entry: dict[str, Any] = {

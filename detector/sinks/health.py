@@ -21,7 +21,13 @@ Example::
      "camera_id": "cam-1", "free_bytes": 104857600, "reserve_bytes": 209715200,
      "problems": ["disk low: 104.9 MB free, below the 209.7 MB reserve"],
      "events_not_spooled": [], "events_reduced": [{"event_id": "...", "reason": "...", "at": "..."}],
-     "pending": 3, "incomplete": 0, "last_frame_at": "...", "view_moves": 0, "view_moved_at": null}
+     "pending": 3, "incomplete": 0, "last_frame_at": "...", "frames_processed_at": "...",
+     "view_moves": 0, "view_moved_at": null}
+
+``last_frame_at`` is the latest frame's capture time (old footage gives old times);
+``frames_processed_at`` is when, by this box's clock, the worker last wrote the file because frames
+were flowing: it stops advancing when the stream is down or the worker has stopped, which the API
+turns into a "no picture" warning.
 """
 
 from __future__ import annotations
@@ -48,6 +54,9 @@ RECENT_EVENTS = 20
 VIEW_MOVED_ATTENTION_S = 3600.0
 #: the worker refreshes ``last_frame_at`` in the file at most this often (seconds): a heartbeat
 FRAME_HEARTBEAT_S = 30.0
+#: once ``disk_low``, the status stays so until free space is this share above the reserve, so a box
+#: hovering at the reserve does not flip its status (and the API's record of it) every few seconds
+DISK_LOW_HYSTERESIS = 0.10
 
 
 class SpoolHealth:
@@ -65,6 +74,8 @@ class SpoolHealth:
         self._view_moved_at: datetime | None = None
         self._view_moved_seen: float | None = None  # monotonic time it was noticed (files replay old times)
         self._frames_written = 0.0  # monotonic time of the last write caused by frames
+        self._frames_processed_at: datetime | None = None  # this box's clock, at that write
+        self._disk_low = False
         self._since = iso_utc(datetime.now(UTC))
         self._lock = threading.Lock()
 
@@ -105,6 +116,7 @@ class SpoolHealth:
             due = moved or now - self._frames_written >= FRAME_HEARTBEAT_S
             if due:
                 self._frames_written = now
+                self._frames_processed_at = datetime.now(UTC)
         if due:
             self.write()
 
@@ -120,7 +132,9 @@ class SpoolHealth:
                     f"{len(self._not_spooled)} event(s) NOT spooled (kept in {self.spool.staging_dir}, "
                     "spooled at the next start once there is room)"
                 )
-            disk_low = free < self.spool.min_free_bytes
+            leave_at = self.spool.min_free_bytes * (1 + DISK_LOW_HYSTERESIS)
+            disk_low = free < (leave_at if self._disk_low else self.spool.min_free_bytes)
+            self._disk_low = disk_low
             if disk_low:
                 problems.append(
                     f"disk low: {free / 1e6:.1f} MB free, below the {self.spool.min_free_bytes / 1e6:.1f} MB "
@@ -174,6 +188,9 @@ class SpoolHealth:
                 "pending": pending,
                 "incomplete": incomplete,
                 "last_frame_at": iso_utc(self._last_frame_at) if self._last_frame_at else None,
+                "frames_processed_at": (
+                    iso_utc(self._frames_processed_at) if self._frames_processed_at else None
+                ),
                 "view_moves": self._view_moves,
                 "view_moved_at": iso_utc(self._view_moved_at) if self._view_moved_at else None,
             }

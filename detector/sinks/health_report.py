@@ -1,10 +1,12 @@
 """Sends the spool's ``health.json`` to the evidence API as the camera's health record.
 
-``POST /api/v1/cameras/{camera}/health`` with the file's record, plus ``clock_offset_s``: how far this
-box's clock runs ahead of the API's (positive) or behind it, measured from the ``Date`` header of the
-API's answers (RFC 9110 §6.6.1, one-second resolution, so offsets under about two seconds are noise).
-A report goes out when the record changes (a new status, a new problem, a shifted view) and at least
-every ``every_s`` seconds otherwise, so the council sees a camera that has gone silent.
+``POST /api/v1/cameras/{camera}/health`` with the file's record, plus ``clock_held`` (events the
+uploader holds back because the API refused their times: the box's clock was wrong) and
+``clock_offset_s``: how far this box's clock runs ahead of the API's (positive) or behind it,
+measured from the ``Date`` header of the API's answers (RFC 9110 §6.6.1, one-second resolution, so
+offsets under about two seconds are noise).  A report goes out when the record changes (a new
+status, a new problem, a shifted view) and at least every ``every_s`` seconds otherwise, so the
+council sees a camera that has gone silent.  A refused report is asked again once a period.
 
 The record is the box's current state, not evidence: nothing is queued for it.  When the API cannot be
 reached the next round sends the state as it is then.
@@ -67,6 +69,9 @@ class HealthReporter:
         self._sent_key: str | None = None
         self._sent_at = float("-inf")
         self._refused: str | None = None  # the last refusal logged, so it is logged once
+        self._refused_at = float("-inf")
+        self._unreadable: str | None = None  # the last read error logged, so it is logged once
+        self.clock_held = 0  # events the uploader holds because the API refused their times
 
     def maybe_send(self) -> bool:
         """Send the record if it changed or is due; True when the API stored it."""
@@ -76,10 +81,13 @@ class HealthReporter:
         camera = record.get("camera_id")
         if not isinstance(camera, str) or not camera:
             return False  # a spool drained by ``tipwatch upload`` before any worker wrote its camera
-        key = json.dumps({k: v for k, v in record.items() if k not in VOLATILE}, sort_keys=True)
+        lasting = {k: v for k, v in record.items() if k not in VOLATILE}
+        key = json.dumps({**lasting, "held": self.clock_held}, sort_keys=True)
         if key == self._sent_key and time.monotonic() - self._sent_at < self.every_s:
             return False
-        body: dict[str, Any] = {**record, "clock_offset_s": self.clock.seconds}
+        if self._refused is not None and time.monotonic() - self._refused_at < self.every_s:
+            return False  # refused: ask again once a period, not every round
+        body: dict[str, Any] = {**record, "clock_offset_s": self.clock.seconds, "clock_held": self.clock_held}
         url = f"/api/v1/cameras/{quote(camera, safe='')}/health"
         try:
             response = self.client.post(url, json=body)
@@ -89,11 +97,12 @@ class HealthReporter:
         if response.status_code in (200, 201):
             self._sent_key, self._sent_at, self._refused = key, time.monotonic(), None
             return True
-        refusal = f"{response.status_code}: {response.text[:300]}"
-        if response.status_code < 500 and refusal != self._refused:
+        if response.status_code < 500:
             # A camera not registered to this box, an old API without the endpoint: say it once.
-            logger.warning("the API refused camera %s's health report (%s)", camera, refusal)
-            self._refused = refusal
+            refusal = f"{response.status_code}: {response.text[:300]}"
+            if refusal != self._refused:
+                logger.warning("the API refused camera %s's health report (%s)", camera, refusal)
+            self._refused, self._refused_at = refusal, time.monotonic()
         return False
 
     def _read(self) -> dict[str, Any] | None:
@@ -102,6 +111,13 @@ class HealthReporter:
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
-            logger.warning("cannot read %s: %s", self.path, exc)
-            return None
-        return record if isinstance(record, dict) else None
+            problem = f"cannot read {self.path}: {exc}"
+        else:
+            if isinstance(record, dict):
+                self._unreadable = None
+                return record
+            problem = f"{self.path} does not hold a JSON object"
+        if problem != self._unreadable:  # once, not every round; the API's silent warning follows
+            logger.warning("%s: the camera's health is not reported until it is rewritten", problem)
+            self._unreadable = problem
+        return None

@@ -11,8 +11,10 @@ Outcomes:
 - connection errors, timeouts, 5xx, 401, 404, 408, 429: the event stays pending; the round stops
   and the next one waits an exponential backoff with jitter (capped at ``max_backoff``).
 - a 422 of type ``clock_ahead`` (this box's clock runs fast, so the event's times lie in the API's
-  future): not the event's fault, so it stays pending, with one loud log line; once the clock is
-  corrected, or real time catches up with the event's times, it goes.
+  future) or ``clock_not_set`` (times before the API's earliest, a box that booted without a clock):
+  not the event's fault, so it is held pending, asked again every ``clock_retry_s``, without blocking
+  the events behind it, and counted in the health report (``clock_held``); it goes once the clock is
+  corrected or real time catches up with its times.
 
 After each round that reached the API, the spool's ``health.json`` goes to the API as the camera's
 health record when it changed or is due (:mod:`detector.sinks.health_report`).
@@ -28,6 +30,7 @@ import hashlib
 import logging
 import random
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +53,13 @@ class TransientUploadError(Exception):
         self.unreachable = unreachable
 
 
+class ClockRefusedError(Exception):
+    """The API refused the event's times as impossible by its clock (``clock_ahead``/``clock_not_set``)."""
+
+
+CLOCK_ERRORS = frozenset({"clock_ahead", "clock_not_set"})
+
+
 class PermanentUploadError(Exception):
     """The API refused the event for good (or its evidence is corrupt); it goes to dead/."""
 
@@ -61,6 +71,7 @@ class UploadReport:
     sent: list[str] = field(default_factory=list)
     dead: list[str] = field(default_factory=list)
     retry: list[str] = field(default_factory=list)  # attempted, failed transiently, still pending
+    clock_held: list[str] = field(default_factory=list)  # refused for their times: held, still pending
     files_uploaded: int = 0
     bytes_uploaded: int = 0
     error: str | None = None  # the transient error that stopped the round
@@ -109,6 +120,7 @@ class Uploader:
         poll_interval: float = 5.0,
         transport: httpx.BaseTransport | None = None,
         health_every_s: float = DEFAULT_EVERY_S,
+        clock_retry_s: float = 60.0,
     ) -> None:
         if not api_url.startswith(("http://", "https://")):
             raise ValueError(f"api_url must be an http(s) URL, got {api_url!r}")
@@ -129,6 +141,8 @@ class Uploader:
         )
         self.clock = ClockOffset()
         self.health = HealthReporter(spool.root, self._client, self.clock, every_s=health_every_s)
+        self.clock_retry_s = clock_retry_s
+        self._held_until: dict[str, float] = {}  # event id -> monotonic time it may be asked again
         self._failures = 0
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -146,8 +160,15 @@ class Uploader:
                     break
                 if not event.path.is_dir():
                     continue  # another uploader on this spool (``tipwatch upload``) moved it meanwhile
+                if self._held_until.get(event.event_id, 0.0) > time.monotonic():
+                    report.clock_held.append(event.event_id)
+                    continue
                 try:
                     files, nbytes = self._upload(event)
+                except ClockRefusedError:
+                    self._held_until[event.event_id] = time.monotonic() + self.clock_retry_s
+                    report.clock_held.append(event.event_id)
+                    continue
                 except PermanentUploadError as exc:
                     self._dead(event.event_id, str(exc), report)
                     continue
@@ -166,6 +187,9 @@ class Uploader:
                 report.files_uploaded += files
                 report.bytes_uploaded += nbytes
                 logger.info("uploaded event %s (%d files, %d bytes)", event.event_id, files, nbytes)
+            held = set(report.clock_held)
+            self._held_until = {k: v for k, v in self._held_until.items() if k in held}
+            self.health.clock_held = len(held)
             if not report.unreachable and not self._stop.is_set():
                 self.health.maybe_send()
         if report.error is None:
@@ -212,14 +236,14 @@ class Uploader:
         if status in (200, 201):
             return
         message = f"{what} answered {status}: {_server_message(response)}"
-        if status == 422 and _error_type(response) == "clock_ahead":
+        if status == 422 and _error_type(response) in CLOCK_ERRORS:
             logger.error(
-                "THIS BOX'S CLOCK IS AHEAD of the API's (by about %s s): its events wait until the clock "
-                "is corrected (NTP) or real time reaches their times; %s",
+                "THIS BOX'S CLOCK IS WRONG (about %s s from the API's): the event is held until the clock "
+                "is corrected (NTP) or real time reaches its times; %s",
                 self.clock.seconds,
                 message,
             )
-            raise TransientUploadError(message)
+            raise ClockRefusedError(message)
         if status in PERMANENT:
             raise PermanentUploadError(message)
         if status == 401:

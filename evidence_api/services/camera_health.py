@@ -8,7 +8,15 @@ without a row a minute.  A change of status is written to the audit log: a shift
 is part of the story of the evidence captured around it.
 
 Warnings are worked out when asked, from the latest report and the server's own clock: a camera not
-heard from for longer than ``camera_silent_after_s`` is *silent* whatever it last said.
+heard from for longer than ``camera_silent_after_s`` is *silent* whatever it last said, and one whose
+box still reports but whose frames stopped flowing that long ago has *no picture* (a stream down, a
+worker stopped: the uploader in the same process, or ``tipwatch upload`` from cron, keeps reporting).
+
+What one device can make the server keep is bounded: a report's lists and texts are capped by the
+schema; a status that lasted less than :data:`MIN_PERIOD_S` is overwritten by the next instead of
+opening a period (so a box flapping at its disk reserve, or a hostile token, makes at most one period
+and one audit entry a minute per camera); the audit entry and the log line carry the first
+:data:`AUDITED_PROBLEMS` problems, shortened.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,17 +36,25 @@ from evidence_api.services.errors import Forbidden, Invalid, NotFound
 
 logger = logging.getLogger(__name__)
 
+EARLIEST_CAPTURE_YEAR = 2000  # a box clock reading earlier was never set (the default earliest capture)
+
 HISTORY_PERIODS = 50  # periods a health query returns, newest first
+#: a status that lasted less than this (seconds) is overwritten by the next one, unaudited
+MIN_PERIOD_S = 60.0
+AUDITED_PROBLEMS = 5  # problems named in an audit entry or a log line
+AUDITED_PROBLEM_CHARS = 200
 
 
 @dataclass(frozen=True, slots=True)
 class HealthWatch:
-    """When a camera needs a person: silent for longer than ``silent_after``, or a clock further than
-    ``clock_tolerance_s`` seconds from the server's (the settings ``camera_silent_after_s`` and
-    ``camera_clock_tolerance_s``)."""
+    """When a camera needs a person: silent or without a picture for longer than ``silent_after``, or
+    a clock further than ``clock_tolerance_s`` seconds from the server's (the settings
+    ``camera_silent_after_s`` and ``camera_clock_tolerance_s``).  Times in warnings are read in
+    ``display_timezone`` (UK local time by default)."""
 
     silent_after: timedelta = timedelta(minutes=10)
     clock_tolerance_s: float = 10.0
+    display_timezone: str = "Europe/London"
 
     def is_silent(self, camera: Camera, now: datetime) -> bool:
         """True when nothing (event or report) was heard from the camera within ``silent_after``; a
@@ -54,19 +71,63 @@ class HealthWatch:
             else:
                 out.append(
                     f"silent for {_duration(now - camera.last_seen_at)}: no event or health report since "
-                    f"{camera.last_seen_at.astimezone(UTC).isoformat(timespec='seconds')}"
+                    f"{self._local(camera.last_seen_at)}"
                 )
         report = camera.health_report or {}
+        offset = report.get("clock_offset_s")
+        offset_s = float(offset) if isinstance(offset, int | float) else None
+        picture = self._no_picture(report, offset_s, now)
+        if picture:
+            out.append(picture)
         if camera.health_status not in (None, "ok"):
             out.extend(str(p) for p in report.get("problems", []))
-        offset = report.get("clock_offset_s")
-        if isinstance(offset, int | float) and abs(offset) > self.clock_tolerance_s:
-            direction = "ahead of" if offset > 0 else "behind"
+        out.extend(self._clock(camera, report, offset_s))
+        return out
+
+    def _no_picture(self, report: dict[str, object], offset_s: float | None, now: datetime) -> str | None:
+        processed = _time(report.get("frames_processed_at"))
+        if processed is None:
+            return None
+        seen = processed - timedelta(seconds=offset_s or 0.0)  # on the server's clock
+        if now - seen <= self.silent_after:
+            return None
+        return (
+            f"no picture for {_duration(now - seen)}: the box still reports, but no frames have been "
+            f"processed since {self._local(seen)}; check the camera's stream and the detection worker"
+        )
+
+    def _clock(self, camera: Camera, report: dict[str, object], offset_s: float | None) -> list[str]:
+        out: list[str] = []
+        written = _time(report.get("updated_at"))
+        if written is not None and written.astimezone(UTC).year < EARLIEST_CAPTURE_YEAR:
             out.append(
-                f"the edge box's clock is {abs(offset):.0f} s {direction} the server's: event times come "
+                f"the edge box's clock is not set (it reads {written.astimezone(UTC).date()}): its events "
+                "cannot be timed; set up NTP on the box"
+            )
+        elif offset_s is not None and abs(offset_s) > self.clock_tolerance_s:
+            direction = "ahead of" if offset_s > 0 else "behind"
+            out.append(
+                f"the edge box's clock is {abs(offset_s):.0f} s {direction} the server's: event times come "
                 "from it; set up NTP on the box"
             )
+        elif offset_s is None and written is not None and camera.health_reported_at is not None:
+            # No measured offset (an older box): a record written in the server's future is a fast clock.
+            ahead = (written - camera.health_reported_at).total_seconds()
+            if ahead > self.clock_tolerance_s:
+                out.append(
+                    f"the edge box's clock is at least {ahead:.0f} s ahead of the server's: event times come "
+                    "from it; set up NTP on the box"
+                )
+        held = report.get("clock_held")
+        if isinstance(held, int) and held > 0:
+            out.append(
+                f"{held} event(s) held on the box because the API refused their times (a wrong clock when "
+                "they were captured): they are sent once their times are possible"
+            )
         return out
+
+    def _local(self, at: datetime) -> str:
+        return at.astimezone(ZoneInfo(self.display_timezone)).strftime("%d %b %Y %H:%M %Z")
 
 
 def record_health(
@@ -79,7 +140,11 @@ def record_health(
     """
     if data.camera_id != camera_key:
         raise Invalid(f"camera_id: the report is about {data.camera_id!r}, not {camera_key!r}")
-    camera = session.execute(select(Camera).where(Camera.key == camera_key)).scalar_one_or_none()
+    # The camera's row is locked for the report (PostgreSQL): two reports at once (``detect`` and
+    # ``tipwatch upload`` on one spool) must not both open a period or lose a count.
+    camera = session.execute(
+        select(Camera).where(Camera.key == camera_key).with_for_update()
+    ).scalar_one_or_none()
     if camera is None or (device is not None and camera.device_id != device.id):
         if device is not None:
             raise Forbidden(f"camera {camera_key!r} is not registered to this device")
@@ -96,8 +161,15 @@ def record_health(
         latest.last_received_at = now
         latest.reports += 1
         latest.problems = problems
+    elif latest is not None and (now - latest.first_received_at).total_seconds() < MIN_PERIOD_S:
+        # A status that lasted under a minute: the next one replaces it (bounded history, see above).
+        latest.status = data.status
+        latest.last_received_at = now
+        latest.reports += 1
+        latest.problems = problems
     else:
         previous = latest.status if latest is not None else None
+        named = [p[:AUDITED_PROBLEM_CHARS] for p in problems[:AUDITED_PROBLEMS]]
         session.add(
             CameraHealthPeriod(
                 camera_id=camera.id,
@@ -114,12 +186,12 @@ def record_health(
             action="camera.health",
             target_type="camera",
             target_id=str(camera.id),
-            details={"camera": camera.key, "status": data.status, "previous": previous, "problems": problems},
+            details={"camera": camera.key, "status": data.status, "previous": previous, "problems": named},
         )
         if data.status == "ok":
             logger.info("camera %s health: ok (was %s)", camera.key, previous)
         else:
-            logger.warning("camera %s health: %s (was %s): %s", camera.key, data.status, previous, problems)
+            logger.warning("camera %s health: %s (was %s): %s", camera.key, data.status, previous, named)
     camera.health_status = data.status
     camera.health_reported_at = now
     camera.health_report = data.model_dump(mode="json")
@@ -139,6 +211,17 @@ def health_periods(
         .limit(limit)
     )
     return list(session.execute(stmt).scalars())
+
+
+def _time(value: object) -> datetime | None:
+    """A report's ISO time (as the schema stored it), or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
 
 
 def _duration(delta: timedelta) -> str:

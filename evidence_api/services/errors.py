@@ -42,6 +42,12 @@ class ClockAhead(Invalid):
         self.retry_after_s = retry_after_s
 
 
+class ClockNotSet(Invalid):
+    """An event's time lies before the earliest this service accepts: the edge box's clock was never
+    set (a box without a battery-backed clock boots in 1970).  A 422 of type ``clock_not_set``: the
+    edge holds the event rather than giving it up."""
+
+
 class TooLarge(DomainError):
     status_code = 413
 

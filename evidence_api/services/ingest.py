@@ -16,7 +16,15 @@ from evidence_api.models import Blob, Camera, Device, Event, EventFile, Site, Up
 from evidence_api.previews import PreviewError, make_preview
 from evidence_api.schemas import EventIn
 from evidence_api.services import audit, authorisations
-from evidence_api.services.errors import ClockAhead, Conflict, Forbidden, Invalid, NotFound, TooLarge
+from evidence_api.services.errors import (
+    ClockAhead,
+    ClockNotSet,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    TooLarge,
+)
 from evidence_api.storage import BlobHashMismatch, BlobStore
 
 logger = logging.getLogger(__name__)
@@ -64,7 +72,7 @@ class CaptureWindow:
             if at is None:
                 continue
             if at < self.earliest:
-                raise Invalid(
+                raise ClockNotSet(
                     f"{name}: {at.isoformat()} is before {self.earliest.isoformat()}: the camera's or edge "
                     "box's clock is not set"
                 )

@@ -21,7 +21,7 @@ from detector.sinks.health import HEALTH_JSON, SpoolHealth
 from detector.sinks.health_report import ClockOffset
 from detector.sinks.spool import Spool
 from detector.sinks.uploader import Uploader
-from evidence_api.models import CameraHealthPeriod
+from evidence_api.models import Camera, CameraHealthPeriod
 
 
 @pytest.fixture
@@ -63,6 +63,9 @@ def test_health_reaches_the_api_when_it_changes_and_not_on_every_round(
         uploader.run_once()  # unchanged, not due: not sent again
         (period,) = _staff_view(real_api)
         assert (period.status, period.reports) == ("ok", 1)
+        with real_api.app.state.sessionmaker() as session:  # as if "ok" had lasted 5 min (see MIN_PERIOD_S)
+            session.get(CameraHealthPeriod, period.id).first_received_at -= timedelta(minutes=5)
+            session.commit()
         health.frames_seen(datetime.now(UTC), view_moves=1)  # a knock
         uploader.run_once()
         periods = _staff_view(real_api)
@@ -86,23 +89,50 @@ def test_heartbeat_goes_out_when_due(tmp_path: Path, real_api: RealApi) -> None:
     assert period.reports == 3
 
 
-def test_an_event_from_a_fast_clock_waits_instead_of_going_to_dead(
-    tmp_path: Path, real_api: RealApi, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    "shift", [timedelta(hours=1), timedelta(days=-365 * 56)], ids=["clock ahead", "clock never set (1970)"]
+)
+def test_an_event_from_a_wrong_clock_is_held_without_blocking_the_next(
+    tmp_path: Path, real_api: RealApi, caplog: pytest.LogCaptureFixture, shift: timedelta
 ) -> None:
-    """Before: the API's 422 was taken as final and the event moved to dead/ (lost to the council)."""
+    """Before: the API's 422 was taken as final and the event moved to dead/ (lost to the council);
+    and a held event at the head of the spool must not keep the events behind it from going."""
     spool = Spool(tmp_path / "spool", min_free_bytes=0)
-    event = make_event(tmp_path / "staging")
-    ahead = datetime.now(UTC) + timedelta(hours=1)
-    spool.put(dataclasses.replace(event, started_at=ahead, ended_at=ahead + timedelta(seconds=10)))
-    uploader = Uploader(spool, real_api.url, real_api.token)
+    wrong = make_event(tmp_path / "staging")
+    at = datetime.now(UTC) + shift
+    spool.put(dataclasses.replace(wrong, started_at=at, ended_at=at + timedelta(seconds=10)))
+    right = make_event(tmp_path / "staging")
+    spool.put(right)
+    SpoolHealth(spool, camera_id="cam-1").write()
+    uploader = Uploader(spool, real_api.url, real_api.token, clock_retry_s=3600)
     try:
         with caplog.at_level(logging.ERROR, logger="detector.sinks.uploader"):
             report = uploader.run_once()
+        assert report.clock_held == [wrong.event_id] and report.dead == []
+        assert report.sent == [right.event_id], "the event behind the held one is not blocked"
+        assert [e.event_id for e in spool.pending()] == [wrong.event_id]
+        assert "CLOCK IS WRONG" in caplog.text
+        again = uploader.run_once()  # held: not asked again before clock_retry_s
+        assert again.clock_held == [wrong.event_id] and again.sent == []
     finally:
         uploader.close(last_round=False)
-    assert report.retry == [event.event_id] and report.dead == []
-    assert [e.event_id for e in spool.pending()] == [event.event_id]
-    assert "CLOCK IS AHEAD" in caplog.text
+    with real_api.app.state.sessionmaker() as session:
+        camera = session.execute(select(Camera).where(Camera.key == "cam-1")).scalar_one()
+        assert camera.health_report is not None and camera.health_report["clock_held"] == 1
+
+
+def test_disk_low_does_not_flap_at_the_reserve(tmp_path: Path) -> None:
+    """A box hovering at its reserve stays disk_low until free space is clearly above it."""
+    import shutil
+
+    free = shutil.disk_usage(tmp_path).free
+    spool = Spool(tmp_path / "spool", min_free_bytes=free + 10**9)
+    health = SpoolHealth(spool, camera_id="cam-1")
+    assert health.write()["status"] == "disk_low"
+    spool.min_free_bytes = int(free * 0.95)  # now just above the reserve, within the hysteresis
+    assert health.write()["status"] == "disk_low"
+    spool.min_free_bytes = int(free * 0.5)  # well above it
+    assert health.write()["status"] == "ok"
 
 
 def test_the_clock_offset_is_read_from_the_date_header() -> None:

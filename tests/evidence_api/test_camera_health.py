@@ -57,6 +57,15 @@ def audit_count(api: Api) -> int:
         return int(session.execute(select(func.count()).select_from(AuditEntry)).scalar_one())
 
 
+def _age_periods(api: Api, *, minutes: float) -> None:
+    """As if the periods so far had begun ``minutes`` earlier (a status lasting under a minute is
+    overwritten by the next)."""
+    with api.sessionmaker() as session:
+        for period in session.execute(select(CameraHealthPeriod)).scalars():
+            period.first_received_at -= timedelta(minutes=minutes)
+        session.commit()
+
+
 def test_heartbeats_extend_one_period_and_a_new_status_opens_the_next(api: Api) -> None:
     before = camera_row(api)
     assert before["health_status"] is None and before["health_reported_at"] is None
@@ -64,6 +73,7 @@ def test_heartbeats_extend_one_period_and_a_new_status_opens_the_next(api: Api) 
     for _ in range(3):
         assert post(api, report("ok")).status_code == 200, "heartbeat"
     assert audit_count(api) == audits + 1, "only the change of status is audited, not each heartbeat"
+    _age_periods(api, minutes=5)
     problem = "disk low: 104.9 MB free, below the 209.7 MB reserve; free space on the box"
     r = post(api, report("disk_low", free_bytes=104_900_000, problems=[problem]))
     assert r.status_code == 200, r.text
@@ -80,6 +90,7 @@ def test_heartbeats_extend_one_period_and_a_new_status_opens_the_next(api: Api) 
     seen = api.client.get("/api/v1/cameras/cam-1/health", headers=api.h("officer")).json()
     assert seen["periods"] == health["periods"]
     # back to ok: no warning left
+    _age_periods(api, minutes=5)
     post(api, report("ok"))
     assert camera_row(api)["warnings"] == []
 
@@ -100,6 +111,65 @@ def test_a_shifted_view_and_a_wrong_clock_are_warnings(api: Api) -> None:
     warnings = camera_row(api)["warnings"]
     assert moved in warnings
     assert any("95 s behind" in w and "NTP" in w for w in warnings), warnings
+
+
+def test_a_box_that_reports_but_has_no_picture_is_warned_about(api: Api) -> None:
+    """Before: a box whose stream was down (or whose worker had stopped) but whose uploader kept
+    reporting was shown as healthy; ``tipwatch upload`` from cron re-sent a stale record the same way."""
+    hours_ago = (datetime.now(UTC) - timedelta(hours=3)).isoformat()
+    post(api, report("ok", frames_processed_at=hours_ago, clock_offset_s=0.0))
+    cam = camera_row(api)
+    assert cam["silent"] is False, "the box itself is heard from"
+    assert any(w.startswith("no picture for 3 h") for w in cam["warnings"]), cam["warnings"]
+    # the box's clock runs 2 h fast: frames processed "2 h ago" by its clock are recent by the server's
+    post(api, report("ok", frames_processed_at=datetime.now(UTC).isoformat(), clock_offset_s=0.0))
+    assert camera_row(api)["warnings"] == []
+    fast = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    post(api, report("ok", frames_processed_at=fast, updated_at=fast, clock_offset_s=7200.0))
+    warnings = camera_row(api)["warnings"]
+    assert not any(w.startswith("no picture") for w in warnings), warnings
+    assert any("7200 s ahead of" in w for w in warnings), warnings
+
+
+def test_a_box_whose_clock_was_never_set_is_heard_and_warned_about(api: Api) -> None:
+    """Before: its report was refused (times before 2000), so a box online and reporting every few
+    seconds was shown as "never heard from"."""
+    epoch = "1970-01-01T00:05:00+00:00"
+    r = post(
+        api,
+        report("ok", since=epoch, updated_at=epoch, last_frame_at=epoch, clock_held=3, clock_offset_s=None),
+    )
+    assert r.status_code == 200, r.text
+    warnings = camera_row(api)["warnings"]
+    assert any("clock is not set (it reads 1970-01-01)" in w for w in warnings), warnings
+    assert any(w.startswith("3 event(s) held on the box") for w in warnings), warnings
+
+
+def test_a_record_written_in_the_servers_future_shows_a_fast_clock_without_a_measured_offset(
+    api: Api,
+) -> None:
+    ahead = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    post(api, report("ok", updated_at=ahead, since=ahead, clock_offset_s=None))
+    assert any("at least 3" in w and "ahead of" in w for w in camera_row(api)["warnings"])
+
+
+def test_a_flapping_status_makes_at_most_one_period_and_audit_entry_a_minute(api: Api) -> None:
+    """Before: each flip opened a period and an audit entry with every problem in full: 300 flips of a
+    hostile token grew the database by 61 MB and the hash-chained (unpurgeable) audit log by 30 MB."""
+    audits = audit_count(api)
+    problems = ["p" * 500] * 20
+    for i in range(30):
+        status = "disk_low" if i % 2 else "attention"
+        assert post(api, report(status, problems=problems)).status_code == 200
+    with api.sessionmaker() as session:
+        periods = list(session.execute(select(CameraHealthPeriod)).scalars())
+        entries = list(
+            session.execute(select(AuditEntry).where(AuditEntry.action == "camera.health")).scalars()
+        )
+    assert len(periods) == 1 and periods[0].reports == 30 and periods[0].status == "disk_low"
+    assert audit_count(api) == audits + 1
+    (entry,) = entries
+    assert len(entry.details) < 2_000, "the audit entry names a few problems, shortened"
 
 
 def test_a_camera_not_heard_from_is_silent(api: Api) -> None:
@@ -128,14 +198,21 @@ def test_only_the_cameras_own_device_may_report(api: Api) -> None:
 HOSTILE = [
     pytest.param({"clock_offset_s": math.nan}, id="NaN clock offset"),
     pytest.param({"clock_offset_s": 1e300}, id="absurd clock offset"),
+    pytest.param({"updated_at": "2101-01-01T00:00:00+00:00"}, id="after 2100"),
     pytest.param({"updated_at": "0001-01-01T00:00:00+01:00"}, id="time without a UTC equivalent"),
-    pytest.param({"since": "1969-12-31T23:59:59+00:00"}, id="time before any camera"),
     pytest.param({"last_frame_at": "2026-11-30T10:00:00"}, id="time without an offset"),
     pytest.param({"status": "fine"}, id="unknown status"),
-    pytest.param({"problems": ["x"] * 101}, id="too many problems"),
+    pytest.param({"problems": ["x"] * 21}, id="too many problems"),
+    pytest.param(
+        {"events_reduced": [{"event_id": "e", "reason": "r", "at": "2026-11-30T10:00:00+00:00"}] * 21},
+        id="too many reduced events",
+    ),
+    pytest.param({"pending": True}, id="a boolean for a count"),
+    pytest.param({"pending": 1.0}, id="a float for a count"),
+    pytest.param({"updated_at": "1969-12-31T23:59:59+00:00"}, id="before the epoch"),
     pytest.param({"problems": ["a\x00b"]}, id="NUL in a problem"),
     pytest.param({"problems": ["\ud800"]}, id="lone surrogate"),
-    pytest.param({"problems": ["x" * 1001]}, id="problem too long"),
+    pytest.param({"problems": ["x" * 501]}, id="problem too long"),
     pytest.param({"free_bytes": -1}, id="negative bytes"),
     pytest.param({"pending": 2**63}, id="count beyond 64 bits"),
     pytest.param({"extra": 1}, id="unknown field"),

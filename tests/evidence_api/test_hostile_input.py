@@ -147,6 +147,23 @@ def test_an_invalid_body_is_answered_with_short_encodable_echoes(api: Api) -> No
     assert key["input"] == "k\\ud800"  # the lone surrogate written as an escape: the answer encodes
 
 
+@pytest.mark.parametrize("path", ["/api/v1/cameras/cam-1/health", "/api/v1/auth/login"])
+def test_a_body_of_many_errors_gets_a_short_answer(api: Api, path: str) -> None:
+    """Before: 90,000 unknown keys in 1 MB got a 9 MB 422 in 5 s; 2000 keys to the anonymous sign-in, 12
+    times its size back."""
+    keys = 2000 if path.endswith("login") else 40_000
+    body = json.dumps({f"k{i}": 1 for i in range(keys)}).encode()
+    headers = {"Content-Type": "application/json"}
+    if not path.endswith("login"):
+        headers.update(api.h("device"))
+    r = api.client.post(path, content=body, headers=headers)
+    assert r.status_code in (413, 422), r.text[:200]
+    assert len(r.content) < 8192
+    if r.status_code == 422:
+        errors = r.json()["detail"]
+        assert len(errors) <= 21 and errors[-1]["type"] == "too_many_errors"
+
+
 def test_times_outside_the_capture_window_are_refused_by_the_settings_window() -> None:
     now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
     window = CaptureWindow(earliest=datetime(2000, 1, 1, tzinfo=UTC), max_ahead=timedelta(minutes=5))
