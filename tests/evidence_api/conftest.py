@@ -10,6 +10,7 @@ import pytest
 import ultralytics
 from evidence_testutil import PASSWORD, Api
 from fastapi.testclient import TestClient
+from s3_testutil import TEST_CREDENTIALS, MotoServer
 
 from evidence_api.main import create_app
 from evidence_api.models import Role
@@ -38,6 +39,27 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
         "zidane": (ASSETS / "zidane.jpg").read_bytes(),
         "clip": clip.read_bytes(),
     }
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """A real S3-compatible server (moto's) on a free loopback port, shared by the session's tests;
+    each test makes its own bucket."""
+    server = MotoServer(tmp_path_factory.mktemp("moto"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The standard AWS variables, as a deployment sets them; no AWS profile or config file is read."""
+    for name, value in TEST_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
 @pytest.fixture
