@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from s3_testutil import MotoServer, object_keys, pending_uploads
+from tcp_relay import Relay
 
 from evidence_api import ranges
 from evidence_api.settings import Settings
@@ -241,6 +242,42 @@ def test_an_object_store_that_cannot_be_reached_is_unavailable_not_missing(
     for call in calls:
         with pytest.raises(BlobStoreUnavailable, match="unavailable"):
             call()
+
+
+def test_an_object_store_dying_mid_upload_shows_nothing_under_the_key(
+    s3_credentials: None, moto_server: MotoServer, tmp_path: Path
+) -> None:
+    bucket = moto_server.new_bucket()
+    relay = Relay(("127.0.0.1", moto_server.port))
+    overrides = {"s3_endpoint_url": f"http://127.0.0.1:{relay.port}", "s3_part_bytes": PART}
+    settings = Settings(
+        env="test",
+        secret_key="store-secret-0123456789",
+        data_dir=tmp_path,
+        **{**moto_server.settings(bucket), **overrides},
+    )
+    store = make_blob_store(settings)
+    total = 3 * PART
+    key = generated_sha(total)
+
+    class CutMidway(Generated):
+        def read(self, size: int | None = -1) -> bytes:
+            if self._pos > PART:  # the first part is sent; the store goes away during the second
+                relay.cut()
+            return super().read(size)
+
+    try:
+        with pytest.raises(BlobStoreUnavailable):
+            store.put(CutMidway(total), sha256=key)
+        relay.restore()
+        assert not store.exists(key)
+        # no object; the parts sent before the cut (if the abort could not reach the store) are in
+        # no object, and the bucket's lifecycle rule removes them (docs/object-storage.md)
+        assert object_keys(moto_server.client(), bucket) == []
+        assert store.put(Generated(total), sha256=key) is True  # the retry stores it whole
+        assert store.size(key) == total
+    finally:
+        relay.cut()
 
 
 def test_s3_settings_need_a_bucket() -> None:
