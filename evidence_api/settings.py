@@ -275,5 +275,10 @@ class Settings(BaseSettings):
         return self.data_dir / AUDIT_CHECKPOINT_LOG
 
     @property
+    def resolved_upload_dir(self) -> Path:
+        """Where a clip being received is spooled (unnamed files, gone once stored or refused)."""
+        return self.data_dir / "uploads"
+
+    @property
     def resolved_blob_dir(self) -> Path:
         return self.blob_dir if self.blob_dir is not None else self.data_dir / "blobs"

@@ -38,8 +38,8 @@ router = APIRouter(tags=["events"])
 Sha256Path = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")]
 UPLOAD_IN_MEMORY_BYTES: Final = 4 * 1024 * 1024
 """An upload up to this size (a still) is spooled in memory; a larger one (a clip) to an unnamed
-temporary file in the system's temporary directory (``TMPDIR``: put it on disk, not tmpfs), so that
-many clips arriving at once never hold their bytes in memory."""
+temporary file in ``<data dir>/uploads`` (on disk, where the service may write, not a tmpfs ``/tmp``),
+so that many clips arriving at once never hold their bytes in memory."""
 
 
 @router.post(
@@ -122,7 +122,8 @@ async def put_file(
         raise Invalid(f"the body is {declared} bytes; the metadata declared {size}")
     # The body is spooled, not held: a still stays in memory, a clip goes to an unnamed temporary file
     # (gone when closed, or when the process dies), and the store reads it from there in chunks.
-    with tempfile.SpooledTemporaryFile(max_size=UPLOAD_IN_MEMORY_BYTES) as body:
+    spool_dir = settings.resolved_upload_dir
+    with tempfile.SpooledTemporaryFile(max_size=UPLOAD_IN_MEMORY_BYTES, dir=spool_dir) as body:
         received = 0
         async for chunk in request.stream():
             received += len(chunk)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import random
+import struct
 import uuid
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from tcp_relay import Relay
 from evidence_api.bundle.signing import KeyStore
 from evidence_api.bundle.verify import verify_bundle
 from evidence_api.models import Authorisation, Blob, Event, Site
+from evidence_api.routes import events
 from evidence_api.storage.s3 import S3BlobStore
 
 
@@ -59,6 +62,45 @@ def test_evidence_goes_into_the_object_store_and_comes_back_out(
         assert whole.status_code == 200 and whole.content == clip
 
         _confirm_into_a_case_and_export(api, body["id"], tmp_path)
+
+
+def mp4_of(size: int) -> bytes:
+    """A structurally whole MP4 (ftyp, moov, then an mdat) of about ``size`` bytes: what the ingest's
+    box walk checks; its frames are not decoded on the way in."""
+    ftyp = struct.pack(">I4s", 20, b"ftyp") + b"isom" + struct.pack(">I", 512) + b"isom"
+    moov = struct.pack(">I4s", 16, b"moov") + struct.pack(">I4s", 8, b"free")
+    payload = random.Random(5).randbytes(size)
+    return ftyp + moov + struct.pack(">I4s", 8 + len(payload), b"mdat") + payload
+
+
+def test_a_clip_larger_than_a_part_is_spooled_to_disk_and_stored_in_parts(
+    s3_credentials: None,
+    moto_server: MotoServer,
+    sqlite_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(events, "UPLOAD_IN_MEMORY_BYTES", 64 * 1024)  # any clip rolls over to disk
+    bucket = moto_server.new_bucket()
+    part = 5 * 1024 * 1024
+    settings = api_settings(
+        sqlite_url,
+        tmp_path,
+        **{**moto_server.settings(bucket), "s3_part_bytes": part, "max_clip_bytes": 3 * part},
+    )
+    clip = mp4_of(2 * part + 999)
+    with serve_api(settings) as api:
+        body = event_body({"clip.mp4": ("clip", clip)})
+        upload(api, body, {"clip": clip})
+        key = f"evidence/{sha(clip)[:2]}/{sha(clip)[2:4]}/{sha(clip)}"
+        head = moto_server.client().head_object(Bucket=bucket, Key=key)
+        assert head["ContentLength"] == len(clip)
+        assert head["ETag"].strip('"').endswith("-3")  # a multipart upload's ETag counts its parts
+        tail = api.client.get(
+            f"/api/v1/blobs/{sha(clip)}", headers={**api.h("officer"), "Range": "bytes=-100"}
+        )
+        assert tail.status_code == 206 and tail.content == clip[-100:]
+        assert list(settings.resolved_upload_dir.iterdir()) == []  # the spooled copy has gone
 
 
 def _confirm_into_a_case_and_export(api: Api, event_id: str, tmp_path: Path) -> None:
