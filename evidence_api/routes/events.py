@@ -122,7 +122,7 @@ async def put_file(
         raise Invalid(f"the body is {declared} bytes; the metadata declared {size}")
     # The body is spooled, not held: a still stays in memory, a clip goes to an unnamed temporary file
     # (gone when closed, or when the process dies), and the store reads it from there in chunks.
-    spool_dir = settings.resolved_upload_dir
+    spool_dir = str(settings.resolved_upload_dir)
     with tempfile.SpooledTemporaryFile(max_size=UPLOAD_IN_MEMORY_BYTES, dir=spool_dir) as body:
         received = 0
         async for chunk in request.stream():
