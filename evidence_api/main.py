@@ -220,6 +220,7 @@ def create_app(
     settings = settings or Settings()
     if settings.database_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.resolved_upload_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url, schema=schema)
     if settings.run_migrations:
         run_migrations(settings.resolved_database_url, engine=engine)

@@ -20,6 +20,7 @@ import io
 import re
 import struct
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from PIL import Image
 
@@ -153,42 +154,60 @@ def _decode_strictly(data: bytes) -> None:
         raise MediaError("the JPEG's image data holds no complete picture")
 
 
-def check_mp4(data: bytes) -> None:
-    """``data`` as an acceptable clip: top-level ISO-BMFF boxes from ``ftyp`` to the last byte, with a
-    ``moov``.  Raises :class:`MediaError`."""
-    if len(data) < 12 or data[4:8] != b"ftyp":
+def check_mp4(data: bytes | BinaryIO) -> None:
+    """``data`` (bytes, or a seekable stream, read from its start: a clip spooled to disk is walked
+    box by box, never read whole) as an acceptable clip: top-level ISO-BMFF boxes from ``ftyp`` to the
+    last byte, with a ``moov``.  Raises :class:`MediaError`."""
+    stream = io.BytesIO(data) if isinstance(data, bytes) else data
+    end = stream.seek(0, io.SEEK_END)
+    stream.seek(0)
+    first = stream.read(12)
+    if len(first) < 12 or first[4:8] != b"ftyp":
         raise MediaError("the file is declared video/mp4 but has no ftyp box: not an MP4")
     pos = 0
     seen: set[bytes] = set()
-    while pos < len(data):
-        if pos + 8 > len(data):
-            raise MediaError(f"the MP4 is cut short: {len(data) - pos} stray bytes at byte {pos}")
-        size, kind = struct.unpack_from(">I4s", data, pos)
+    while pos < end:
+        stream.seek(pos)
+        head = stream.read(16)
+        if len(head) < 8:
+            raise MediaError(f"the MP4 is cut short: {end - pos} stray bytes at byte {pos}")
+        size, kind = struct.unpack_from(">I4s", head)
         header = 8
         if size == 1:
-            if pos + 16 > len(data):
+            if len(head) < 16:
                 raise MediaError("the MP4 is cut short inside a box header")
-            (size,) = struct.unpack_from(">Q", data, pos + 8)
+            (size,) = struct.unpack_from(">Q", head, 8)
             header = 16
         elif size == 0:  # the last box runs to the end of the file
-            size = len(data) - pos
+            size = end - pos
         if not _BOX_TYPE.fullmatch(kind):
             raise MediaError(f"the MP4 is damaged at byte {pos}: no box starts there (something appended?)")
-        if size < header or pos + size > len(data):
+        if size < header or pos + size > end:
             raise MediaError(
                 f"the MP4 is cut short: its {kind.decode('latin-1')!r} box at byte {pos} runs past the end"
             )
         seen.add(kind)
         pos += size
+    stream.seek(0)
     if b"moov" not in seen:
         raise MediaError("the MP4 has no moov box: it cannot be played")
 
 
-def check_media(media_type: str, data: bytes, *, max_still_pixels: int) -> None:
-    """The check for ``media_type``; :class:`MediaError` for a type this service does not store."""
+def check_media(media_type: str, data: bytes | BinaryIO, *, max_still_pixels: int) -> None:
+    """The check for ``media_type``; :class:`MediaError` for a type this service does not store.  A
+    still is read whole (it is decoded, and held to ``max_image_bytes``); a clip is walked box by box."""
     if media_type == JPEG:
-        check_jpeg(data, max_pixels=max_still_pixels)
+        still = data if isinstance(data, bytes) else _read_all(data)
+        check_jpeg(still, max_pixels=max_still_pixels)
     elif media_type == MP4:
         check_mp4(data)
     else:
         raise MediaError(f"unsupported media type {media_type!r}")
+
+
+def _read_all(stream: BinaryIO) -> bytes:
+    stream.seek(0)
+    try:
+        return stream.read()
+    finally:
+        stream.seek(0)

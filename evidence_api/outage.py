@@ -1,4 +1,5 @@
-"""The database going away: 503 with ``Retry-After``, one log line per outage, recovery by itself.
+"""The database or the object store going away: 503 with ``Retry-After``, one log line per outage,
+recovery by itself.
 
 When PostgreSQL restarts, fails over or is cut off, every request that needs it fails with a
 driver error.  Left to the framework each is a 500 and a traceback (85k log lines in one outage
@@ -6,6 +7,12 @@ under load).  Instead each is answered ``503 Service Unavailable`` with ``Retry-
 uploader and any HTTP client back off and retry; nothing acknowledged is lost, because nothing was
 acknowledged), and the log gets one line when the outage starts and one when the database is back
 (the pool's pre-ping finds a working connection again: no restart needed).
+
+The blob store is treated the same way: a store that cannot be reached raises
+:class:`~evidence_api.storage.BlobStoreUnavailable` (the S3 store logs the outage's start and end
+itself, :class:`evidence_api.storage.s3.Availability`), answered here with 503 and ``Retry-After``.
+An upload refused so has written nothing its event records: the database transaction is rolled back,
+and an object store never shows an object that was not completed.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from evidence_api.services.errors import DomainError
+from evidence_api.storage import BlobStoreUnavailable
 from evidence_api.web.rendering import error_page
 
 logger = logging.getLogger(__name__)
@@ -29,9 +37,12 @@ logger = logging.getLogger(__name__)
 UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError)
 RETRY_AFTER_S = 5  # what clients are told to wait before trying again
 MESSAGE = "the evidence database is unavailable for a moment; nothing was stored; try again shortly"
+STORE_MESSAGE = "the evidence file store is unavailable for a moment; nothing was stored; try again shortly"
 
 
-class DatabaseUnavailable(DomainError):
+class ServiceUnavailable(DomainError):
+    """The database or the blob store cannot serve the request now (503)."""
+
     status_code = 503
 
 
@@ -71,22 +82,32 @@ def unavailable(request: Request, exc: Exception, outage: OutageLog, *, api_pref
     """The 503 for a request the database could not serve (JSON under ``api_prefix``, else a page);
     also for middleware that meets the outage before the routes do."""
     outage.refused(exc)
+    return service_unavailable(request, MESSAGE, api_prefix=api_prefix)
+
+
+def service_unavailable(request: Request, message: str, *, api_prefix: str) -> Response:
+    """503 with ``Retry-After`` and ``message``: JSON under ``api_prefix``, else a page."""
     headers = {"Retry-After": str(RETRY_AFTER_S)}
     if request.url.path.startswith(api_prefix + "/"):
-        return JSONResponse({"detail": MESSAGE}, status_code=503, headers=headers)
-    page = error_page(request, DatabaseUnavailable(MESSAGE))
+        return JSONResponse({"detail": message}, status_code=503, headers=headers)
+    page = error_page(request, ServiceUnavailable(message))
     page.headers["Retry-After"] = str(RETRY_AFTER_S)
     return page
 
 
 def install(app: FastAPI, engine: Engine, *, api_prefix: str) -> OutageLog:
-    """Answer database outages with 503 on ``app`` and follow ``engine``'s connections for the end."""
+    """Answer database and blob store outages with 503 on ``app``, and follow ``engine``'s connections
+    for the end of a database outage."""
     outage = OutageLog()
     event.listen(engine, "checkout", lambda *_args: outage.connected())
 
     async def _unavailable(request: Request, exc: Exception) -> Response:
         return unavailable(request, exc, outage, api_prefix=api_prefix)
 
+    async def _store_unavailable(request: Request, exc: Exception) -> Response:
+        return service_unavailable(request, STORE_MESSAGE, api_prefix=api_prefix)
+
     for kind in UNAVAILABLE:
         app.add_exception_handler(kind, _unavailable)
+    app.add_exception_handler(BlobStoreUnavailable, _store_unavailable)
     return outage

@@ -31,7 +31,73 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default SQLite file in data_dir"
     )
-    blob_dir: Path | None = Field(default=None, description="blob store directory; default data_dir/blobs")
+    blob_store: Literal["filesystem", "s3"] = Field(
+        default="filesystem",
+        title="Blob store",
+        description="where stills and clips are kept: 'filesystem' (blob_dir, the embedded default) or "
+        "'s3', an S3-compatible object store (AWS S3, MinIO, Garage; set s3_bucket, and s3_endpoint_url "
+        "for anything but AWS; credentials from the standard AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY "
+        "variables, an AWS profile or an instance role). See docs/object-storage.md",
+    )
+    blob_dir: Path | None = Field(
+        default=None, description="blob store directory (blob_store 'filesystem'); default data_dir/blobs"
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        title="S3 endpoint",
+        description="the object store's URL, e.g. http://127.0.0.1:9000 for MinIO or http://127.0.0.1:3900 "
+        "for Garage; unset for AWS S3 (its regional endpoint)",
+    )
+    s3_bucket: str | None = Field(
+        default=None,
+        title="S3 bucket",
+        description="the bucket that holds the blobs (it must exist; required when blob_store is 's3')",
+    )
+    s3_region: str | None = Field(
+        default=None,
+        title="S3 region",
+        description="the bucket's region (AWS: e.g. eu-west-2; Garage: its s3_region, default 'garage'; "
+        "MinIO: any, e.g. us-east-1); unset: AWS_DEFAULT_REGION or the AWS profile's",
+    )
+    s3_key_prefix: str = Field(
+        default="",
+        title="S3 key prefix",
+        description="put before every object's key (e.g. 'tipwatch/'), so the bucket can hold other things; "
+        "a blob's key is then <prefix>ab/cd/<sha256>",
+    )
+    s3_addressing_style: Literal["path", "virtual", "auto"] = Field(
+        default="path",
+        title="S3 addressing style",
+        description="'path' (https://host/bucket/key: what MinIO and Garage answer by default, and AWS "
+        "still does) or 'virtual' (https://bucket.host/key); 'auto' lets boto3 choose",
+    )
+    s3_part_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=5 * 1024 * 1024,
+        le=5 * 1024 * 1024 * 1024,
+        title="S3 part size",
+        description="bytes per part of a multipart upload (S3 allows 5 MiB to 5 GiB): a file larger than "
+        "this is sent in parts, and this is the most one upload holds in memory",
+    )
+    s3_connect_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        title="S3 connect timeout",
+        description="seconds to wait for a connection to the object store before trying again (then 503)",
+    )
+    s3_read_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        title="S3 read timeout",
+        description="seconds the object store may go silent during a request before it is tried again",
+    )
+    s3_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        title="S3 attempts",
+        description="attempts of one request (botocore's 'standard' retries, with backoff) before the "
+        "object store is taken as unavailable and the API answers 503 with Retry-After",
+    )
     secret_key: str = Field(default=DEVELOPMENT_SECRET, description="pepper for token hashes and CSRF")
     max_image_bytes: int = Field(default=20 * 1024 * 1024, gt=0, description="largest still accepted")
     max_clip_bytes: int = Field(default=200 * 1024 * 1024, gt=0, description="largest clip accepted")
@@ -185,6 +251,12 @@ class Settings(BaseSettings):
             raise ValueError("TIPWATCH_SECRET_KEY must be at least 16 characters")
         return self
 
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> Settings:
+        if self.blob_store == "s3" and not self.s3_bucket:
+            raise ValueError("TIPWATCH_S3_BUCKET must name the bucket when TIPWATCH_BLOB_STORE=s3")
+        return self
+
     @property
     def uses_development_secret(self) -> bool:
         """The published development secret, however it is padded."""
@@ -201,6 +273,11 @@ class Settings(BaseSettings):
         if self.audit_checkpoint_path is not None:
             return self.audit_checkpoint_path
         return self.data_dir / AUDIT_CHECKPOINT_LOG
+
+    @property
+    def resolved_upload_dir(self) -> Path:
+        """Where a clip being received is spooled (unnamed files, gone once stored or refused)."""
+        return self.data_dir / "uploads"
 
     @property
     def resolved_blob_dir(self) -> Path:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 import uuid
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO, Final, cast
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
@@ -35,6 +36,10 @@ logger = logging.getLogger(__name__)
 router = APIRouter(tags=["events"])
 
 Sha256Path = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")]
+UPLOAD_IN_MEMORY_BYTES: Final = 4 * 1024 * 1024
+"""An upload up to this size (a still) is spooled in memory; a larger one (a clip) to an unnamed
+temporary file in ``<data dir>/uploads`` (on disk, where the service may write, not a tmpfs ``/tmp``),
+so that many clips arriving at once never hold their bytes in memory."""
 
 
 @router.post(
@@ -115,28 +120,31 @@ async def put_file(
     size = await run_in_threadpool(declared_size)
     if declared is not None and declared.isdigit() and int(declared) > size:
         raise Invalid(f"the body is {declared} bytes; the metadata declared {size}")
-    chunks = []
-    received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > min(size, limit):
-            raise Invalid(f"the body is more than the {size} bytes the metadata declared")
-        chunks.append(chunk)
-    # the database work runs in the thread pool: a blocking lock wait must never stall the event loop
-    out = await run_in_threadpool(
-        ingest.receive_file,
-        session=session,
-        store=store,
-        event_id=event_id,
-        sha256=sha256,
-        data=b"".join(chunks),
-        content_type=request.headers.get("content-type"),
-        device=principal.device,
-        actor=principal.actor,
-        max_image_bytes=settings.max_image_bytes,
-        max_clip_bytes=settings.max_clip_bytes,
-        max_still_pixels=settings.max_still_pixels,
-    )
+    # The body is spooled, not held: a still stays in memory, a clip goes to an unnamed temporary file
+    # (gone when closed, or when the process dies), and the store reads it from there in chunks.
+    spool_dir = str(settings.resolved_upload_dir)
+    with tempfile.SpooledTemporaryFile(max_size=UPLOAD_IN_MEMORY_BYTES, dir=spool_dir) as body:
+        received = 0
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > min(size, limit):
+                raise Invalid(f"the body is more than the {size} bytes the metadata declared")
+            body.write(chunk)  # to memory or the page cache: not worth a thread hop per chunk
+        # the database work runs in the thread pool: a blocking lock wait must never stall the event loop
+        out = await run_in_threadpool(
+            ingest.receive_file,
+            session=session,
+            store=store,
+            event_id=event_id,
+            sha256=sha256,
+            data=cast(BinaryIO, body),
+            content_type=request.headers.get("content-type"),
+            device=principal.device,
+            actor=principal.actor,
+            max_image_bytes=settings.max_image_bytes,
+            max_clip_bytes=settings.max_clip_bytes,
+            max_still_pixels=settings.max_still_pixels,
+        )
     if not out.stored:
         response.status_code = status.HTTP_200_OK
     return FileStored(

@@ -47,7 +47,7 @@ from evidence_api.services.bundle_history import (
 from evidence_api.services.bundle_spec import CouncilProfile, ExportOptions, build_spec, find_case
 from evidence_api.services.errors import BundleExportError
 from evidence_api.settings import AUDIT_CHECKPOINT_LOG, Settings
-from evidence_api.storage import BlobError, BlobStore
+from evidence_api.storage import BlobError, BlobStore, BlobStoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -217,7 +217,8 @@ def finish_export(
         result = build_bundle(spec, ticket.signer, out_path, person_finder=_person_finder(options, setup))
     except Exception as exc:
         session.rollback()
-        reason = str(exc) if isinstance(exc, EXPECTED_FAILURES) else f"{type(exc).__name__}: {exc}"
+        plain = isinstance(exc, (*EXPECTED_FAILURES, BlobStoreUnavailable))
+        reason = str(exc) if plain else f"{type(exc).__name__}: {exc}"
         _record_failure(
             session,
             case_id=ticket.case_id,
@@ -225,6 +226,8 @@ def finish_export(
             actor=ticket.exported_by,
             reason=reason,
         )
+        if isinstance(exc, BlobStoreUnavailable):
+            raise  # the API answers 503 with Retry-After: the same export can be asked for again
         if isinstance(exc, EXPECTED_FAILURES):
             raise BundleExportError(reason) from exc
         logger.exception("export %s of case %s failed", ticket.bundle_id, ticket.case_id)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,6 +28,7 @@ from evidence_api.services.errors import (
     TooLarge,
 )
 from evidence_api.storage import BlobHashMismatch, BlobStore
+from evidence_api.storage.base import READ_CHUNK_BYTES
 
 logger = logging.getLogger(__name__)
 
@@ -246,6 +249,23 @@ def backfill_print_copies(*, session: Session, store: BlobStore, actor: str) -> 
     return result
 
 
+def sha256_of(stream: BinaryIO) -> str:
+    """The SHA-256 of a seekable stream's bytes, read from its start in chunks; left at its start."""
+    stream.seek(0)
+    digest = hashlib.sha256()
+    while chunk := stream.read(READ_CHUNK_BYTES):
+        digest.update(chunk)
+    stream.seek(0)
+    return digest.hexdigest()
+
+
+def _read_from_start(stream: BinaryIO) -> bytes:
+    stream.seek(0)
+    data = stream.read()
+    stream.seek(0)
+    return data
+
+
 @dataclass(frozen=True)
 class FileOutcome:
     event: Event
@@ -290,7 +310,7 @@ def receive_file(
     store: BlobStore,
     event_id: uuid.UUID,
     sha256: str,
-    data: bytes,
+    data: bytes | BinaryIO,
     content_type: str | None,
     device: Device | None,
     actor: str,
@@ -299,7 +319,9 @@ def receive_file(
     max_still_pixels: int,
 ) -> FileOutcome:
     """Check one declared file's bytes (Content-Type, hash, size, and that they are one whole file of
-    the declared type: :mod:`evidence_api.media`) and store them; nothing is written if a check fails."""
+    the declared type: :mod:`evidence_api.media`) and store them; nothing is written if a check fails.
+    ``data``: the bytes, or a seekable stream of them (the API spools an upload to a temporary file, so
+    a clip is never held whole in memory); a stream is read in chunks and left open for the caller."""
     decl = declared_file(
         session=session,
         event_id=event_id,
@@ -312,28 +334,33 @@ def receive_file(
     event = decl.event
     decls = [f for f in event.files if f.sha256 == sha256]
     limit = max_clip_bytes if decl.media_type == "video/mp4" else max_image_bytes
-    if len(data) > limit:
-        raise TooLarge(f"file is {len(data)} bytes; the limit for {decl.media_type} is {limit}")
-    actual = hashlib.sha256(data).hexdigest()
+    body = io.BytesIO(data) if isinstance(data, bytes) else data
+    size = body.seek(0, io.SEEK_END)
+    if size > limit:
+        raise TooLarge(f"file is {size} bytes; the limit for {decl.media_type} is {limit}")
+    actual = sha256_of(body)
     if actual != sha256:
         raise Invalid(f"the body hashes to {actual}, not {sha256}: upload corrupted, send it again")
-    if len(data) != decl.size:
-        raise Invalid(f"the body is {len(data)} bytes; the metadata declared {decl.size}")
+    if size != decl.size:
+        raise Invalid(f"the body is {size} bytes; the metadata declared {decl.size}")
     if all(d.received_at is not None for d in decls):
         return FileOutcome(event, False, missing_files(event))
+    # a still is read whole (it is decoded, and at most max_image_bytes); a clip only box by box
+    still = _read_from_start(body) if decl.media_type == "image/jpeg" else None
     try:
-        check_media(decl.media_type, data, max_still_pixels=max_still_pixels)
+        check_media(decl.media_type, body if still is None else still, max_still_pixels=max_still_pixels)
     except MediaError as exc:
         raise Invalid(f"the file is declared {decl.media_type}, but {exc}") from exc
+    body.seek(0)
     try:
-        written = store.put(data, sha256=sha256)
+        written = store.put(body if still is None else still, sha256=sha256)
     except BlobHashMismatch as exc:  # the hash was checked above; a mismatch here means a broken store
         raise Invalid(str(exc)) from exc
     blob = session.get(Blob, sha256)
     if blob is None:
-        blob = Blob(sha256=sha256, size=len(data), media_type=decl.media_type)
-        if decl.media_type == "image/jpeg":
-            blob.preview_sha256 = store_preview(store, data, sha256)
+        blob = Blob(sha256=sha256, size=size, media_type=decl.media_type)
+        if still is not None:
+            blob.preview_sha256 = store_preview(store, still, sha256)
         session.add(blob)
     now = datetime.now(UTC)
     for d in decls:
@@ -349,7 +376,7 @@ def receive_file(
         details={
             "name": decl.name,
             "role": decl.role,
-            "size": len(data),
+            "size": size,
             "new_blob": written,
             "preview_sha256": blob.preview_sha256,
         },

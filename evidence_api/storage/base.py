@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import BinaryIO, Protocol
+from collections.abc import Iterator
+from typing import BinaryIO, Final, Protocol
 
 logger = logging.getLogger(__name__)
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+READ_CHUNK_BYTES: Final = 256 * 1024
+"""Bytes a store reads from a stream it is given at a time: a clip passes through in bounded pieces."""
+
+Content = bytes | BinaryIO
+"""What ``put`` takes: the bytes themselves (a still, a print copy), or a binary stream read to its end
+in chunks (a clip, never held whole in memory)."""
 
 
 class BlobError(Exception):
@@ -19,6 +27,13 @@ class BlobHashMismatch(BlobError):
     """The bytes offered do not hash to the SHA-256 they were declared under."""
 
 
+class BlobStoreUnavailable(Exception):
+    """The store cannot be reached or is not answering (an object store that is down, refusing the
+    credentials, or without its bucket): nothing was written, try again later.  Deliberately not a
+    :class:`BlobError`, which callers read as "no such blob": the API answers this with 503 and
+    ``Retry-After`` (:mod:`evidence_api.outage`), never with 404."""
+
+
 def check_sha256(sha256: str) -> str:
     """``sha256`` itself if it is 64 lower-case hex digits; BlobError otherwise."""
     if not SHA256_RE.fullmatch(sha256):
@@ -26,15 +41,29 @@ def check_sha256(sha256: str) -> str:
     return sha256
 
 
+def chunks_of(data: Content, chunk_bytes: int = READ_CHUNK_BYTES) -> Iterator[bytes]:
+    """``data`` in pieces of at most ``chunk_bytes`` (bytes are sliced without copying the whole)."""
+    if isinstance(data, bytes | bytearray | memoryview):
+        view = memoryview(data)
+        for start in range(0, len(view), chunk_bytes):
+            yield bytes(view[start : start + chunk_bytes])
+        return
+    while chunk := data.read(chunk_bytes):
+        yield chunk
+
+
 class BlobStore(Protocol):
-    """Blobs keyed by SHA-256. ``put`` verifies the hash; an existing blob is never overwritten.
+    """Blobs keyed by SHA-256. ``put`` verifies the hash before a blob becomes visible under its key; an
+    existing blob is never overwritten.
 
     Every method raises :class:`BlobError` for a key that is not a SHA-256 hex digest; ``open`` and
-    ``size`` raise it too for a blob that is not in the store.
+    ``size`` raise it too for a blob that is not in the store.  A store that cannot be reached raises
+    :class:`BlobStoreUnavailable` (and has written nothing).
     """
 
-    def put(self, data: bytes, *, sha256: str) -> bool:
-        """Store ``data`` if it hashes to ``sha256`` (:class:`BlobHashMismatch` if not); True if newly
+    def put(self, data: Content, *, sha256: str) -> bool:
+        """Store ``data`` (bytes, or a binary stream read to its end in bounded chunks) if it hashes to
+        ``sha256`` (:class:`BlobHashMismatch` if not, and nothing is left behind); True if newly
         written, False if already present."""
         ...
 
@@ -43,7 +72,8 @@ class BlobStore(Protocol):
         ...
 
     def open(self, sha256: str) -> BinaryIO:
-        """A fresh binary stream of the blob's bytes; the caller closes it."""
+        """A fresh, seekable binary stream of the blob's bytes; the caller closes it.  Reads are served
+        in bounded pieces (an HTTP Range download seeks, then reads only its span)."""
         ...
 
     def delete(self, sha256: str) -> bool:

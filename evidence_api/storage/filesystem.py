@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-from evidence_api.storage.base import BlobError, BlobHashMismatch, check_sha256
+from evidence_api.storage.base import BlobError, BlobHashMismatch, Content, check_sha256, chunks_of
 
 logger = logging.getLogger(__name__)
 
@@ -26,20 +26,26 @@ class FilesystemBlobStore:
         check_sha256(sha256)
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
-    def put(self, data: bytes, *, sha256: str) -> bool:
+    def put(self, data: Content, *, sha256: str) -> bool:
+        # Written to a temporary file beside the target while hashing, so a stream of any length passes
+        # through in bounded chunks; renamed into place only once the hash is right.
         target = self.path(sha256)
-        actual = hashlib.sha256(data).hexdigest()
-        if actual != sha256:
-            raise BlobHashMismatch(f"content hashes to {actual}, not the declared {sha256}")
-        if target.exists():
-            return False
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:
+            digest = hashlib.sha256()
             with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
+                for chunk in chunks_of(data):
+                    digest.update(chunk)
+                    fh.write(chunk)
                 fh.flush()
                 os.fsync(fh.fileno())
+            actual = digest.hexdigest()
+            if actual != sha256:
+                raise BlobHashMismatch(f"content hashes to {actual}, not the declared {sha256}")
+            if target.exists():
+                Path(tmp).unlink()
+                return False
             os.chmod(tmp, 0o444)
             os.replace(tmp, target)
         except BaseException:

@@ -8,13 +8,8 @@ from pathlib import Path
 import cv2
 import pytest
 import ultralytics
-from evidence_testutil import PASSWORD, Api
-from fastapi.testclient import TestClient
-
-from evidence_api.main import create_app
-from evidence_api.models import Role
-from evidence_api.services import bootstrap, users
-from evidence_api.settings import Settings
+from evidence_testutil import Api, api_settings, serve_api
+from s3_testutil import TEST_CREDENTIALS, MotoServer
 
 ASSETS = Path(ultralytics.__file__).parent / "assets"
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
@@ -40,37 +35,28 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     }
 
 
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """A real S3-compatible server (moto's) on a free loopback port, shared by the session's tests;
+    each test makes its own bucket."""
+    server = MotoServer(tmp_path_factory.mktemp("moto"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The standard AWS variables, as a deployment sets them; no AWS profile or config file is read."""
+    for name, value in TEST_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
 @pytest.fixture
 def api(db_url: str, tmp_path: Path) -> Iterator[Api]:
-    settings = Settings(
-        env="test",
-        secret_key="test-secret-0123456789abcdef",
-        data_dir=tmp_path / "data",
-        database_url=db_url,
-        max_image_bytes=2_000_000,
-        max_clip_bytes=5_000_000,
-    )
-    app = create_app(settings)
-    tokens: dict[str, str] = {}
-    with app.state.sessionmaker() as session:
-        staff = bootstrap.ensure_staff(session=session, password=PASSWORD)
-        for name, user in staff.items():
-            tokens[name], _ = users.issue_user_token(
-                session=session, user=user, pepper=settings.secret_key, hours=1
-            )
-        cred = bootstrap.ensure_site_camera_device(
-            session=session, site_key="lay-by-a123", camera_key="cam-1", pepper=settings.secret_key
-        )
-        other = bootstrap.ensure_site_camera_device(
-            session=session,
-            site_key="back-lane",
-            camera_key="cam-9",
-            pepper=settings.secret_key,
-            covert=True,
-            device_name="edge-other",
-        )
-        session.commit()
-    tokens[Role.device.value] = cred.token
-    with TestClient(app) as client:
-        yield Api(client, settings, tokens, other.token)
-    app.state.engine.dispose()
+    with serve_api(api_settings(db_url, tmp_path)) as served:
+        yield served

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+from evidence_api.main import create_app
+from evidence_api.models import Role
+from evidence_api.services import bootstrap, users
 from evidence_api.settings import Settings
 
 PASSWORD = "correct horse battery"
@@ -88,3 +94,47 @@ def upload(api: Api, body: dict[str, Any], files: dict[str, bytes], token_role: 
             headers={**api.h(token_role), "Content-Type": ct},
         )
         assert r.status_code in (200, 201), r.text
+
+
+def api_settings(db_url: str, tmp_path: Path, **overrides: object) -> Settings:
+    """The test API's settings (small file limits), with ``overrides`` (another blob store …)."""
+    return Settings(
+        **{
+            "env": "test",
+            "secret_key": "test-secret-0123456789abcdef",
+            "data_dir": tmp_path / "data",
+            "database_url": db_url,
+            "max_image_bytes": 2_000_000,
+            "max_clip_bytes": 5_000_000,
+            **overrides,
+        }
+    )
+
+
+@contextmanager
+def serve_api(settings: Settings) -> Iterator[Api]:
+    """An app on ``settings`` with one user per role and a device owning cam-1 (and one owning cam-9)."""
+    app = create_app(settings)
+    tokens: dict[str, str] = {}
+    with app.state.sessionmaker() as session:
+        staff = bootstrap.ensure_staff(session=session, password=PASSWORD)
+        for name, user in staff.items():
+            tokens[name], _ = users.issue_user_token(
+                session=session, user=user, pepper=settings.secret_key, hours=1
+            )
+        cred = bootstrap.ensure_site_camera_device(
+            session=session, site_key="lay-by-a123", camera_key="cam-1", pepper=settings.secret_key
+        )
+        other = bootstrap.ensure_site_camera_device(
+            session=session,
+            site_key="back-lane",
+            camera_key="cam-9",
+            pepper=settings.secret_key,
+            covert=True,
+            device_name="edge-other",
+        )
+        session.commit()
+    tokens[Role.device.value] = cred.token
+    with TestClient(app) as client:
+        yield Api(client, settings, tokens, other.token)
+    app.state.engine.dispose()
