@@ -6,7 +6,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event
+from sqlalchemy import DateTime, Engine, TypeDecorator, create_engine, event, make_url
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -16,8 +16,14 @@ PG_CONNECT_TIMEOUT_S = 5
 #: seconds until a silent PostgreSQL peer is given up: first keepalive probe after 10 s idle, then 3
 #: unanswered probes 5 s apart; data left unacknowledged this long also ends the connection
 PG_DEAD_PEER_S = 25
+#: the server ends a statement running longer than this, and a wait for a lock longer than that, so a
+#: request never waits without end on a hung query or another transaction's lock (an error, hence a
+#: 503); migrations lift the statement limit for themselves
+PG_STATEMENT_TIMEOUT_MS = 60_000
+PG_LOCK_TIMEOUT_MS = 15_000
 PG_CONNECT_ARGS: dict[str, Any] = {
     "connect_timeout": PG_CONNECT_TIMEOUT_S,
+    "options": f"-c statement_timeout={PG_STATEMENT_TIMEOUT_MS} -c lock_timeout={PG_LOCK_TIMEOUT_MS}",
     "keepalives": 1,
     "keepalives_idle": 10,
     "keepalives_interval": 5,
@@ -78,6 +84,11 @@ def make_engine(url: str, *, schema: str | None = None, **kwargs: Any) -> Engine
     # declared dead by the kernel in about PG_DEAD_PEER_S instead of the OS default (~2 h idle, ~15 min
     # with data unacknowledged), so a request fails (503) and the pool replaces the connection.
     connect_args = {**PG_CONNECT_ARGS, **kwargs.pop("connect_args", {})}
+    given = make_url(url).query.get("options")  # the URL's own (a search_path, say) come too
+    if given:
+        connect_args["options"] = " ".join(
+            [*([given] if isinstance(given, str) else given), connect_args["options"]]
+        )
     engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
     if schema:
 

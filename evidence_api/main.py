@@ -81,6 +81,8 @@ def run_migrations(engine_url: str, *, engine: object | None = None) -> None:
     cfg.set_main_option("sqlalchemy.url", engine_url.replace("%", "%%"))
     if engine is not None:
         with engine.begin() as conn:  # type: ignore[attr-defined]
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SET LOCAL statement_timeout = 0")  # a migration may rewrite a table
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     else:

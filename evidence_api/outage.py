@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 # Errors that mean "the database cannot be reached or is not answering", not "this request is wrong".
 UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError)
 RETRY_AFTER_S = 5  # what clients are told to wait before trying again
+SETTLE_S = 2.0  # the database must answer this long, with no request refused, to be "back"
 MESSAGE = "the evidence database is unavailable for a moment; nothing was stored; try again shortly"
 STORE_MESSAGE = "the evidence file store is unavailable for a moment; nothing was stored; try again shortly"
 
@@ -47,12 +48,18 @@ class ServiceUnavailable(DomainError):
 
 
 class OutageLog:
-    """Logs an outage once when it starts and once when it ends, counting the requests refused."""
+    """Logs an outage once when it starts and once when it ends, counting the requests refused.
 
-    def __init__(self) -> None:
+    The end is the database answering for :data:`SETTLE_S` seconds with no request refused meanwhile:
+    connections that passed the pool's pre-ping just before the server killed them succeed once and
+    then fail, which would otherwise log a burst of "back"/"unavailable" pairs for one outage."""
+
+    def __init__(self, settle_s: float = SETTLE_S) -> None:
         self._lock = threading.Lock()
         self._since: float | None = None
+        self._working_since: float | None = None  # first success since the last refusal
         self._refused = 0
+        self.settle_s = settle_s
 
     @property
     def ongoing(self) -> bool:
@@ -61,6 +68,7 @@ class OutageLog:
     def refused(self, exc: Exception) -> None:
         with self._lock:
             self._refused += 1
+            self._working_since = None
             if self._since is not None:
                 return
             self._since = time.monotonic()
@@ -70,11 +78,16 @@ class OutageLog:
     def connected(self) -> None:
         if self._since is None:  # the usual case: no lock taken
             return
+        now = time.monotonic()
         with self._lock:
             if self._since is None:
                 return
-            lasted, refused = time.monotonic() - self._since, self._refused
-            self._since, self._refused = None, 0
+            if self._working_since is None:
+                self._working_since = now
+            if now - self._working_since < self.settle_s:
+                return
+            lasted, refused = self._working_since - self._since, self._refused
+            self._since, self._working_since, self._refused = None, None, 0
         logger.warning("database back after %.0f s; %d request(s) answered 503 meanwhile", lasted, refused)
 
 

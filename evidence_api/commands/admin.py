@@ -99,6 +99,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     admin_keys.add_arguments(sub.add_parser("keys", help="bundle signing keys"))
 
 
+def _anchor_due_s(settings: Settings) -> float | None:
+    """Within how long the API writes a checkpoint (twice its interval), or None when it writes none."""
+    return 2 * settings.audit_checkpoint_interval_s or None
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     from evidence_api.settings import Settings
 
@@ -278,7 +283,7 @@ def _audit(action: str, session: Session, settings: Settings) -> int:
                 )
             )
             return 0
-        verified = verify_audit_log(session=session, keys=keys, log=log)
+        verified = verify_audit_log(session=session, keys=keys, log=log, anchor_due_s=_anchor_due_s(settings))
     except AuditChainError as exc:
         print(f"AUDIT CHAIN BROKEN: {exc}")
         return 1

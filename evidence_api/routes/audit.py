@@ -19,7 +19,12 @@ def verify(principal: AuditReader, session: SessionDep, settings: SettingsDep) -
     ok=false names the first fault (an altered or missing entry, a log cut short of a checkpoint)."""
     log = CheckpointLog(settings.resolved_audit_checkpoint_path)
     try:
-        report = verify_audit_log(session=session, keys=KeyStore(settings.data_dir), log=log)
+        report = verify_audit_log(
+            session=session,
+            keys=KeyStore(settings.data_dir),
+            log=log,
+            anchor_due_s=2 * settings.audit_checkpoint_interval_s or None,
+        )
     except audit.AuditChainError as exc:
         return AuditVerifyOut(ok=False, entries=0, head_hash=None, error=str(exc), result=f"BROKEN: {exc}")
     return AuditVerifyOut(

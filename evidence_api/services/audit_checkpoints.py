@@ -45,16 +45,18 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from evidence_api.bundle.checkpoint import Checkpoint, CheckpointSigner, parse_checkpoint, sign_checkpoint
 from evidence_api.bundle.format import canonical_json
 from evidence_api.bundle.signing import KeyStore, SigningKeyError
 from evidence_api.bundle.verify import format_fingerprint, public_key_fingerprint
+from evidence_api.models import AuditEntry
 from evidence_api.services.audit import (
     SCHEME,
     AuditChainError,
@@ -198,17 +200,40 @@ class AuditVerification:
         )
 
 
-def verify_audit_log(*, session: Session, keys: KeyStore, log: CheckpointLog) -> AuditVerification:
+def verify_audit_log(
+    *, session: Session, keys: KeyStore, log: CheckpointLog, anchor_due_s: float | None = None
+) -> AuditVerification:
     """Recompute the whole chain and hold it to every checkpoint in ``log``, each checked against the
     key it names in ``keys``.  AuditChainError names the first fault: a damaged or cut checkpoint log, a
     checkpoint not signed by a council key, a database log shorter than a checkpoint or disagreeing
-    with one, a missing or wrong chain head, an altered or missing entry."""
+    with one, a missing or wrong chain head, an altered or missing entry; and, with ``anchor_due_s``
+    (seconds; twice the API's checkpoint interval), a log with no checkpoint at all although the council
+    has a signing key and entries older than that: a removed checkpoint log, which would otherwise
+    leave the tail free to cut."""
     checkpoints = log.read()  # before the database: every checkpoint read was of entries already committed
     for cp in checkpoints:
         _check_signature(cp, keys, log)
+    if not checkpoints and anchor_due_s is not None:
+        _check_anchor_not_missing(session, keys, log, anchor_due_s)
     report = verify_chain_report(session, checkpoints=checkpoints)
     latest = checkpoints[-1] if checkpoints else None
     return AuditVerification(report.entries, report.head_hash, len(checkpoints), latest, log.path)
+
+
+def _check_anchor_not_missing(session: Session, keys: KeyStore, log: CheckpointLog, due_s: float) -> None:
+    try:
+        keys.active()
+    except (SigningKeyError, OSError, ValueError):
+        return  # no key: nothing could have been signed; result() says the log is not anchored
+    oldest = session.execute(select(func.min(AuditEntry.at))).scalar_one_or_none()
+    if oldest is None or datetime.now(UTC) - oldest <= timedelta(seconds=due_s):
+        return
+    raise AuditChainError(
+        f"no signed checkpoint in {log.path}, yet the council has a signing key and the log holds entries "
+        f"from {oldest.isoformat(timespec='seconds')}, older than the {due_s:.0f} s within which the API "
+        "writes one: the checkpoint log was removed or replaced. Restore it from a backup or a bundle's "
+        "copy; if it is truly new (checkpoints never ran), run `tipwatch admin audit checkpoint`"
+    )
 
 
 def _check_signature(cp: Checkpoint, keys: KeyStore, log: CheckpointLog) -> None:

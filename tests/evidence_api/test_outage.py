@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -18,6 +19,7 @@ from fastapi.testclient import TestClient
 from tcp_relay import Relay
 
 from evidence_api.main import create_app
+from evidence_api.outage import SETTLE_S
 from evidence_api.services import bootstrap, users
 from evidence_api.settings import Settings
 
@@ -71,8 +73,35 @@ def test_the_database_going_away_is_a_503_with_retry_after_and_the_api_recovers(
         caplog.clear()
         with caplog.at_level(logging.INFO):
             assert client.get("/api/v1/events", headers=auth).status_code == 200
-        assert any("database back after" in r.getMessage() for r in caplog.records)
+            assert app.state.outage.ongoing, "one success is not yet the end of the outage (SETTLE_S)"
+            time.sleep(SETTLE_S + 0.2)
+            assert client.get("/api/v1/events", headers=auth).status_code == 200
+        backs = [r for r in caplog.records if "database back after" in r.getMessage()]
+        assert len(backs) == 1
         assert not app.state.outage.ongoing
+
+
+def test_an_outage_that_flickers_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    """Before: connections that passed the pre-ping just before the server killed them succeeded once
+    each, logging 11 "back"/"unavailable" pairs within 170 ms of one outage."""
+    from sqlalchemy.exc import OperationalError
+
+    from evidence_api.outage import OutageLog
+
+    log = OutageLog(settle_s=0.3)
+    failure = OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+    with caplog.at_level(logging.INFO, logger="evidence_api.outage"):
+        for _ in range(11):
+            log.refused(failure)
+            log.connected()
+        assert log.ongoing
+        log.connected()
+        time.sleep(0.35)
+        log.connected()
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("unavailable" in m for m in messages) == 1, messages
+    assert sum("back after" in m for m in messages) == 1, messages
+    assert not log.ongoing
 
 
 def test_a_connection_whose_peer_goes_silent_is_given_up_by_the_kernel_in_seconds(pg_url: str) -> None:
@@ -97,5 +126,24 @@ def test_a_connection_whose_peer_goes_silent_is_given_up_by_the_kernel_in_second
                 assert 0 < user_timeout_ms <= PG_DEAD_PEER_S * 1000
             finally:
                 sock.close()
+    finally:
+        engine.dispose()
+
+
+def test_a_hung_query_or_a_held_lock_ends_in_bounded_time(pg_url: str) -> None:
+    """The server ends a statement or a lock wait that would otherwise hold a request without end
+    (a hung query, another transaction's lock): the request fails, and is answered 503."""
+    from evidence_api.db import PG_LOCK_TIMEOUT_MS, PG_STATEMENT_TIMEOUT_MS, make_engine
+
+    engine = make_engine(pg_url)
+    try:
+        with engine.connect() as conn:
+            statement = conn.exec_driver_sql(
+                "SELECT setting FROM pg_settings WHERE name = 'statement_timeout'"
+            )
+            lock = conn.exec_driver_sql("SELECT setting FROM pg_settings WHERE name = 'lock_timeout'")
+            assert int(statement.scalar_one()) == PG_STATEMENT_TIMEOUT_MS
+            assert int(lock.scalar_one()) == PG_LOCK_TIMEOUT_MS
+            assert 0 < PG_LOCK_TIMEOUT_MS <= PG_STATEMENT_TIMEOUT_MS <= 120_000
     finally:
         engine.dispose()
