@@ -391,6 +391,19 @@ class PerformanceConfig(_Strict):
         title="Ring JPEG quality",
         description="Quality of frames held in memory for clips (stills of the moment are full quality)",
     )
+    plate_views: int = Field(
+        default=5,
+        ge=1,
+        le=20,
+        title="Plate views per visit",
+        description=(
+            "How many views of a visiting vehicle (its largest, most confident boxes over the visit) "
+            "have their plate read, the reads voted character by character for the event's plate. "
+            "Each view costs one plate read when the visit ends (OCR, tens to hundreds of ms of CPU) "
+            "and holds the lower part of the vehicle box in memory until then; 1 reads the best view "
+            "alone"
+        ),
+    )
 
 
 class SiteConfig(_Strict):

@@ -6,8 +6,11 @@ what it will need and writes the files through the :class:`~detector.evidence.Ev
 
 - **Vehicle visit**: the *arrival* view (the frame the visit started on), the *departure* view (the
   last frame the vehicle was tracked), the best *vehicle* view (highest confidence × box area) as a
-  still and a crop, the *plate* crop when a plate was read, and a clip from ``pre_roll_s`` before
-  the visit to ``post_roll_s`` after it.
+  still and a crop, the *plate* and its crop, and a clip from ``pre_roll_s`` before the visit to
+  ``post_roll_s`` after it.  The plate is read on the ``plate_views`` best views of the track
+  (only the part of each frame the reader looks in is kept) and the reads voted character by
+  character (:meth:`~detector.plates.PlateReader.vote_views`); ``details.plate_views`` says how
+  many.
 - **Dumping**: *before* (a snapshot of the scene from before the first linked person or vehicle
   came into view, chosen by :meth:`~detector.snapshots.SnapshotRing.before_arrival`;
   ``details.before_still`` says which, or why there is none), *act* (the person who brought it at
@@ -51,6 +54,16 @@ RING_MARGIN_S = 5.0  # the frame ring reaches back this much further than the lo
 PUSH_JITTER = 0.999  # a frame this close to the clip frame interval still counts as due
 
 
+@dataclass(frozen=True, slots=True)
+class PlateView:
+    """One view of a visiting vehicle kept for its plate: only the part of the frame the plate
+    reader looks in (a :class:`Frame` of those pixels) and the vehicle's box within it."""
+
+    score: float  # confidence × box area, as for the best vehicle view
+    frame: Frame
+    box: Box
+
+
 @dataclass(slots=True)
 class VisitViews:
     """The frames a vehicle visit's stills are taken from, each with the vehicle's box (pixels)."""
@@ -59,6 +72,7 @@ class VisitViews:
     departure: tuple[Frame, Box] | None = None
     vehicle: tuple[Frame, Box] | None = None  # the best view so far
     best_score: float = field(default=-1.0)  # confidence × box area of ``vehicle``
+    plate_views: list[PlateView] = field(default_factory=list)  # the best few, best first
 
 
 class EvidencePolicy:
@@ -153,6 +167,29 @@ class EvidencePolicy:
             if score > views.best_score:
                 views.best_score = score
                 views.vehicle = views.departure
+            self._keep_plate_view(views, frame, views.departure[1], score)
+
+    def _keep_plate_view(self, views: VisitViews, frame: Frame, box: Box, score: float) -> None:
+        """Keep this view for the plate vote if it is among the ``plate_views`` best of the visit:
+        a copy of the reader's region of the frame, so a visit holds a few small crops, not frames."""
+        kept = views.plate_views
+        if self.plates is None or (len(kept) >= self.perf.plate_views and score <= kept[-1].score):
+            return
+        region = self.plates.region((frame.height, frame.width), box)
+        if region is None:
+            return
+        x1, y1, x2, y2 = region
+        crop = Frame(
+            np.ascontiguousarray(frame.image[y1:y2, x1:x2]),
+            frame.camera_id,
+            frame.index,
+            frame.captured_at,
+            frame.clock_source,
+            frame.video_time_s,
+        )
+        kept.append(PlateView(score, crop, (box[0] - x1, box[1] - y1, box[2] - x1, box[3] - y1)))
+        kept.sort(key=lambda v: v.score, reverse=True)
+        del kept[self.perf.plate_views :]
 
     # -- what the rules decided -----------------------------------------------------------------
     @contextlib.contextmanager
@@ -197,24 +234,29 @@ class EvidencePolicy:
                 event.files += self.writer.still(key, StillRole.VEHICLE, frame, [(box, label)])
             with self._file(event, "vehicle crop"):
                 event.files += self.writer.crop(key, StillRole.VEHICLE, frame, box)
-            if self.plates is not None:
-                self._read_plate(event, frame, box)
+        if self.plates is not None and views.plate_views:
+            self._read_plate(event, views.plate_views)
         # post-roll: the visit is final only after its cooldown, so the ring already holds it
         self._clip(
             event, event.start_video_s - self.perf.pre_roll_s, event.end_video_s + self.perf.post_roll_s
         )
 
-    def _read_plate(self, event: Event, frame: Frame, box: Box) -> None:
+    def _read_plate(self, event: Event, views: list[PlateView]) -> None:
+        """The plate read on each kept view and voted (``PlateReader.vote_views``); the plate crop
+        from the view that shows the voted plate best."""
         assert self.plates is not None
         try:
-            plate, plate_box = self.plates.read_with_box(frame.image, box)
+            voted = self.plates.vote_views([(v.frame.image, v.box) for v in views])
         except Exception:  # OCR is best effort: a failed read costs the plate, never the event
             logger.warning("event %s: plate read failed", event.event_id, exc_info=True)
             return
-        event.plate = plate
-        if plate_box is not None:
+        event.plate = voted.read
+        event.details["plate_views"] = len(views)
+        if voted.view is not None and voted.box is not None:
             with self._file(event, "plate crop"):
-                event.files += self.writer.crop(event.event_id, StillRole.PLATE, frame, plate_box)
+                event.files += self.writer.crop(
+                    event.event_id, StillRole.PLATE, views[voted.view].frame, voted.box
+                )
 
     def dumping_confirmed(self, event: Event, incident: DumpingIncident, now: Frame) -> None:
         """Before, act and after stills (deposits boxed), deposit crops and the clip of a dumping event."""

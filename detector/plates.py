@@ -32,6 +32,7 @@ __all__ = [
     "PlateReader",
     "TextLine",
     "TextReader",
+    "TrackPlate",
     "UKPlate",
     "check_uk_plate",
     "normalise",
@@ -143,7 +144,10 @@ class PlateReader:
 
     # -- localisation
 
-    def _region(self, shape: tuple[int, ...], vehicle_xyxy: Box) -> tuple[int, int, int, int] | None:
+    def region(self, shape: tuple[int, ...], vehicle_xyxy: Box) -> tuple[int, int, int, int] | None:
+        """Where the reader looks for the plate of a vehicle: the lower part of its box, a little
+        wider and lower (frame pixels, xyxy ints clamped to ``shape``), or None when that is empty.
+        Everything a read uses lies inside it, so a caller may keep only these pixels of a view."""
         h, w = shape[:2]
         x1, y1, x2, y2 = (float(v) for v in vehicle_xyxy)
         top = y1 + (y2 - y1) * (1.0 - self.lower_fraction)
@@ -212,7 +216,7 @@ class PlateReader:
 
     def candidates(self, image_bgr: npt.NDArray[np.uint8], vehicle_xyxy: Box) -> list[PlateCandidate]:
         """Plate-like reads in the lower part of the vehicle, best first."""
-        region = self._region(image_bgr.shape, vehicle_xyxy)
+        region = self.region(image_bgr.shape, vehicle_xyxy)
         if region is None:
             return []
         with self._lock:
@@ -266,15 +270,46 @@ class PlateReader:
         """Several views of one vehicle (frame, vehicle box), each read, the reads voted character by
         character (:func:`detector.plate_vote.vote_reads`), weighted by OCR confidence and by how
         sharp each view's plate is relative to the sharpest."""
-        found: list[tuple[PlateCandidate, float]] = []
-        for image, box in views:
+        return self.vote_views(views).read
+
+    def vote_views(self, views: Sequence[tuple[npt.NDArray[np.uint8], Box]]) -> TrackPlate:
+        """:meth:`read_views`, with the view that best shows the voted plate and its box there (for
+        the evidence crop): the heaviest view whose own read is the voted text, else the heaviest."""
+        found: list[tuple[int, PlateCandidate, float]] = []
+        for index, (image, box) in enumerate(views):
             candidates = self.candidates(image, box)
             if candidates:
                 best = candidates[0]
-                x1, y1, x2, y2 = (round(v) for v in best.box)
-                grey = cv2.cvtColor(image[max(0, y1) : y2, max(0, x1) : x2], cv2.COLOR_BGR2GRAY)
-                found.append((best, float(cv2.Laplacian(grey, cv2.CV_64F).var()) if grey.size else 0.0))
-        sharpest = max((s for _, s in found), default=0.0)
-        return vote_reads(
-            [OCRRead(c.raw, c.confidence, max(s / sharpest, 0.05) if sharpest > 0 else 1.0) for c, s in found]
-        )
+                found.append((index, best, _sharpness(image, best.box)))
+        sharpest = max((s for _, _, s in found), default=0.0)
+        reads = [
+            OCRRead(c.raw, c.confidence, max(s / sharpest, 0.05) if sharpest > 0 else 1.0)
+            for _, c, s in found
+        ]
+        voted = vote_reads(reads)
+        if not found:
+            return TrackPlate(voted, None, None)
+        order = sorted(range(len(found)), key=lambda i: reads[i].weight, reverse=True)
+        agreeing = [i for i in order if found[i][1].plate.text == voted.text]
+        pick = (agreeing or order)[0]
+        return TrackPlate(voted, found[pick][0], found[pick][1].box)
+
+
+@dataclass(frozen=True, slots=True)
+class TrackPlate:
+    """The plate voted over several views of one vehicle: the read, and which view (its index in the
+    views given) shows it best, with the plate's box in that view (None, None when nothing was
+    read)."""
+
+    read: PlateRead
+    view: int | None
+    box: Box | None
+
+
+def _sharpness(image: npt.NDArray[np.uint8], box: Box) -> float:
+    """Variance of the Laplacian over the plate's box: higher is sharper."""
+    x1, y1, x2, y2 = (round(v) for v in box)
+    patch = image[max(0, y1) : max(0, y2), max(0, x1) : max(0, x2)]
+    if not patch.size:
+        return 0.0
+    return float(cv2.Laplacian(cv2.cvtColor(patch, cv2.COLOR_BGR2GRAY), cv2.CV_64F).var())
