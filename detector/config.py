@@ -136,6 +136,14 @@ class ThresholdsConfig(_Strict):
         title="Dumping persistence (s)",
         description="How long a new static object must stay, after people near it have gone, to be dumping",
     )
+    stop_report_min_s: float = Field(
+        default=10.0,
+        ge=0,
+        title="Reported at a stop after (s)",
+        description="When the worker is stopped (Ctrl-C, systemd stop) a deposit still waiting for its "
+        "persistence time is reported anyway, marked as cut short, once it has stayed this long with "
+        "its bringers gone: it would otherwise be lost, as the next start learns it as background",
+    )
     min_deposit_area: float = Field(
         default=0.0006,
         gt=0,

@@ -111,6 +111,14 @@ class EventFactory:
     ) -> Event:
         """The event of a confirmed dumping incident, linked to the events of its vehicle visits."""
         x1, y1, x2, y2 = incident.box
+        cut_short: dict[str, str | int | float | bool] = {}
+        if incident.cut_short_s is not None:
+            cut_short = {
+                "persistence_cut_short_s": round(incident.cut_short_s, 1),
+                "persistence_note": f"the detection worker was stopped when this had stayed "
+                f"{incident.cut_short_s:.0f} s of the {persistence_s:.0f} s required: it may have been "
+                "taken away again; check the site",
+            }
         return Event(
             event_id=self._event_id(
                 EventType.DUMPING, incident.started_at, incident.started_s, incident.incident_id
@@ -128,6 +136,7 @@ class EventFactory:
                     incident.confirmed_at - timedelta(seconds=incident.confirmed_s - incident.deposit_s)
                 ).isoformat(),
                 "camera_mode": self.camera.mode,
+                **cut_short,
             },
             **self._common(
                 EventType.DUMPING,

@@ -514,14 +514,19 @@ class CameraPipeline:
         return events
 
     # -- lifecycle ------------------------------------------------------------------------------
-    def finish(self) -> list[Event]:
-        """End of a finite source: close visits; deposits that have not met persistence are dropped."""
+    def finish(self, *, stopped: bool = False) -> list[Event]:
+        """End of the source: close visits.  At the end of a file, deposits that have not met their
+        persistence time are dropped; when the worker was ``stopped`` (Ctrl-C, a service stop), those
+        that have stayed ``stop_report_min_s`` are reported, marked as cut short (see
+        :meth:`SiteRules.finish`)."""
         if self.rules is None or self._last_frame is None:
             return []
         frame = self._last_frame
         ids = self._tracked.tracker_id
         still = set() if ids is None else {int(i) for i in ids}
-        return self._handle(self.rules.finish(frame.video_time_s, frame.captured_at, still), frame)
+        scene = (self.scene, frame.grey) if stopped and self.scene.ready else None
+        out = self.rules.finish(frame.video_time_s, frame.captured_at, still, stopped=scene)
+        return self._handle(out, frame)
 
     @property
     def ring_nbytes(self) -> int:

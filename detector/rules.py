@@ -488,14 +488,40 @@ class SiteRules:
 
     # -- end of a file --------------------------------------------------------------------------
     def finish(
-        self, t: float, at: datetime, still_tracked: set[int] | frozenset[int] = frozenset()
+        self,
+        t: float,
+        at: datetime,
+        still_tracked: set[int] | frozenset[int] = frozenset(),
+        *,
+        stopped: tuple[SceneModel, npt.NDArray[np.uint8]] | None = None,
     ) -> RuleOutput:
-        """End of a finite source: close visits honestly; no deposit is confirmed here unless it has
-        already met its persistence time (the caller runs a last scene step for that).
+        """End of a source: close visits honestly.
 
         A visit whose vehicle is still tracked (nothing moved it since it was last looked at) lasts
-        to the end of the source; otherwise it ended when the vehicle was last seen."""
+        to the end of the source; otherwise it ended when the vehicle was last seen.
+
+        At the end of a file no deposit is confirmed here unless it has already met its persistence
+        time (the caller runs a last scene step for that).  When the worker was ``stopped`` (Ctrl-C, a
+        service stop; the scene model and the last grey picture given), a deposit that has stayed at
+        least ``stop_report_min_s`` with its bringers gone is decided now and its incident marked
+        ``cut_short_s``: the next start would learn it as background and it would never be reported."""
         out = RuleOutput()
+        if stopped is not None:
+            scene, image = stopped
+            for state in sorted(self.deposits.values(), key=lambda d: d.first_seen_s):
+                if state.visible_s < self.t.stop_report_min_s or state.region_id not in scene.regions:
+                    continue
+                visible = state.visible_s
+                before = len(out.dumping)
+                self._decide(state, t, at, scene, image, out)
+                if len(out.dumping) > before:
+                    out.dumping[-1].cut_short_s = visible
+                    logger.info(
+                        "deposit %d reported at the stop after %.0f s of the %.0f s persistence",
+                        state.region_id,
+                        visible,
+                        self.t.dumping_persistence_s,
+                    )
         for visit in self.visits.values():
             if visit.active:
                 if visit.track_id in still_tracked:
@@ -506,7 +532,13 @@ class SiteRules:
             del self._closing[vid]
             out.visits_ended.append(self.visits[vid])
         pending = len(self.deposits)
-        if pending:
+        if pending and stopped is not None:
+            logger.info(
+                "stopped: %d deposit(s) seen for under %.0f s, too briefly to report",
+                pending,
+                self.t.stop_report_min_s,
+            )
+        elif pending:
             logger.info(
                 "end of source: %d deposit(s) had not met the persistence time, not reported", pending
             )

@@ -52,6 +52,11 @@ U8 = npt.NDArray[np.uint8]
 # Ghost test (see SceneModel._looks_like_ghost): the box stood out from its ring in the background
 # this many times more than it does now, and by at least this much (Bhattacharyya distance).
 GHOST_BINS = 32
+# How long (seconds of video) a background patch replaced by a ghost test is remembered, and how many:
+# long enough to span a keyframe interval (damage lasts until the next one; cameras send one every
+# 1-10 s, some smart codecs every 25-60 s), few enough to cost nothing.
+REPLACED_MEMORY_S = 120.0
+REPLACED_KEPT = 32
 GHOST_RATIO = 1.5
 GHOST_MARGIN = 0.15
 
@@ -130,6 +135,9 @@ class SceneModel:
         self._next_id = 1
         self.regions: dict[int, StaticRegion] = {}
         self._pending: list[tuple[Box, int, float]] = []  # (box, samples seen, first seen) of young blobs
+        # Background patches a ghost test replaced with one sample: (box, the patch it replaced, when).
+        # Should the picture go back to that patch, nothing arrived (see :meth:`_returned_to_before`).
+        self._replaced: list[tuple[Box, F32, float]] = []
         self.last_diff: npt.NDArray[np.bool_] | None = None
         self.relearns = 0
         self.registration = Registration()
@@ -269,6 +277,7 @@ class SceneModel:
         self._known = ~excl
         self._age = np.zeros(cur.shape, np.uint8)
         self._pending = []
+        self._replaced = []
         self.regions.clear()
         self.registration.reset()
 
@@ -391,7 +400,12 @@ class SceneModel:
                 fresh_pending.append((box, count, since))
                 continue
             x1, y1, x2, y2 = box
+            if self._returned_to_before(box, cur, t):
+                self._long[y1:y2, x1:x2] = cur[y1:y2, x1:x2]
+                logger.debug("scene: %s went back to the background learnt away before: nothing arrived", box)
+                continue
             if self._looks_like_ghost(box, cur):
+                self._remember_replaced(box, t)
                 self._long[y1:y2, x1:x2] = cur[y1:y2, x1:x2]
                 logger.debug("scene: ghost at %s (something in the background left), learnt away", box)
                 continue
@@ -457,6 +471,35 @@ class SceneModel:
 
         before, now = stands_out(self._long), stands_out(cur)
         return before > GHOST_RATIO * now and before - now > GHOST_MARGIN
+
+    def _remember_replaced(self, box: Box, t: float) -> None:
+        assert self._long is not None
+        x1, y1, x2, y2 = box
+        m = self.s.window  # with context, so the comparison's windows have something to work with
+        ctx = (
+            max(0, x1 - m),
+            max(0, y1 - m),
+            min(self._long.shape[1], x2 + m),
+            min(self._long.shape[0], y2 + m),
+        )
+        patch = self._long[ctx[1] : ctx[3], ctx[0] : ctx[2]].copy()
+        self._replaced = [r for r in self._replaced if t - r[2] <= REPLACED_MEMORY_S][-REPLACED_KEPT + 1 :]
+        self._replaced.append((ctx, patch, t))
+
+    def _returned_to_before(self, box: Box, cur: F32, t: float) -> bool:
+        """Whether ``box`` now shows what the background held there before a ghost test replaced it
+        with one sample within :data:`REPLACED_MEMORY_S`.  A transient picture — decoder damage until
+        the next keyframe, a flash, a passing shadow — can pass the ghost test and be written into the
+        background; when the real scene comes back, it differs from that and would look new."""
+        x1, y1, x2, y2 = box
+        for (cx1, cy1, cx2, cy2), patch, when in reversed(self._replaced):
+            if t - when > REPLACED_MEMORY_S or x1 < cx1 or y1 < cy1 or x2 > cx2 or y2 > cy2:
+                continue
+            diff = self.dissimilar(cur[cy1:cy2, cx1:cx2], patch)
+            inner = diff[y1 - cy1 : y2 - cy1, x1 - cx1 : x2 - cx1]
+            if inner.size and float(inner.mean()) < self.s.confirm_fraction:
+                return True
+        return False
 
     def _relearn(self, cur: F32, where: npt.NDArray[np.bool_]) -> None:
         """A large part of the frame changed at once (lighting the comparison could not absorb, a

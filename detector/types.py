@@ -283,6 +283,7 @@ class DumpingIncident:
     deposit_s: float = 0.0  # when the deposit was first seen standing there
     act_still_s: float = 0.0  # when a bringer was last at the deposit as it appeared: the "act" still
     departed_s: float = 0.0  # when the last bringer was last seen: the clip ends soon after
+    cut_short_s: float | None = None  # the worker stopped when it had stayed this long (< persistence)
 
     @property
     def area_px(self) -> int:

@@ -27,7 +27,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -189,10 +189,18 @@ class Worker:
                 progress(frame)
 
         try:
-            self.pipeline.run(_until(self.source.frames(), stop), on_frame=on_frame)
+            for frame in self.source.frames():
+                if stop is not None and stop.is_set():
+                    break
+                self.pipeline.process(frame)
+                on_frame(frame)
+            stopped = stop is not None and stop.is_set()
+            if stopped:
+                logger.info("stopping: closing visits, reporting deposits that were still waiting")
+            self.pipeline.finish(stopped=stopped)
         except KeyboardInterrupt:
-            logger.info("interrupted: closing visits and stopping")
-            self.pipeline.finish()
+            logger.info("interrupted: closing visits, reporting deposits that were still waiting, stopping")
+            self.pipeline.finish(stopped=True)
         finally:
             self.source.close()
             if bar is not None:
@@ -210,14 +218,6 @@ class Worker:
             self.health.write()
         finally:
             self.staging.spool.unlock()
-
-
-def _until(frames: Iterator[Frame], stop: threading.Event | None) -> Iterator[Frame]:
-    for frame in frames:
-        if stop is not None and stop.is_set():
-            logger.info("stopping: closing visits")
-            return
-        yield frame
 
 
 def build_worker(site: SiteConfig, options: WorkerOptions) -> Worker:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 from datetime import datetime
 from pathlib import Path
 
@@ -106,6 +107,10 @@ def run(args: argparse.Namespace) -> int:
     if args.all_cameras and not args.site:
         logger.error("--all-cameras needs --site with cameras[] and their sources")
         return 2
+    # A service stop (systemd sends SIGTERM) stops like Ctrl-C: visits are closed, deposits still
+    # waiting are reported, the spool and the health file are settled.  Without this, SIGTERM ended the
+    # process at once.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         site = load_site(args.site) if args.site else default_site()
         if args.all_cameras:

@@ -137,3 +137,43 @@ def test_processing_the_same_file_again_stores_nothing_twice(samples_dir: Path, 
     assert server.count("POST", 201) == len(first) and server.count("POST", 200) == len(first)
     assert server.count("POST", 409) == 0
     assert all(n == 1 for n in server.blob_writes.values())
+
+
+def test_a_service_stop_stops_like_ctrl_c(tmp_path: Path) -> None:
+    """Before: SIGTERM (what systemd sends on a stop or a reboot) ended the process at once: visits
+    left open, waiting deposits lost, the health file not settled.  Now it stops as Ctrl-C does."""
+    vtest = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+    if not vtest.is_file():
+        pytest.skip("needs Debian's opencv-doc (vtest.avi)")
+    import signal
+    import time
+
+    spool = tmp_path / "spool"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tipwatch",
+            "detect",
+            "--source",
+            str(vtest),
+            "--spool",
+            str(spool),
+            "--start-time",
+            "2026-11-24T09:00:00+00:00",
+            "--no-progress",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (spool / "health.json").is_file() and time.monotonic() < deadline:  # it is running
+        time.sleep(0.2)
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out
+    assert "interrupted: closing visits" in out, out
+    staging = spool / "staging"
+    assert not staging.is_dir() or not any(staging.iterdir()), "the run's staging area was settled"

@@ -12,6 +12,7 @@ from typing import Literal
 from tipwatch.dev.realset.conditions import (
     ColourTemperature,
     Corrupt,
+    ExposureStep,
     Foliage,
     Gain,
     InfraredSwitch,
@@ -267,6 +268,19 @@ def scenes() -> list[RealScene]:
             Gain(60.0, 60.0, 1.0, 0.7, tag="sudden_gain"),
         ),
     )
+    add(
+        "control_exposure_and_black_level",
+        "auto-exposure brightens by 35 % and lifts the black level at once, and stays so",
+        ("control", "sudden_gain"),
+        effects=(ExposureStep(30.0, 1.35, 20.0),),
+    )
+    add(
+        "bag_then_exposure_and_black_level",
+        "a sack appears, then the picture darkens by 30 % and its blacks crush",
+        ("single_bag", "sudden_gain"),
+        deposits=(_drop(GRASS_CENTRE, 22.0),),
+        effects=(ExposureStep(40.0, 0.7, -20.0),),
+    )
     warm = ColourTemperature(35.0)
     add(
         "bag_then_white_balance",
@@ -420,6 +434,21 @@ def scenes() -> list[RealScene]:
         ("control", "dropped_frames", "frozen_frames", "corrupt_frames"),
         effects=(Corrupt(),),
         faults=StreamFaults(drop_share=0.2, freeze=((30.0, 34.0),)),
+    )
+    # damage in the compressed stream (not in the pictures): it smears until the next keyframe (25 s)
+    damage = StreamFaults(bitstream_damage=(20.0, 40.0, 60.0, 80.0), damage_bytes=3, seed=3)
+    add(
+        "control_bitstream_damage",
+        "the plain street through a lossy link: four damaged packets, each smeared until the next keyframe",
+        ("control", "parked_vehicles"),
+        faults=damage,
+    )
+    add(
+        "bag_with_bitstream_damage",
+        "a sack appears on the lawn; four damaged packets smear the picture",
+        ("single_bag", "centre"),
+        deposits=(_drop(GRASS_CENTRE, 25.0),),
+        faults=StreamFaults(bitstream_damage=(15.0, 35.0, 55.0, 75.0), damage_bytes=3, seed=11),
     )
     return s
 

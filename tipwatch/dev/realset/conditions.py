@@ -67,6 +67,23 @@ class Gain:
 
 
 @dataclass(frozen=True)
+class ExposureStep:
+    """At ``t0`` the camera's exposure and black level change at once: every level ``v`` becomes
+    ``gain * v + offset`` (clipped), which squeezes pale surfaces against white."""
+
+    t0: float
+    gain: float
+    offset: float
+    tag: str = "sudden_gain"
+
+    def apply(self, image: U8, t: float, index: int) -> U8:
+        if t < self.t0:
+            return image
+        out = image.astype(np.float32) * self.gain + self.offset
+        return np.asarray(np.clip(out, 0, 255), np.uint8)
+
+
+@dataclass(frozen=True)
 class ColourTemperature:
     """White balance jumps at ``t0``: warmer (more red, less blue) when ``warmth`` > 0."""
 
@@ -291,11 +308,32 @@ class Corrupt:
 @dataclass(frozen=True)
 class StreamFaults:
     """Which frames the camera actually delivered: ``drop_share`` of frames lost (their timestamps
-    are missing from the file), and ``freeze`` spans where the encoder repeated one picture."""
+    are missing from the file), ``freeze`` spans where the encoder repeated one picture, and
+    ``bitstream_damage``: at each of these times the next predicted (non-key) H.264 packet has
+    ``damage_bytes`` bytes of its payload overwritten, as a lossy radio link or a failing card does;
+    the decoder conceals what it can and the damage persists, smeared, until the next keyframe."""
 
     drop_share: float = 0.0
     freeze: tuple[tuple[float, float], ...] = ()
     seed: int = 23
+    bitstream_damage: tuple[float, ...] = ()
+    damage_bytes: int = 3
+
+    def damage(self, payload: bytes, t: float, is_keyframe: bool, done: set[int]) -> bytes:
+        """``payload`` as sent, damaged if it is the first predicted packet at or after a damage time
+        not yet in ``done`` (which it then joins)."""
+        if is_keyframe:
+            return payload
+        for k, at in enumerate(self.bitstream_damage):
+            if k in done or t < at:
+                continue
+            done.add(k)
+            rng = _rng(self.seed, 10_000 + k)
+            out = bytearray(payload)
+            for _ in range(self.damage_bytes):  # past the slice header, in the coded macroblocks
+                out[int(rng.integers(len(out) // 4, len(out)))] = int(rng.integers(0, 256))
+            return bytes(out)
+        return payload
 
     def dropped(self, index: int) -> bool:
         return self.drop_share > 0 and bool(_rng(self.seed, index).uniform() < self.drop_share)
@@ -309,4 +347,8 @@ class StreamFaults:
 
     @property
     def tags(self) -> tuple[str, ...]:
-        return (("dropped_frames",) if self.drop_share else ()) + (("frozen_frames",) if self.freeze else ())
+        return (
+            (("dropped_frames",) if self.drop_share else ())
+            + (("frozen_frames",) if self.freeze else ())
+            + (("bitstream_damage",) if self.bitstream_damage else ())
+        )

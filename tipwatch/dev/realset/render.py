@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tipwatch.dev.realset.catalogue import scene, scenes
+from tipwatch.dev.realset.conditions import StreamFaults
 from tipwatch.dev.realset.footage import VTEST_FPS, person_height, size_at, street_frame
 from tipwatch.dev.realset.scenes import Deposit, Item, RealScene
 from tipwatch.dev.samples import sprites
@@ -167,8 +168,10 @@ def is_current(sc: RealScene, out_dir: Path) -> bool:
 class _Encoder:
     """One libx264 stream; a new encoder (same stream, same clock) when the picture size changes."""
 
-    def __init__(self, container: av.container.OutputContainer) -> None:
+    def __init__(self, container: av.container.OutputContainer, faults: StreamFaults | None = None) -> None:
         self.container = container
+        self.faults = faults
+        self._damaged: set[int] = set()
         self.stream = container.add_stream("libx264", rate=int(VTEST_FPS))
         self.stream.codec_context.time_base = Fraction(1, int(VTEST_FPS))
         self.stream.pix_fmt = "yuv420p"
@@ -190,6 +193,15 @@ class _Encoder:
 
     def _mux(self, packets: list[av.Packet]) -> None:
         for packet in packets:
+            if self.faults is not None and self.faults.bitstream_damage and packet.pts is not None:
+                t = float(packet.pts) / VTEST_FPS
+                payload = bytes(packet)
+                damaged = self.faults.damage(payload, t, packet.is_keyframe, self._damaged)
+                if damaged != payload:
+                    replacement = av.Packet(damaged)
+                    replacement.pts, replacement.dts = packet.pts, packet.dts
+                    replacement.time_base = packet.time_base
+                    packet = replacement
             packet.stream = self.stream
             self.container.mux(packet)
 
@@ -216,7 +228,7 @@ def write_scene(sc: RealScene, out_dir: Path) -> Path:
     n = round(sc.duration_s * VTEST_FPS)
     options = {"movflags": "+faststart"} if sc.container == "mp4" else {}
     with av.open(str(tmp), "w", format="mp4" if sc.container == "mp4" else "mpegts", options=options) as out:
-        enc = _Encoder(out)
+        enc = _Encoder(out, sc.faults)
         frozen: tuple[float, U8] | None = None
         for index in range(n):
             t = index / VTEST_FPS
