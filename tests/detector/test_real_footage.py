@@ -94,7 +94,7 @@ def test_a_blown_out_picture_or_a_passing_insect_at_start_is_no_deposit(name: st
 def test_a_brighter_exposure_with_a_lifted_black_level_is_no_deposit() -> None:
     """Before: a lasting x1.35 +20 exposure step squeezed the pale wall at the top of the picture
     against white; its texture went, and 27 s later it was a dumping event."""
-    pipeline, events = _run("control_exposure_and_black_level")
+    _, events = _run("control_exposure_and_black_level")
     assert events == []
 
 
@@ -109,7 +109,7 @@ def test_a_sack_is_still_found_when_the_picture_then_darkens_and_its_blacks_crus
 def test_a_damaged_stream_smeared_until_the_next_keyframe_is_no_deposit() -> None:
     """Before: damaged packets smeared the picture for up to 25 s; a ghost test wrote the smear into the
     background, and when the keyframe restored the real scene it was a dumping event."""
-    pipeline, events = _run("control_bitstream_damage")
+    _, events = _run("control_bitstream_damage")
     assert _of(events, EventType.DUMPING) == []
 
 
