@@ -34,6 +34,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -205,7 +206,9 @@ class SceneModel:
             blown = cv2.dilate(blown.astype(np.uint8), np.ones(k, np.uint8)).astype(bool)
         return np.asarray((diff | one_sided) & ~blown, bool)
 
-    def _tone_squeezed(self, cur: F32, ref: F32, gain: F32, k: tuple[int, int]) -> npt.NDArray[np.bool_]:
+    def _tone_squeezed(
+        self, cur: F32, ref: F32, gain: npt.NDArray[np.floating[Any]], k: tuple[int, int]
+    ) -> npt.NDArray[np.bool_]:
         """Windows whose texture a change of light may have clipped: the local gain moved by more than
         ``tone_change`` and enough of the window lies near either image's top level."""
         changed = np.abs(gain - 1.0) > self.s.tone_change

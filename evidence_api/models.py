@@ -191,6 +191,7 @@ class CameraHealthPeriod(Base):
     last_received_at: Mapped[datetime] = mapped_column(UTCDateTime)
     reports: Mapped[int] = mapped_column(Integer, default=1)
     problems: Mapped[list[str]] = mapped_column(JSON, default=list)  # the latest report's, in its words
+    audited: Mapped[bool] = mapped_column(Boolean, default=False)  # written to the audit log once it stood
 
 
 class AuthorisationCamera(Base):

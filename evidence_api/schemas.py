@@ -299,6 +299,9 @@ class CameraHealthIn(InputModel):
         description="when (the box's clock) the worker last recorded frames flowing; it stops advancing "
         "when the stream is down or the worker has stopped",
     )
+    worker_started_at: HealthTime | None = Field(
+        default=None, description="when (the box's clock) the detection worker's current run began"
+    )
     view_moves: Count = Field(default=0, description="times the whole picture shifted in this run")
     view_moved_at: HealthTime | None = Field(default=None, description="capture time of the latest shift")
     clock_offset_s: Annotated[float, Field(ge=-1e10, le=1e10)] | None = Field(

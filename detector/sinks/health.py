@@ -26,8 +26,9 @@ Example::
 
 ``last_frame_at`` is the latest frame's capture time (old footage gives old times);
 ``frames_processed_at`` is when, by this box's clock, the worker last wrote the file because frames
-were flowing: it stops advancing when the stream is down or the worker has stopped, which the API
-turns into a "no picture" warning.
+were flowing (kept across restarts): it stops advancing when the stream is down or the worker has
+stopped, which the API turns into a "no picture" warning; ``worker_started_at`` is when this run
+began, the reference while no frame has flowed yet.
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ class SpoolHealth:
         self._view_moved_at: datetime | None = None
         self._view_moved_seen: float | None = None  # monotonic time it was noticed (files replay old times)
         self._frames_written = 0.0  # monotonic time of the last write caused by frames
-        self._frames_processed_at: datetime | None = None  # this box's clock, at that write
+        self._frames_processed_at: datetime | None = _previous_frames_processed_at(self.path)
+        self._worker_started_at = datetime.now(UTC)
         self._disk_low = False
         self._since = iso_utc(datetime.now(UTC))
         self._lock = threading.Lock()
@@ -191,6 +193,7 @@ class SpoolHealth:
                 "frames_processed_at": (
                     iso_utc(self._frames_processed_at) if self._frames_processed_at else None
                 ),
+                "worker_started_at": iso_utc(self._worker_started_at),
                 "view_moves": self._view_moves,
                 "view_moved_at": iso_utc(self._view_moved_at) if self._view_moved_at else None,
             }
@@ -199,6 +202,16 @@ class SpoolHealth:
             except StorageError as exc:
                 logger.error("could not write %s: %s (status %s: %s)", self.path, exc, status, problems)
             return record
+
+
+def _previous_frames_processed_at(path: Path) -> datetime | None:
+    """The last time frames flowed, as the previous run wrote it: a restart while the camera is down
+    must not forget how long it has been without a picture."""
+    try:
+        value = json.loads(path.read_bytes()).get("frames_processed_at")
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _count(directory: Path) -> int:

@@ -4,8 +4,9 @@ An edge box sends its spool's health record (``detector/sinks/health.py``) when 
 minute otherwise (``POST /api/v1/cameras/{key}/health``).  The camera keeps the latest report; each
 run of the same status is one :class:`~evidence_api.models.CameraHealthPeriod` (a heartbeat extends it,
 a new status opens the next), so the history answers "since when has this camera's disk been full?"
-without a row a minute.  A change of status is written to the audit log: a shifted view or a full disk
-is part of the story of the evidence captured around it.
+without a row a minute.  A status that has stood for :data:`MIN_PERIOD_S` is written to the audit log (at the
+report that finds it has, or when the next status begins): a shifted view or a full disk is part of
+the story of the evidence captured around it.
 
 Warnings are worked out when asked, from the latest report and the server's own clock: a camera not
 heard from for longer than ``camera_silent_after_s`` is *silent* whatever it last said, and one whose
@@ -14,9 +15,10 @@ worker stopped: the uploader in the same process, or ``tipwatch upload`` from cr
 
 What one device can make the server keep is bounded: a report's lists and texts are capped by the
 schema; a status that lasted less than :data:`MIN_PERIOD_S` is overwritten by the next instead of
-opening a period (so a box flapping at its disk reserve, or a hostile token, makes at most one period
-and one audit entry a minute per camera); the audit entry and the log line carry the first
-:data:`AUDITED_PROBLEMS` problems, shortened.
+opening a period, and only a status that stood a minute is audited (so a box flapping at its disk
+reserve, or a hostile token, makes at most one period and one audit entry a minute per camera, and
+the status that finally stands is always on record); the audit entry and the log line carry the
+first :data:`AUDITED_PROBLEMS` problems, shortened.
 """
 
 from __future__ import annotations
@@ -86,14 +88,26 @@ class HealthWatch:
 
     def _no_picture(self, report: dict[str, object], offset_s: float | None, now: datetime) -> str | None:
         processed = _time(report.get("frames_processed_at"))
-        if processed is None:
+        started = _time(report.get("worker_started_at"))
+        since = processed or started  # a run that never got a frame counts from its start
+        if since is None:
             return None
-        seen = processed - timedelta(seconds=offset_s or 0.0)  # on the server's clock
+        seen = since - timedelta(seconds=offset_s or 0.0)  # on the server's clock
+        if seen - now > self.silent_after:
+            return (
+                "no picture can be confirmed: the box's record of its last frame lies in the future "
+                f"({self._local(seen)}); its clock was changed; check the camera's stream"
+            )
         if now - seen <= self.silent_after:
             return None
+        what = (
+            "no frames have been processed since"
+            if processed
+            else "no frame has arrived since the worker started at"
+        )
         return (
-            f"no picture for {_duration(now - seen)}: the box still reports, but no frames have been "
-            f"processed since {self._local(seen)}; check the camera's stream and the detection worker"
+            f"no picture for {_duration(now - seen)}: the box still reports, but {what} "
+            f"{self._local(seen)}; check the camera's stream and the detection worker"
         )
 
     def _clock(self, camera: Camera, report: dict[str, object], offset_s: float | None) -> list[str]:
@@ -168,36 +182,57 @@ def record_health(
         latest.reports += 1
         latest.problems = problems
     else:
-        previous = latest.status if latest is not None else None
-        named = [p[:AUDITED_PROBLEM_CHARS] for p in problems[:AUDITED_PROBLEMS]]
-        session.add(
-            CameraHealthPeriod(
-                camera_id=camera.id,
-                status=data.status,
-                first_received_at=now,
-                last_received_at=now,
-                reports=1,
-                problems=problems,
-            )
+        if latest is not None and not latest.audited:
+            _audit_period(session, camera, latest, actor)  # it stood a minute: on record before the next
+        latest = CameraHealthPeriod(
+            camera_id=camera.id,
+            status=data.status,
+            first_received_at=now,
+            last_received_at=now,
+            reports=1,
+            problems=problems,
+            audited=False,
         )
-        audit.append(
-            session,
-            actor=actor,
-            action="camera.health",
-            target_type="camera",
-            target_id=str(camera.id),
-            details={"camera": camera.key, "status": data.status, "previous": previous, "problems": named},
-        )
-        if data.status == "ok":
-            logger.info("camera %s health: ok (was %s)", camera.key, previous)
-        else:
-            logger.warning("camera %s health: %s (was %s): %s", camera.key, data.status, previous, named)
+        session.add(latest)
+    if not latest.audited and (now - latest.first_received_at).total_seconds() >= MIN_PERIOD_S:
+        _audit_period(session, camera, latest, actor)
     camera.health_status = data.status
     camera.health_reported_at = now
     camera.health_report = data.model_dump(mode="json")
     camera.last_seen_at = now
     session.flush()
     return camera
+
+
+def _audit_period(session: Session, camera: Camera, period: CameraHealthPeriod, actor: str) -> None:
+    """Write a status that stood at least :data:`MIN_PERIOD_S` to the audit log (and the server log),
+    naming the status audited before it."""
+    previous = session.execute(
+        select(CameraHealthPeriod.status)
+        .where(CameraHealthPeriod.camera_id == camera.id, CameraHealthPeriod.audited.is_(True))
+        .order_by(CameraHealthPeriod.first_received_at.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    named = [p[:AUDITED_PROBLEM_CHARS] for p in period.problems[:AUDITED_PROBLEMS]]
+    audit.append(
+        session,
+        actor=actor,
+        action="camera.health",
+        target_type="camera",
+        target_id=str(camera.id),
+        details={
+            "camera": camera.key,
+            "status": period.status,
+            "previous": previous,
+            "since": period.first_received_at.isoformat(),
+            "problems": named,
+        },
+    )
+    period.audited = True
+    if period.status == "ok":
+        logger.info("camera %s health: ok (was %s)", camera.key, previous)
+    else:
+        logger.warning("camera %s health: %s (was %s): %s", camera.key, period.status, previous, named)
 
 
 def health_periods(

@@ -121,6 +121,18 @@ def test_an_event_from_a_wrong_clock_is_held_without_blocking_the_next(
         assert camera.health_report is not None and camera.health_report["clock_held"] == 1
 
 
+def test_the_last_frame_time_survives_a_restart(tmp_path: Path) -> None:
+    """A worker restarted while the camera is down must not forget how long there has been no picture."""
+    spool = Spool(tmp_path / "spool", min_free_bytes=0)
+    first = SpoolHealth(spool, camera_id="cam-1")
+    first.frames_seen(datetime.now(UTC))
+    written = first.write()["frames_processed_at"]
+    assert written is not None
+    again = SpoolHealth(spool, camera_id="cam-1").write()  # the next start, no frame yet
+    assert again["frames_processed_at"] == written
+    assert again["worker_started_at"] >= written
+
+
 def test_disk_low_does_not_flap_at_the_reserve(tmp_path: Path) -> None:
     """A box hovering at its reserve stays disk_low until free space is clearly above it."""
     import shutil

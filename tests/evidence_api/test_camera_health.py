@@ -72,7 +72,7 @@ def test_heartbeats_extend_one_period_and_a_new_status_opens_the_next(api: Api) 
     audits = audit_count(api)
     for _ in range(3):
         assert post(api, report("ok")).status_code == 200, "heartbeat"
-    assert audit_count(api) == audits + 1, "only the change of status is audited, not each heartbeat"
+    assert audit_count(api) == audits, "a status is audited once it has stood a minute, not per heartbeat"
     _age_periods(api, minutes=5)
     problem = "disk low: 104.9 MB free, below the 209.7 MB reserve; free space on the box"
     r = post(api, report("disk_low", free_bytes=104_900_000, problems=[problem]))
@@ -82,7 +82,7 @@ def test_heartbeats_extend_one_period_and_a_new_status_opens_the_next(api: Api) 
     assert [p["reports"] for p in health["periods"]] == [1, 3]
     assert health["periods"][0]["problems"] == [problem]
     assert health["report"]["free_bytes"] == 104_900_000
-    assert audit_count(api) == audits + 2
+    assert audit_count(api) == audits + 1, "ok stood 5 min: audited as disk_low began"
     cam = camera_row(api)
     assert cam["health_status"] == "disk_low" and cam["last_seen_at"] is not None
     assert cam["warnings"] == [problem] and cam["silent"] is False
@@ -131,6 +131,18 @@ def test_a_box_that_reports_but_has_no_picture_is_warned_about(api: Api) -> None
     assert any("7200 s ahead of" in w for w in warnings), warnings
 
 
+def test_a_worker_that_never_got_a_frame_since_it_started_is_warned_about(api: Api) -> None:
+    """Before: a camera down when the worker started (a reboot, a restart loop, a new install) had no
+    frame time at all, and the API showed it healthy for ever."""
+    started = (datetime.now(UTC) - timedelta(hours=3)).isoformat()
+    post(api, report("ok", frames_processed_at=None, worker_started_at=started, clock_offset_s=0.0))
+    warnings = camera_row(api)["warnings"]
+    assert any(w.startswith("no picture for 3 h") and "since the worker started" in w for w in warnings)
+    future = (datetime.now(UTC) + timedelta(days=3650)).isoformat()
+    post(api, report("ok", frames_processed_at=future, clock_offset_s=0.0))
+    assert any("lies in the future" in w for w in camera_row(api)["warnings"])
+
+
 def test_a_box_whose_clock_was_never_set_is_heard_and_warned_about(api: Api) -> None:
     """Before: its report was refused (times before 2000), so a box online and reporting every few
     seconds was shown as "never heard from"."""
@@ -161,15 +173,38 @@ def test_a_flapping_status_makes_at_most_one_period_and_audit_entry_a_minute(api
     for i in range(30):
         status = "disk_low" if i % 2 else "attention"
         assert post(api, report(status, problems=problems)).status_code == 200
+    assert audit_count(api) == audits, "nothing has stood a minute yet"
+    _age_periods(api, minutes=2)
+    post(api, report("disk_low", problems=problems))  # the status that stands
     with api.sessionmaker() as session:
         periods = list(session.execute(select(CameraHealthPeriod)).scalars())
         entries = list(
             session.execute(select(AuditEntry).where(AuditEntry.action == "camera.health")).scalars()
         )
-    assert len(periods) == 1 and periods[0].reports == 30 and periods[0].status == "disk_low"
+    assert len(periods) == 1 and periods[0].reports == 31 and periods[0].status == "disk_low"
     assert audit_count(api) == audits + 1
     (entry,) = entries
     assert len(entry.details) < 2_000, "the audit entry names a few problems, shortened"
+
+
+def test_the_status_that_finally_stands_is_audited_with_the_one_before(api: Api) -> None:
+    """Before: disk_low followed within a minute by not_spooled (the usual order as a disk fills)
+    audited disk_low and never not_spooled, however long it lasted."""
+    post(api, report("attention", problems=["1 entry in incomplete/"]))
+    _age_periods(api, minutes=5)
+    post(api, report("disk_low", problems=["disk low"]))  # attention stood: audited now
+    post(api, report("not_spooled", problems=["1 event NOT spooled"]))  # replaces disk_low at once
+    _age_periods(api, minutes=2)
+    post(api, report("not_spooled", problems=["1 event NOT spooled"]))  # it has stood a minute
+    with api.sessionmaker() as session:
+        rows = session.execute(
+            select(AuditEntry).where(AuditEntry.action == "camera.health").order_by(AuditEntry.seq)
+        ).scalars()
+        audited = [json.loads(e.details) for e in rows]
+    assert [(d["status"], d["previous"]) for d in audited] == [
+        ("attention", None),
+        ("not_spooled", "attention"),
+    ]
 
 
 def test_a_camera_not_heard_from_is_silent(api: Api) -> None:

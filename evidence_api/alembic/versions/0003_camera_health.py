@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("last_received_at", evidence_api.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("reports", sa.Integer(), nullable=False),
         sa.Column("problems", sa.JSON(), nullable=False),
+        sa.Column("audited", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(["camera_id"], ["cameras.id"]),
         sa.PrimaryKeyConstraint("id"),
     )
