@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from evidence_testutil import Api, event_body, upload
+from evidence_testutil import Api
 from sqlalchemy import select
-from web_testutil import sign_in, unlabelled_fields
+from web_testutil import case_with_an_event, sign_in, unlabelled_fields
 
 from evidence_api import defra
 from evidence_api.models import AuditEntry, Case
@@ -48,13 +48,7 @@ def test_the_categories_are_defras_as_the_issue_lists_them() -> None:
 
 
 def _case_with_an_event(api: Api, media: dict[str, bytes], csrf: str) -> str:
-    """A dumping event in Q3 2026, confirmed and put in a new case through the pages; the case's id."""
-    body = event_body({"act.jpg": ("act", media["bus"])}, started_at=IN_Q3_2026)
-    upload(api, body, {"a": media["bus"]})
-    api.client.post(f"/review/events/{body['id']}/decision", data={"action": "confirm", "csrf_token": csrf})
-    page = api.client.post(f"/review/events/{body['id']}/case", data={"title": "Fridge", "csrf_token": csrf})
-    assert page.status_code == 200, page.text
-    return str(page.url).rsplit("/", 1)[1]
+    return case_with_an_event(api, media, csrf, started_at=IN_Q3_2026)
 
 
 def _return_rows(api: Api) -> dict[tuple[str, str, str], int]:
