@@ -7,9 +7,10 @@ for the new camera and cancels it.  In a third an officer confirms a fly-tip, op
 records its DEFRA details (a tampered category refused on the form first), closes it, and downloads the
 quarter's WasteDataFlow return, which counts them.  Every page touched (sign-in, queue, event, cases,
 a case, users, an error page, sites, authorisations, the return) is checked at 1366x768 (the commonest
-laptop) and 390x844 (a phone): the page never scrolls sideways, a screenshot of each is kept under the test's tmp_path, and where axe-core
-is installed (its npm package; see :data:`AXE_CANDIDATES`) it is injected into each page and must find
-no serious or critical accessibility violation.  No browser and no axe-core is ever downloaded by the test.
+laptop) and 390x844 (a phone): the page never scrolls sideways, a screenshot of each is kept under the
+test's tmp_path, and where axe-core is installed (its npm package; see :data:`AXE_CANDIDATES`) it is
+injected into each page and must find no serious or critical accessibility violation.  No browser and
+no axe-core is ever downloaded by the test.
 """
 
 from __future__ import annotations
