@@ -35,7 +35,14 @@ from evidence_api.schemas import CaseIn
 from evidence_api.services import bundle_export, cases, review, users
 from evidence_api.services.bundle_spec import ExportOptions
 from evidence_api.services.errors import DomainError, Invalid
-from evidence_api.web import authorisation_pages, case_pages, return_pages, site_pages, user_admin
+from evidence_api.web import (
+    authorisation_pages,
+    case_pages,
+    dashboard_page,
+    return_pages,
+    site_pages,
+    user_admin,
+)
 from evidence_api.web.authorisation_pages import expiry_warnings
 from evidence_api.web.rendering import (
     HERE,
@@ -273,6 +280,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     router,
     case_pages.router,
     return_pages.router,
+    dashboard_page.router,
     user_admin.router,
     authorisation_pages.router,
     site_pages.router,

@@ -5,12 +5,12 @@ the new user signs in with that password.  In a second run the admin adds a site
 and a covert camera, follows the expiry banner to renew an authorisation, records a RIPA authorisation
 for the new camera and cancels it.  In a third an officer confirms a fly-tip, opens a case for it,
 records its DEFRA details (a tampered category refused on the form first), closes it, and downloads the
-quarter's WasteDataFlow return, which counts them.  Every page touched (sign-in, queue, event, cases,
-a case, users, an error page, sites, authorisations, the return) is checked at 1366x768 (the commonest
-laptop) and 390x844 (a phone): the page never scrolls sideways, a screenshot of each is kept under the
-test's tmp_path, and where axe-core is installed (its npm package; see :data:`AXE_CANDIDATES`) it is
-injected into each page and must find no serious or critical accessibility violation.  No browser and
-no axe-core is ever downloaded by the test.
+quarter's WasteDataFlow return, which counts them, and opens the dashboard.  Every page touched
+(sign-in, queue, event, cases, a case, users, an error page, sites, authorisations, the return, the
+dashboard) is checked at 1366x768 (the commonest laptop) and 390x844 (a phone): the page never scrolls
+sideways, a screenshot of each is kept under the test's tmp_path, and where axe-core is installed (its
+npm package; see :data:`AXE_CANDIDATES`) it is injected into each page and must find no serious or
+critical accessibility violation.  No browser and no axe-core is ever downloaded by the test.
 """
 
 from __future__ import annotations
@@ -396,6 +396,11 @@ def test_an_officer_builds_a_case_with_defra_details_and_downloads_the_quarters_
                 "back_alleyway,small_van_load,white_goods,1",
             ]
             assert case_url.startswith(f"{served}/review/cases/")
+
+            page.get_by_role("link", name="Dashboard").click()
+            page.wait_for_url(f"{served}/dashboard")
+            assert page.locator("#chart-review svg[role=img] rect").count() == 1  # lay-by: one confirmed
+            checker.check(page, "dashboard")
         finally:
             browser.close()
 
