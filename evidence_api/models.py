@@ -41,7 +41,7 @@ class LandType(enum.StrEnum):
 
     highway = "highway"
     footpath_bridleway = "footpath_bridleway"
-    back_alley = "back_alley"
+    back_alleyway = "back_alleyway"
     council_land = "council_land"
     agricultural = "agricultural"
     private_residential = "private_residential"
@@ -81,6 +81,21 @@ class WasteType(enum.StrEnum):
     other_household = "other_household"
     other_commercial = "other_commercial"
     other = "other"
+
+
+class EnforcementAction(enum.StrEnum):
+    """DEFRA WasteDataFlow enforcement actions (a case records each action taken, once)."""
+
+    investigation = "investigation"
+    warning_letter = "warning_letter"
+    fixed_penalty_notice = "fixed_penalty_notice"
+    statutory_notice = "statutory_notice"
+    duty_of_care_inspection = "duty_of_care_inspection"
+    formal_caution = "formal_caution"
+    injunction = "injunction"
+    stop_and_search = "stop_and_search"
+    vehicle_seized = "vehicle_seized"
+    prosecution = "prosecution"
 
 
 class Outcome(enum.StrEnum):
@@ -289,7 +304,8 @@ class Case(Base):
     status: Mapped[str] = mapped_column(String(20), default="open")  # open | closed
     officer_in_charge: Mapped[str] = mapped_column(String(200), default="")
     notes: Mapped[str] = mapped_column(Text, default="")
-    suspect_vehicle: Mapped[str] = mapped_column(String(200), default="")
+    suspect_vehicle: Mapped[str] = mapped_column(String(200), default="")  # make and colour, free text
+    suspect_registration: Mapped[str] = mapped_column(String(20), default="")
     outcome: Mapped[str | None] = mapped_column(String(40), nullable=True)
     size_band: Mapped[str | None] = mapped_column(String(40), nullable=True)
     waste_type: Mapped[str | None] = mapped_column(String(60), nullable=True)
@@ -298,6 +314,23 @@ class Case(Base):
     created_by: Mapped[str] = mapped_column(String(200), default="")
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     events: Mapped[list[Event]] = relationship(back_populates="case", order_by="Event.started_at")
+    actions: Mapped[list[CaseAction]] = relationship(
+        back_populates="case", order_by="CaseAction.action", cascade="all, delete-orphan"
+    )
+
+
+class CaseAction(Base):
+    """An enforcement action taken on a case (:class:`EnforcementAction`), counted in the WasteDataFlow
+    return of the quarter it was recorded in."""
+
+    __tablename__ = "case_actions"
+    __table_args__ = (UniqueConstraint("case_id", "action"),)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id"), index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recorded_by: Mapped[str] = mapped_column(String(200), default="")
+    case: Mapped[Case] = relationship(back_populates="actions")
 
 
 class Event(Base):

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     Strict,
@@ -18,7 +19,16 @@ from pydantic import (
 )
 
 from evidence_api.input_types import BoxClockTime, Int64, InUtcRange, PlausibleDate, SingleLine, Text
-from evidence_api.models import AuthorisationKind, LandType, Outcome, ReviewStatus, Role, SizeBand, WasteType
+from evidence_api.models import (
+    AuthorisationKind,
+    EnforcementAction,
+    LandType,
+    Outcome,
+    ReviewStatus,
+    Role,
+    SizeBand,
+    WasteType,
+)
 
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
@@ -418,14 +428,32 @@ class OverrideIn(InputModel):
     reasons: Annotated[str, StringConstraints(min_length=10, max_length=20000), Text]
 
 
+def _registration_as_written(value: object) -> object:
+    """A registration as it is written on a plate: capitals, single spaces (``ab12  cde`` -> ``AB12 CDE``)."""
+    return " ".join(value.upper().split()) if isinstance(value, str) else value
+
+
+# A vehicle registration mark as seen: letters, digits and spaces (a foreign or trade plate included).
+Registration = Annotated[
+    str,
+    BeforeValidator(_registration_as_written),
+    StringConstraints(max_length=12, pattern=r"^[A-Z0-9 ]*$"),
+]
+# The suspect vehicle's make, model and colour, as the officer describes it.
+VehicleDescription = Annotated[str, StringConstraints(max_length=200), SingleLine]
+Actions = Annotated[list[EnforcementAction], Field(max_length=len(EnforcementAction))]
+
+
 class CaseIn(InputModel):
     title: Title
     officer_in_charge: ShortText = ""
     notes: LongText = ""
-    suspect_vehicle: ShortText = ""
+    suspect_vehicle: VehicleDescription = ""
+    suspect_registration: Registration = ""
     size_band: SizeBand | None = None
     waste_type: WasteType | None = None
     land_type: LandType | None = None
+    enforcement_actions: Actions = Field(default_factory=list)
     event_ids: list[uuid.UUID] = Field(default_factory=list, max_length=500)
 
 
@@ -433,11 +461,15 @@ class CaseUpdate(InputModel):
     title: Title | None = None
     officer_in_charge: ShortText | None = None
     notes: LongText | None = None
-    suspect_vehicle: ShortText | None = None
+    suspect_vehicle: VehicleDescription | None = None
+    suspect_registration: Registration | None = None
     outcome: Outcome | None = None
     size_band: SizeBand | None = None
     waste_type: WasteType | None = None
     land_type: LandType | None = None
+    enforcement_actions: Actions | None = Field(
+        default=None, description="every enforcement action taken so far (replaces the list); null: unchanged"
+    )
     status: Literal["open", "closed"] | None = None
 
 
@@ -453,10 +485,12 @@ class CaseOut(BaseModel):
     officer_in_charge: str
     notes: str
     suspect_vehicle: str
+    suspect_registration: str
     outcome: str | None
     size_band: str | None
     waste_type: str | None
     land_type: str | None
+    enforcement_actions: list[str]
     created_at: datetime
     created_by: str
     closed_at: datetime | None

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from evidence_api.models import Case, Event, ReviewStatus, Site
+from evidence_api.models import Case, CaseAction, EnforcementAction, Event, ReviewStatus, Site
 from evidence_api.services.errors import Invalid
 
 logger = logging.getLogger(__name__)
@@ -77,6 +77,20 @@ def to_csv(rows: list[ReturnRow]) -> str:
     for r in rows:
         writer.writerow([r.land_type, r.size_band, r.waste_type, r.incidents])
     return buf.getvalue()
+
+
+def enforcement_action_counts(*, session: Session, year: int, quarter: int) -> dict[str, int]:
+    """Enforcement actions recorded on cases in the quarter, by action: every DEFRA action, in its
+    order, none taken counted 0."""
+    start, end = quarter_bounds(year, quarter)
+    stmt = (
+        select(CaseAction.action, func.count(CaseAction.id))
+        .where(CaseAction.recorded_at >= start, CaseAction.recorded_at < end)
+        .group_by(CaseAction.action)
+    )
+    taken: dict[str, int] = {action: n for action, n in session.execute(stmt)}
+    counts = {action.value: int(taken.pop(action.value, 0)) for action in EnforcementAction}
+    return counts | {action: int(n) for action, n in sorted(taken.items())}  # one no longer listed
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Review pages: sign-in (cookie session), queue, event, case and its bundles; CSRF by double submit.
+"""Review pages: sign-in (cookie session), queue, event, a case's bundles; CSRF by double submit.
 
 Pages get their session and user the way the JSON routes do (:mod:`evidence_api.deps`: ``SessionDep``
 commits when the page returns, ``PageUser`` sends anyone not signed in to ``/login``), call the same
@@ -32,10 +32,17 @@ from evidence_api.deps import (
 )
 from evidence_api.models import Case, EventFile, ReviewStatus, Role
 from evidence_api.schemas import CaseIn
-from evidence_api.services import bundle_export, bundle_history, cases, review, users
+from evidence_api.services import bundle_export, cases, review, users
 from evidence_api.services.bundle_spec import ExportOptions
 from evidence_api.services.errors import DomainError, Invalid
-from evidence_api.web import authorisation_pages, site_pages, user_admin
+from evidence_api.web import (
+    authorisation_pages,
+    case_pages,
+    dashboard_page,
+    return_pages,
+    site_pages,
+    user_admin,
+)
 from evidence_api.web.authorisation_pages import expiry_warnings
 from evidence_api.web.rendering import (
     HERE,
@@ -53,7 +60,7 @@ from evidence_api.web.rendering import (
 logger = logging.getLogger(__name__)
 
 THUMB_ROLES = ("act", "after", "vehicle", "arrival")
-LEGAL = (Role.legal, Role.admin)
+LEGAL = case_pages.LEGAL
 REVIEW_ACTIONS = {
     "start": ReviewStatus.under_review,
     "confirm": ReviewStatus.confirmed,
@@ -215,36 +222,6 @@ def add_to_case(event_id: uuid.UUID, form: CheckedForm, me: CaseOfficer, session
     return RedirectResponse(f"/review/cases/{case.id}", status_code=303)
 
 
-@router.get("/review/cases", response_class=HTMLResponse)
-def cases_page(request: Request, me: PageUser, session: SessionDep, settings: SettingsDep) -> Response:
-    """Every case, newest first: reference, title, status, sites, when opened and how many events."""
-    context = {
-        "me": me,
-        "cases": cases.list_cases(session=session),
-        "warnings": expiry_warnings(session, settings),
-    }
-    return render(request, "cases.html", context)
-
-
-@router.get("/review/cases/{case_id}", response_class=HTMLResponse)
-def case_page(
-    request: Request, case_id: uuid.UUID, me: PageUser, session: SessionDep, settings: SettingsDep
-) -> Response:
-    case = cases.get(session=session, case_id=case_id)
-    legal = me.role in LEGAL
-    exports = (
-        bundle_history.list_exports(session=session, case=case, data_dir=settings.data_dir) if legal else []
-    )
-    context = {
-        "me": me,
-        "case": case,
-        "legal": legal,
-        "exports": exports,
-        "warnings": expiry_warnings(session, settings),
-    }
-    return render(request, "case.html", context)
-
-
 @router.post("/review/cases/{case_id}/bundles")
 def export_bundle(
     case_id: uuid.UUID,
@@ -299,7 +276,15 @@ def blob(
     return StreamingResponse(reply.body, status_code=reply.status, headers=headers)
 
 
-ROUTERS: tuple[APIRouter, ...] = (router, user_admin.router, authorisation_pages.router, site_pages.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    router,
+    case_pages.router,
+    return_pages.router,
+    dashboard_page.router,
+    user_admin.router,
+    authorisation_pages.router,
+    site_pages.router,
+)
 """Every page router, for :func:`mount` and the request limits (which read their sign-in needs)."""
 
 

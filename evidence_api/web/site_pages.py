@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from evidence_api import defra
 from evidence_api.deps import (
     HealthWatchDep,
     PageUser,
@@ -26,7 +27,7 @@ from evidence_api.deps import (
     SettingsDep,
     require_page_roles,
 )
-from evidence_api.models import Camera, LandType, Role
+from evidence_api.models import Camera, Role
 from evidence_api.schemas import CameraIn, SiteIn
 from evidence_api.services import sites
 from evidence_api.services.camera_health import HealthWatch
@@ -40,19 +41,6 @@ logger = logging.getLogger(__name__)
 
 PAGE = "/sites"
 SITE_FORM, CAMERA_FORM = "site", "camera"
-# DEFRA WasteDataFlow's names for the land types
-LAND_TYPES = {
-    LandType.highway.value: "Highway",
-    LandType.footpath_bridleway.value: "Footpath/Bridleway",
-    LandType.back_alley.value: "Back Alleyway",
-    LandType.railway.value: "Railway",
-    LandType.council_land.value: "Council Land",
-    LandType.agricultural.value: "Agricultural",
-    LandType.private_residential.value: "Private/Residential",
-    LandType.commercial_industrial.value: "Commercial/Industrial",
-    LandType.watercourse_bank.value: "Watercourse/Bank",
-    LandType.other.value: "Other (unidentified)",
-}
 CLOCK_SOURCES = {
     "stream": "the camera's stream (its own clock)",
     "receive": "when the edge box received each frame",
@@ -119,7 +107,7 @@ def _page(
         "map": site_map(all_sites),
         "cameras": cameras,
         "attention": [row for row in cameras if row.warnings],
-        "land_types": LAND_TYPES,
+        "land_types": defra.LAND_TYPES,
         "clock_sources": CLOCK_SOURCES,
         "is_admin": me.role == Role.admin,
         "notice": notice,

@@ -170,7 +170,7 @@ def test_wastedataflow_return_and_hotspots(api: Api, media: dict[str, bytes]) ->
             "event_ids": [bodies[0]["id"]],
             "size_band": "small_van_load",
             "waste_type": "construction_demolition_excavation",
-            "land_type": "back_alley",
+            "land_type": "back_alleyway",
         },
         headers=off,
     )
@@ -179,14 +179,14 @@ def test_wastedataflow_return_and_hotspots(api: Api, media: dict[str, bytes]) ->
     assert r.json()["total_incidents"] == 2
     rows = {(x["land_type"], x["size_band"], x["waste_type"]): x["incidents"] for x in r.json()["rows"]}
     assert rows == {
-        ("back_alley", "small_van_load", "construction_demolition_excavation"): 1,
+        ("back_alleyway", "small_van_load", "construction_demolition_excavation"): 1,
         ("highway", "not_recorded", "not_recorded"): 1,
     }
     csv_text = api.client.get(
         "/api/v1/returns/wastedataflow", params={"year": 2026, "quarter": 3, "format": "csv"}, headers=off
     ).text
     assert csv_text.splitlines()[0] == "land_type,size_band,waste_type,incidents"
-    assert "back_alley,small_van_load,construction_demolition_excavation,1" in csv_text
+    assert "back_alleyway,small_van_load,construction_demolition_excavation,1" in csv_text
     q2 = api.client.get("/api/v1/returns/wastedataflow", params={"year": 2026, "quarter": 2}, headers=off)
     assert q2.json()["total_incidents"] == 0
     spots = {s["site_key"]: s for s in api.client.get("/api/v1/dashboard/hotspots", headers=off).json()}

@@ -3,11 +3,14 @@
 The admin signs in through the form, adds a user on the users page, resets their password, signs out;
 the new user signs in with that password.  In a second run the admin adds a site (it appears on the map)
 and a covert camera, follows the expiry banner to renew an authorisation, records a RIPA authorisation
-for the new camera and cancels it.  Every page touched (sign-in, queue, event, cases, users, an error
-page, sites, authorisations) is checked at 1366x768 (the commonest laptop) and 390x844 (a phone): the
-page never scrolls sideways, a screenshot of each is kept under the test's tmp_path, and where axe-core
-is installed (its npm package; see :data:`AXE_CANDIDATES`) it is injected into each page and must find
-no serious or critical accessibility violation.  No browser and no axe-core is ever downloaded by the test.
+for the new camera and cancels it.  In a third an officer confirms a fly-tip, opens a case for it,
+records its DEFRA details (a tampered category refused on the form first), closes it, and downloads the
+quarter's WasteDataFlow return, which counts them, and opens the dashboard.  Every page touched
+(sign-in, queue, event, cases, a case, users, an error page, sites, authorisations, the return, the
+dashboard) is checked at 1366x768 (the commonest laptop) and 390x844 (a phone): the page never scrolls
+sideways, a screenshot of each is kept under the test's tmp_path, and where axe-core is installed (its
+npm package; see :data:`AXE_CANDIDATES`) it is injected into each page and must find no serious or
+critical accessibility violation.  No browser and no axe-core is ever downloaded by the test.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -296,6 +299,108 @@ def test_an_admin_adds_a_site_and_camera_and_creates_renews_and_cancels_an_autho
             page.get_by_role("link", name="All authorisations").click()
             page.wait_for_url(f"{served}/authorisations")
             checker.check(page, "authorisations")
+        finally:
+            browser.close()
+
+    print("screenshots:", *checker.screenshots, sep="\n  ")
+    assert not errors, errors
+    assert not checker.problems, "\n".join(checker.problems)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_an_officer_builds_a_case_with_defra_details_and_downloads_the_quarters_return(
+    chromium: str, api: Api, served: str, media: dict[str, bytes], tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    body = event_body({"act.jpg": ("act", media["bus"])}, started_at=datetime(2026, 8, 14, 10, 0, tzinfo=UTC))
+    upload(api, body, {"a": media["bus"]})
+    checker = _page_checker(tmp_path)
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium)
+        try:
+            context = browser.new_context(
+                base_url=served, viewport={"width": 1366, "height": 768}, accept_downloads=True
+            )
+            page = context.new_page()
+            page.set_default_timeout(20_000)
+            page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+            page.goto("/login")
+            page.get_by_label("User name").fill("officer")
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(f"{served}/review")
+
+            # confirm the fly-tip and open a case for it
+            page.goto(f"/review/events/{body['id']}")
+            page.get_by_role("button", name="Confirm fly-tip").click()
+            page.wait_for_load_state("load")
+            page.get_by_label("Title for a new case").fill("Fridge and tyres, Back Lane")
+            page.get_by_role("button", name="Add to case").click()
+            page.wait_for_url(f"{served}/review/cases/*")
+            case_url = page.url
+
+            # a size DEFRA does not have, sent by a tampered form: refused on the form, with the reason
+            page.locator("#size-band").evaluate(
+                "(s) => { const o = document.createElement('option'); o.value = 'half_a_lorry';"
+                " o.text = 'Half a lorry'; s.add(o); s.value = 'half_a_lorry'; }"
+            )
+            page.get_by_label("Make and colour").fill("white Ford Transit")
+            page.get_by_role("button", name="Save the details").click()
+            page.wait_for_load_state("load")
+            alert = page.get_by_role("alert").inner_text()
+            assert alert.startswith("Size:"), alert
+            assert page.get_by_label("Make and colour").input_value() == "white Ford Transit"
+            checker.check(page, "case-refused")
+
+            form = page.locator("#details-form")
+            form.get_by_label("Size", exact=True).select_option(label="Small Van Load")
+            form.get_by_label("Waste type").select_option(label="White Goods")
+            form.get_by_label("Land type").select_option(label="Back Alleyway")
+            form.get_by_label("investigation").check()
+            form.get_by_label("fixed penalty notice").check()
+            form.get_by_label("Registration").fill("ab12 cde")
+            form.get_by_label("Notes").fill("Driver seen lifting the fridge out at 10:02.")
+            form.get_by_label("Outcome").select_option(label="Fixed penalty notice")
+            form.get_by_role("button", name="Save the details").click()
+            page.wait_for_url("**done=saved*")
+            facts = page.locator("#case-facts").inner_text()
+            for words in ("Small Van Load", "White Goods", "Back Alleyway", "AB12 CDE, white Ford Transit"):
+                assert words in facts, facts
+            checker.check(page, "case-details")
+            page.get_by_role("button", name="Close the case").click()
+            page.wait_for_url("**done=closed*")
+            assert page.locator("#case-status").inner_text().startswith("closed")
+            checker.check(page, "case-closed")
+
+            # the quarter's return counts the case's categories, and downloads as its CSV
+            page.get_by_role("link", name="DEFRA return").click()
+            page.wait_for_url(f"{served}/returns")
+            page.get_by_label("Year").fill("2026")
+            page.get_by_label("Quarter").select_option("3")
+            page.get_by_role("button", name="Show the quarter").click()
+            page.wait_for_url(f"{served}/returns?year=2026&quarter=3")
+            assert page.locator("#return-total").inner_text() == "1"
+            rows = page.locator("#return-rows tbody").inner_text()
+            assert "Back Alleyway" in rows and "Small Van Load" in rows and "White Goods" in rows
+            checker.check(page, "return")
+            with page.expect_download() as download_info:
+                page.get_by_role("link", name="Download wastedataflow-2026-Q3.csv").click()
+            download = download_info.value
+            assert download.suggested_filename == "wastedataflow-2026-Q3.csv"
+            saved = tmp_path / download.suggested_filename
+            download.save_as(saved)
+            assert saved.read_text(encoding="utf-8").splitlines() == [
+                "land_type,size_band,waste_type,incidents",
+                "back_alleyway,small_van_load,white_goods,1",
+            ]
+            assert case_url.startswith(f"{served}/review/cases/")
+
+            page.get_by_role("link", name="Dashboard").click()
+            page.wait_for_url(f"{served}/dashboard")
+            assert page.locator("#chart-review svg[role=img] rect").count() == 1  # lay-by: one confirmed
+            checker.check(page, "dashboard")
         finally:
             browser.close()
 

@@ -1,12 +1,14 @@
-"""Helpers for the page tests: the form's CSRF token, signing in through the form, and what a person
-using a screen reader would miss on a page (a field without a label, a table header without a scope)."""
+"""Helpers for the page tests: the form's CSRF token, signing in through the form, a case made through
+the pages, and what a person using a screen reader would miss on a page (a field without a label, a
+table header without a scope)."""
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from html.parser import HTMLParser
 
-from evidence_testutil import PASSWORD, Api
+from evidence_testutil import PASSWORD, Api, event_body, upload
 
 UNLABELLED_TYPES = {"hidden", "submit", "button", "reset", "image"}
 
@@ -27,6 +29,19 @@ def sign_in(api: Api, username: str = "officer", password: str = PASSWORD) -> st
     )
     assert r.status_code == 303 and r.headers["location"] == "/review", r.text
     return token
+
+
+def case_with_an_event(
+    api: Api, media: dict[str, bytes], csrf: str, *, started_at: datetime, title: str = "Fridge"
+) -> str:
+    """A dumping event started at ``started_at``, confirmed and put in a new case through the pages (by
+    whoever is signed in, with their ``csrf``); the case's id."""
+    body = event_body({"act.jpg": ("act", media["bus"])}, started_at=started_at)
+    upload(api, body, {"a": media["bus"]})
+    api.client.post(f"/review/events/{body['id']}/decision", data={"action": "confirm", "csrf_token": csrf})
+    page = api.client.post(f"/review/events/{body['id']}/case", data={"title": title, "csrf_token": csrf})
+    assert page.status_code == 200, page.text
+    return str(page.url).rsplit("/", 1)[1]
 
 
 class _Fields(HTMLParser):
