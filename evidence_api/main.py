@@ -37,6 +37,7 @@ from evidence_api.deps import LoginRequired, get_health_watch, known_page_user
 from evidence_api.mqtt import BrokerAddress, MqttPublisher
 from evidence_api.request_limits import RequestLimits
 from evidence_api.routes import audit, auth, authorisations, bundles, cases, events, returns, sites
+from evidence_api.services import outbox
 from evidence_api.services.audit_checkpoints import AuditCheckpointer, CheckpointLog
 from evidence_api.services.bundle_export import BackgroundExports, reap_interrupted
 from evidence_api.services.errors import ClockAhead, ClockNotSet, DomainError
@@ -135,11 +136,11 @@ def build_event_feed(
     )
 
     def _after_commit(session: Session) -> None:
-        if session.info.pop("outbox_written", False):
+        if session.info.pop(outbox.WRITTEN, False):
             publisher.wake()
 
     def _after_rollback(session: Session) -> None:
-        session.info.pop("outbox_written", None)
+        session.info.pop(outbox.WRITTEN, None)
 
     sa_event.listen(sessions, "after_commit", _after_commit)
     sa_event.listen(sessions, "after_rollback", _after_rollback)

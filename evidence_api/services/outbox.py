@@ -26,6 +26,9 @@ from evidence_api.models import OutboxMessage
 logger = logging.getLogger(__name__)
 
 MQTT = "mqtt"
+#: ``session.info`` key set when a transaction wrote outbox rows: after its commit the app wakes the
+#: publisher (``main.build_event_feed``)
+WRITTEN = "outbox_written"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +44,7 @@ class Claimed:
 def add(session: Session, *, topic: str, payload: str, retain: bool, channel: str = MQTT) -> None:
     """Queue a message in ``session``'s transaction (committed or rolled back with it)."""
     session.add(OutboxMessage(channel=channel, topic=topic, payload=payload, retain=retain))
-    session.info["outbox_written"] = True  # the app wakes its publisher after the commit
+    session.info[WRITTEN] = True  # the app wakes its publisher after the commit
 
 
 def claim(

@@ -3,6 +3,7 @@ that records what arrives."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import shutil
@@ -43,7 +44,9 @@ class Mosquitto:
         self.binary, self.port = binary, free_port()
         self.config = work_dir / f"mosquitto-{self.port}.conf"
         self.log = work_dir / f"mosquitto-{self.port}.log"
-        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true"]
+        # run as whoever runs the tests: as root, mosquitto would otherwise become the `mosquitto` user
+        # and could not write its persistence file here
+        lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true", f"user {getpass.getuser()}"]
         if persist_dir is None:
             lines.append("persistence false")
         else:
@@ -105,7 +108,9 @@ class Subscriber:
         self.client = paho.Client(
             CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean, protocol=paho.MQTTv311
         )
-        self.client.reconnect_delay_set(0, 1)
+        # not faster: a client that redials a stopped broker's loopback port in a tight loop can be
+        # handed that very port as its own and connect to itself (TCP self-connect), taking the port
+        self.client.reconnect_delay_set(1, 2)
         self.client.on_connect = lambda c, _u, _f, _rc, _p: c.subscribe(self._topic, qos=1)
         self.client.on_subscribe = lambda *_args: self._subscribed.set()
         self.client.on_message = self._on_message
