@@ -49,12 +49,12 @@ fi
 # Chromium (plays the demo's clip as an officer's browser would; it decodes H.264 through Debian's FFmpeg).
 vtest=/usr/share/doc/opencv-doc/examples/data/vtest.avi
 plate_font=/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed-Bold.ttf
-if [ ! -f "$vtest" ] || [ ! -f "$plate_font" ] || ! command -v qpdf >/dev/null || ! command -v chromium >/dev/null; then
-  echo "== installing Debian packages opencv-doc (real CCTV test footage), fonts-dejavu-extra (plate typeface), qpdf (PDF checker) and chromium (browser)"
+if [ ! -f "$vtest" ] || [ ! -f "$plate_font" ] || ! command -v qpdf >/dev/null || ! command -v chromium >/dev/null || [ ! -x /usr/sbin/mosquitto ]; then
+  echo "== installing Debian packages opencv-doc (real CCTV test footage), fonts-dejavu-extra (plate typeface), qpdf (PDF checker), chromium (browser) and mosquitto (MQTT broker for the event feed tests)"
   sudo_cmd=""
   [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq opencv-doc fonts-dejavu-extra qpdf chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq opencv-doc fonts-dejavu-extra qpdf chromium mosquitto >/dev/null
 fi
 
 # axe-core (MPL-2.0), the accessibility rules the browser tests inject into each page, from npm into

@@ -20,6 +20,7 @@ from evidence_api.security import hash_token
 from evidence_api.services.bundle_export import BackgroundExports, ExportSetup
 from evidence_api.services.camera_health import HealthWatch
 from evidence_api.services.errors import Forbidden
+from evidence_api.services.event_feed import EventFeed
 from evidence_api.settings import Settings
 from evidence_api.storage import BlobStore
 
@@ -75,6 +76,15 @@ def get_health_watch(settings: SettingsDep) -> HealthWatch:
 
 
 HealthWatchDep = Annotated[HealthWatch, Depends(get_health_watch)]
+
+
+def get_event_feed(request: Request) -> EventFeed | None:
+    """The event feed the app was configured with (``TIPWATCH_MQTT_URL``), or None: nothing to tell."""
+    feed: EventFeed | None = request.app.state.event_feed
+    return feed
+
+
+EventFeedDep = Annotated[EventFeed | None, Depends(get_event_feed)]
 
 
 def get_background_exports(request: Request) -> BackgroundExports:

@@ -5,9 +5,9 @@ domain errors become 4xx answers (JSON for the API, a page for the pages), reque
 after the sign-in and only up to a cap (:class:`~evidence_api.request_limits.RequestLimits`), a
 database outage is a 503 (:mod:`evidence_api.outage`), and migrations run at start-up.  Everything the
 requests share is built here once and kept on ``app.state``: settings, the database engine and
-sessions, the blob store, the bundle-export thread, the audit log's checkpointer,
-and the person finder that bundle exports blur people with (injected: the API never imports the edge's
-detector).
+sessions, the blob store, the bundle-export thread, the audit log's checkpointer, the event feed and its
+MQTT publisher (when ``TIPWATCH_MQTT_URL`` is set), and the person finder that bundle exports blur
+people with (injected: the API never imports the edge's detector).
 """
 
 from __future__ import annotations
@@ -16,12 +16,15 @@ import logging
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,12 +33,15 @@ from evidence_api import __version__, outage
 from evidence_api.bundle.redact import PersonFinderFactory
 from evidence_api.bundle.signing import KeyStore
 from evidence_api.db import make_engine, make_sessionmaker
-from evidence_api.deps import LoginRequired, known_page_user
+from evidence_api.deps import LoginRequired, get_health_watch, known_page_user
+from evidence_api.mqtt import BrokerAddress, MqttPublisher
 from evidence_api.request_limits import RequestLimits
 from evidence_api.routes import audit, auth, authorisations, bundles, cases, events, returns, sites
+from evidence_api.services import outbox
 from evidence_api.services.audit_checkpoints import AuditCheckpointer, CheckpointLog
 from evidence_api.services.bundle_export import BackgroundExports, reap_interrupted
 from evidence_api.services.errors import ClockAhead, ClockNotSet, DomainError
+from evidence_api.services.event_feed import EventFeed
 from evidence_api.settings import Settings
 from evidence_api.storage import make_blob_store
 from evidence_api.validation_errors import safe_errors
@@ -92,12 +98,17 @@ def run_migrations(engine_url: str, *, engine: object | None = None) -> None:
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """At start-up, record as failed the exports an earlier stop cut short and start the audit log's
-    checkpoints; at shutdown, let a background export finish before the process goes."""
+    checkpoints and the event feed's publisher; at shutdown, let a background export finish before the
+    process goes."""
     await run_in_threadpool(_reap_interrupted_exports, app)
     app.state.audit_checkpointer.start()
+    if app.state.mqtt_publisher is not None:
+        app.state.mqtt_publisher.start()
     yield
     await run_in_threadpool(app.state.bundle_exports.shutdown, True)
     await run_in_threadpool(app.state.audit_checkpointer.stop)
+    if app.state.mqtt_publisher is not None:
+        await run_in_threadpool(app.state.mqtt_publisher.stop)
 
 
 def _reap_interrupted_exports(app: FastAPI) -> None:
@@ -105,6 +116,35 @@ def _reap_interrupted_exports(app: FastAPI) -> None:
         reaped = reap_interrupted(session=session, data_dir=app.state.settings.data_dir)
     if reaped:
         logger.warning("%d bundle export(s) cut short by an earlier stop recorded as failed", reaped)
+
+
+def build_event_feed(
+    settings: Settings, sessions: sessionmaker[Session]
+) -> tuple[EventFeed | None, MqttPublisher | None]:
+    """The event feed and its MQTT publisher, or neither when ``TIPWATCH_MQTT_URL`` is unset.  The
+    publisher is woken after each commit that wrote outbox rows."""
+    if settings.mqtt_url is None:
+        return None, None
+    feed = EventFeed(include_plates=settings.mqtt_include_plates, watch=get_health_watch(settings))
+    publisher = MqttPublisher(
+        sessions,
+        BrokerAddress.parse(settings.mqtt_url.get_secret_value()),
+        topic_prefix=settings.mqtt_topic_prefix,
+        keep_published=timedelta(hours=settings.event_feed_retention_hours),
+        max_backlog=timedelta(days=settings.event_feed_backlog_days),
+        ca_file=settings.mqtt_ca_file,
+    )
+
+    def _after_commit(session: Session) -> None:
+        if session.info.pop(outbox.WRITTEN, False):
+            publisher.wake()
+
+    def _after_rollback(session: Session) -> None:
+        session.info.pop(outbox.WRITTEN, None)
+
+    sa_event.listen(sessions, "after_commit", _after_commit)
+    sa_event.listen(sessions, "after_rollback", _after_rollback)
+    return feed, publisher
 
 
 def domain_error_json(exc: DomainError) -> JSONResponse:
@@ -247,6 +287,8 @@ def create_app(
         CheckpointLog(settings.resolved_audit_checkpoint_path),
         settings.audit_checkpoint_interval_s,
     )
+    # the event feed: outbox rows written with each change, published to MQTT by a thread (mqtt.py)
+    app.state.event_feed, app.state.mqtt_publisher = build_event_feed(settings, app.state.sessionmaker)
     add_error_handlers(app)
     app.state.outage = outage.install(app, engine, api_prefix=API_PREFIX)
     for router in ROUTERS:

@@ -1,4 +1,5 @@
-"""ORM tables: sites, cameras, devices, users, tokens, authorisations, events, files, blobs, cases, audit."""
+"""ORM tables: sites, cameras, devices, users, tokens, authorisations, events, files, blobs, cases, audit,
+the event feed's outbox."""
 
 from __future__ import annotations
 
@@ -429,3 +430,25 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     head_hash: Mapped[str] = mapped_column(String(64))
+
+
+class OutboxMessage(Base):
+    """A message of the event feed, written in the same transaction as the change it announces (a
+    transactional outbox): if the change is committed, so is the message, and a broker that is down
+    costs the request nothing.  The API's publisher claims unpublished rows (``claimed_by`` until
+    ``claimed_until``, so two replicas never send the same row at once), publishes them, and sets
+    ``published_at`` once the broker has acknowledged; published rows are deleted after the settings'
+    retention (``services/outbox.py``, ``mqtt.py``)."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    channel: Mapped[str] = mapped_column(String(40), default="mqtt")  # who sends it
+    topic: Mapped[str] = mapped_column(String(300))  # under the topic prefix: <site>/<camera>/events
+    payload: Mapped[str] = mapped_column(Text)  # JSON text, sent as is
+    retain: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AwareDatetime, Field, field_validator, model_validator
+from pydantic import AwareDatetime, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 logger = logging.getLogger(__name__)
@@ -167,6 +167,46 @@ class Settings(BaseSettings):
         "log grew); entries newer than the last checkpoint could be cut unnoticed. 0: the API writes none "
         "(run `tipwatch admin audit checkpoint` from cron instead)",
     )
+    # -- the event feed (docs/event-feed.md) -------------------------------------------------------
+    mqtt_url: SecretStr | None = Field(
+        default=None,
+        title="MQTT broker",
+        description="the broker the event feed publishes to: mqtt://host:1883, or mqtts://host:8883 for "
+        "TLS; credentials as mqtt://user:password@host (percent-encoded). Unset: no feed, and nothing is "
+        "written to the outbox",
+    )
+    mqtt_topic_prefix: str = Field(
+        default="tipwatch",
+        title="MQTT topic prefix",
+        description="the first topic levels: events go to <prefix>/<site>/<camera>/events and each camera's "
+        "retained health to <prefix>/<site>/<camera>/status",
+    )
+    mqtt_include_plates: bool = Field(
+        default=False,
+        title="MQTT: include plates",
+        description="put the plate read (text, confidence, UK format) in event messages. A registration "
+        "mark is personal data: turn this on only if everyone who can subscribe may see it",
+    )
+    mqtt_ca_file: Path | None = Field(
+        default=None,
+        title="MQTT CA file",
+        description="PEM file of the certificate authorities an mqtts:// broker's certificate is checked "
+        "against; unset: the system's trust store",
+    )
+    event_feed_retention_hours: float = Field(
+        default=24.0,
+        gt=0,
+        title="Event feed: keep published messages",
+        description="hours a published message stays in the outbox table (to see what was sent) before it "
+        "is deleted",
+    )
+    event_feed_backlog_days: float = Field(
+        default=7.0,
+        gt=0,
+        title="Event feed: longest backlog",
+        description="days an unpublished message waits for the broker; older ones are deleted (a warning "
+        "says how many), so a broker gone for good cannot grow the outbox without end",
+    )
     run_migrations: bool = Field(default=True, description="run Alembic migrations when the app starts")
 
     @field_validator("display_timezone")
@@ -256,6 +296,27 @@ class Settings(BaseSettings):
         if self.blob_store == "s3" and not self.s3_bucket:
             raise ValueError("TIPWATCH_S3_BUCKET must name the bucket when TIPWATCH_BLOB_STORE=s3")
         return self
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_url_parses(cls, value: SecretStr | None) -> SecretStr | None:
+        """A broker address that cannot work is refused at start-up, not at the first event."""
+        if value is not None and value.get_secret_value().strip():
+            from evidence_api.mqtt import BrokerAddress
+
+            BrokerAddress.parse(value.get_secret_value())
+            return value
+        return None
+
+    @field_validator("mqtt_topic_prefix")
+    @classmethod
+    def _mqtt_prefix(cls, value: str) -> str:
+        if not value or value.startswith("/") or value.endswith("/") or any(c in value for c in "+#\0"):
+            raise ValueError(
+                f"mqtt_topic_prefix {value!r} must be topic levels without wildcards (+, #) or a leading or "
+                "trailing slash, e.g. 'tipwatch' or 'council/tipwatch'"
+            )
+        return value
 
     @property
     def uses_development_secret(self) -> bool:

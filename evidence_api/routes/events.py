@@ -13,7 +13,16 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from evidence_api import ranges
-from evidence_api.deps import DeviceOnly, LegalUser, OfficerUser, SessionDep, SettingsDep, Staff, StoreDep
+from evidence_api.deps import (
+    DeviceOnly,
+    EventFeedDep,
+    LegalUser,
+    OfficerUser,
+    SessionDep,
+    SettingsDep,
+    Staff,
+    StoreDep,
+)
 from evidence_api.input_types import SingleLine
 from evidence_api.models import ReviewStatus
 from evidence_api.routes.views import event_out
@@ -49,7 +58,12 @@ so that many clips arriving at once never hold their bytes in memory."""
     responses={200: {"model": IngestResult}, 403: {}, 409: {}, 422: {}},
 )
 def post_event(
-    data: EventIn, principal: DeviceOnly, session: SessionDep, settings: SettingsDep, response: Response
+    data: EventIn,
+    principal: DeviceOnly,
+    session: SessionDep,
+    settings: SettingsDep,
+    feed: EventFeedDep,
+    response: Response,
 ) -> IngestResult:
     """Store an event's metadata (idempotent on its id); answers which files are still missing."""
     out = ingest.receive_event(
@@ -62,6 +76,7 @@ def post_event(
         ),
         max_files=settings.max_files_per_event,
         limits=ingest.FileLimits(settings.max_image_bytes, settings.max_clip_bytes),
+        feed=feed,
     )
     if not out.created:
         response.status_code = status.HTTP_200_OK
@@ -91,6 +106,7 @@ async def put_file(
     session: SessionDep,
     settings: SettingsDep,
     store: StoreDep,
+    feed: EventFeedDep,
     response: Response,
 ) -> FileStored:
     """Upload one declared file's bytes; the hash, size, type and magic bytes are checked."""
@@ -144,6 +160,7 @@ async def put_file(
             max_image_bytes=settings.max_image_bytes,
             max_clip_bytes=settings.max_clip_bytes,
             max_still_pixels=settings.max_still_pixels,
+            feed=feed,
         )
     if not out.stored:
         response.status_code = status.HTTP_200_OK
@@ -197,7 +214,7 @@ def list_files(event_id: uuid.UUID, principal: Staff, session: SessionDep) -> li
 
 @router.post("/events/{event_id}/review", response_model=EventOut)
 def review_event(
-    event_id: uuid.UUID, data: ReviewIn, principal: OfficerUser, session: SessionDep
+    event_id: uuid.UUID, data: ReviewIn, principal: OfficerUser, session: SessionDep, feed: EventFeedDep
 ) -> EventOut:
     """Start review, confirm, or dismiss (with a reason)."""
     target = {
@@ -206,7 +223,12 @@ def review_event(
         ReviewAction.dismiss: ReviewStatus.dismissed,
     }[data.action]
     event = review.set_status(
-        session=session, event_id=event_id, status=target.value, reason=data.reason, actor=principal.actor
+        session=session,
+        event_id=event_id,
+        status=target.value,
+        reason=data.reason,
+        actor=principal.actor,
+        feed=feed,
     )
     session.refresh(event)
     return event_out(event)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 
-from evidence_api.deps import AdminUser, DeviceOnly, HealthWatchDep, SessionDep, Staff
+from evidence_api.deps import AdminUser, DeviceOnly, EventFeedDep, HealthWatchDep, SessionDep, Staff
 from evidence_api.routes.views import camera_out
 from evidence_api.schemas import (
     CameraHealthIn,
@@ -53,12 +53,22 @@ def list_cameras(principal: Staff, session: SessionDep, watch: HealthWatchDep) -
 
 @router.post("/cameras/{key}/health", response_model=CameraHealthOut, responses={403: {}, 422: {}})
 def report_camera_health(
-    key: Key, data: CameraHealthIn, principal: DeviceOnly, session: SessionDep, watch: HealthWatchDep
+    key: Key,
+    data: CameraHealthIn,
+    principal: DeviceOnly,
+    session: SessionDep,
+    watch: HealthWatchDep,
+    feed: EventFeedDep,
 ) -> CameraHealthOut:
     """An edge box reports one camera's health (its spool's ``health.json`` and its clock offset); sent
     when it changes and every minute.  A device may report only for cameras registered to it."""
     camera_health.record_health(
-        session=session, camera_key=key, data=data, device=principal.device, actor=principal.actor
+        session=session,
+        camera_key=key,
+        data=data,
+        device=principal.device,
+        actor=principal.actor,
+        feed=feed,
     )
     return _health_out(session, key, watch)
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -35,6 +36,9 @@ from evidence_api.models import Camera, CameraHealthPeriod, Device
 from evidence_api.schemas import CameraHealthIn
 from evidence_api.services import audit
 from evidence_api.services.errors import Forbidden, Invalid, NotFound
+
+if TYPE_CHECKING:
+    from evidence_api.services.event_feed import EventFeed
 
 logger = logging.getLogger(__name__)
 
@@ -145,9 +149,16 @@ class HealthWatch:
 
 
 def record_health(
-    *, session: Session, camera_key: str, data: CameraHealthIn, device: Device | None, actor: str
+    *,
+    session: Session,
+    camera_key: str,
+    data: CameraHealthIn,
+    device: Device | None,
+    actor: str,
+    feed: EventFeed | None,
 ) -> Camera:
-    """Store one health report for ``camera_key``.
+    """Store one health report for ``camera_key``; a status other than the camera's last (its first
+    report included) is told to ``feed``.
 
     Raises NotFound (an unknown camera, for staff), Forbidden (a device reporting for a camera that is
     not registered to it, or unknown) and Invalid (a body about another camera).
@@ -196,11 +207,14 @@ def record_health(
         session.add(latest)
     if not latest.audited and (now - latest.first_received_at).total_seconds() >= MIN_PERIOD_S:
         _audit_period(session, camera, latest, actor)
+    changed = camera.health_status != data.status
     camera.health_status = data.status
     camera.health_reported_at = now
     camera.health_report = data.model_dump(mode="json")
     camera.last_seen_at = now
     session.flush()
+    if feed is not None and changed:
+        feed.status_changed(session=session, camera=camera)
     return camera
 
 

@@ -27,6 +27,7 @@ from evidence_api.services.errors import (
     NotFound,
     TooLarge,
 )
+from evidence_api.services.event_feed import EventFeed
 from evidence_api.storage import BlobHashMismatch, BlobStore
 from evidence_api.storage.base import READ_CHUNK_BYTES
 
@@ -105,9 +106,11 @@ def receive_event(
     window: CaptureWindow,
     max_files: int = 64,
     limits: FileLimits | None = None,
+    feed: EventFeed | None,
 ) -> IngestOutcome:
     """Store the metadata (idempotent on the id); 409 if the id was stored with different content,
-    422 if a time lies outside ``window``."""
+    422 if a time lies outside ``window``.  An event whose files are all stored already is complete
+    at once, and told to ``feed``."""
     window.check(data, received_at=datetime.now(UTC))
     limits = limits or FileLimits()
     digest = metadata_hash(data)
@@ -206,6 +209,8 @@ def receive_event(
             "authorised_at_capture": event.authorised_at_capture,
         },
     )
+    if feed is not None and event.upload_status == UploadStatus.complete.value:
+        feed.event_changed(session=session, event=event, change="stored")
     return IngestOutcome(event, True, missing_files(event))
 
 
@@ -317,11 +322,13 @@ def receive_file(
     max_image_bytes: int,
     max_clip_bytes: int,
     max_still_pixels: int,
+    feed: EventFeed | None,
 ) -> FileOutcome:
     """Check one declared file's bytes (Content-Type, hash, size, and that they are one whole file of
     the declared type: :mod:`evidence_api.media`) and store them; nothing is written if a check fails.
     ``data``: the bytes, or a seekable stream of them (the API spools an upload to a temporary file, so
-    a clip is never held whole in memory); a stream is read in chunks and left open for the caller."""
+    a clip is never held whole in memory); a stream is read in chunks and left open for the caller.
+    The file that completes the event tells ``feed``."""
     decl = declared_file(
         session=session,
         event_id=event_id,
@@ -393,5 +400,7 @@ def receive_file(
             target_id=str(event.id),
             after_hash=event.metadata_sha256,
         )
+        if feed is not None:
+            feed.event_changed(session=session, event=event, change="stored")
     session.flush()
     return FileOutcome(event, True, missing)

@@ -15,6 +15,7 @@ from evidence_api import ranges
 from evidence_api.models import Blob, Camera, Event, EventFile, LegalOverride, ReviewStatus, Site
 from evidence_api.services import audit
 from evidence_api.services.errors import Conflict, Invalid, NotFound
+from evidence_api.services.event_feed import EventFeed
 from evidence_api.storage import BlobError, BlobStore
 
 logger = logging.getLogger(__name__)
@@ -85,7 +86,11 @@ def list_events(
     return list(session.scalars(stmt)), total
 
 
-def set_status(*, session: Session, event_id: uuid.UUID, status: str, reason: str, actor: str) -> Event:
+def set_status(
+    *, session: Session, event_id: uuid.UUID, status: str, reason: str, actor: str, feed: EventFeed | None
+) -> Event:
+    """Move an event along the review (:data:`TRANSITIONS`); a confirmation or dismissal is told to
+    ``feed``."""
     event = get_event(session=session, event_id=event_id)
     if status not in TRANSITIONS.get(event.review_status, set()):
         raise Conflict(f"event {event_id} is {event.review_status}; it cannot become {status}")
@@ -108,6 +113,10 @@ def set_status(*, session: Session, event_id: uuid.UUID, status: str, reason: st
         after_hash=audit.hash_state({"review_status": status, "reason": event.review_reason}),
         details={"reason": reason} if reason else {},
     )
+    if feed is not None and status == ReviewStatus.confirmed.value:
+        feed.event_changed(session=session, event=event, change="confirmed")
+    elif feed is not None and status == ReviewStatus.dismissed.value:
+        feed.event_changed(session=session, event=event, change="dismissed")
     return event
 
 

@@ -22,6 +22,7 @@ from evidence_api.deps import (
     SESSION_COOKIE,
     STAFF_ROLES,
     BackgroundExportsDep,
+    EventFeedDep,
     ExportSetupDep,
     PageUser,
     Principal,
@@ -191,12 +192,19 @@ def event_page(
 
 
 @router.post("/review/events/{event_id}/decision")
-def decide(event_id: uuid.UUID, form: CheckedForm, me: Reviewer, session: SessionDep) -> Response:
+def decide(
+    event_id: uuid.UUID, form: CheckedForm, me: Reviewer, session: SessionDep, feed: EventFeedDep
+) -> Response:
     status = REVIEW_ACTIONS.get(form.get("action", ""))
     if status is None:
         raise DomainError("unknown review action")
     review.set_status(
-        session=session, event_id=event_id, status=status.value, reason=form.get("reason", ""), actor=me.actor
+        session=session,
+        event_id=event_id,
+        status=status.value,
+        reason=form.get("reason", ""),
+        actor=me.actor,
+        feed=feed,
     )
     return RedirectResponse(f"/review/events/{event_id}", status_code=303)
 
