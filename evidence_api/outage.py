@@ -38,6 +38,10 @@ UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError)
 RETRY_AFTER_S = 5  # what clients are told to wait before trying again
 SETTLE_S = 2.0  # the database must answer this long, with no request refused, to be "back"
 MESSAGE = "the evidence database is unavailable for a moment; nothing was stored; try again shortly"
+BUSY_MESSAGE = (
+    "the evidence database is busy (a statement or a lock wait took too long); nothing was stored; "
+    "try again shortly"
+)
 STORE_MESSAGE = "the evidence file store is unavailable for a moment; nothing was stored; try again shortly"
 
 
@@ -91,9 +95,21 @@ class OutageLog:
         logger.warning("database back after %.0f s; %d request(s) answered 503 meanwhile", lasted, refused)
 
 
+def timed_out(exc: Exception) -> bool:
+    """Whether the database answered but ended the statement: a lock wait past ``lock_timeout`` or a
+    statement past ``statement_timeout`` (SQLSTATE 55P03, 57014) — busy, not gone."""
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return code in ("55P03", "57014")
+
+
 def unavailable(request: Request, exc: Exception, outage: OutageLog, *, api_prefix: str) -> Response:
     """The 503 for a request the database could not serve (JSON under ``api_prefix``, else a page);
-    also for middleware that meets the outage before the routes do."""
+    also for middleware that meets the outage before the routes do.  A statement the database ended
+    for taking too long is a 503 too, logged as what it is, not as an outage."""
+    if timed_out(exc):
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+        logger.warning("a database statement took too long, answered 503 (%s): %s", request.url.path, reason)
+        return service_unavailable(request, BUSY_MESSAGE, api_prefix=api_prefix)
     outage.refused(exc)
     return service_unavailable(request, MESSAGE, api_prefix=api_prefix)
 

@@ -320,7 +320,10 @@ class CameraHealthIn(InputModel):
         "measured from the Date header of the API's answers (±1 s)",
     )
     clock_held: Count = Field(
-        default=0, description="events the box holds because the API refused their times (a wrong clock)"
+        default=0, description="events the box holds because their times lie ahead of the API's clock"
+    )
+    clock_unset_held: Count = Field(
+        default=0, description="events the box holds because they were captured before its clock was set"
     )
 
 

@@ -34,6 +34,7 @@ EXIT_DRAINED = 0
 EXIT_PENDING = 1
 EXIT_USAGE = 2
 EXIT_REFUSED = 3
+EXIT_HELD = 4  # nothing else pending, but events held for a person (their capture times were refused)
 
 
 @dataclass(slots=True)
@@ -45,6 +46,7 @@ class DrainResult:
     files: int = 0
     bytes: int = 0
     refused: dict[str, str] = field(default_factory=dict)  # id -> dead reason
+    held: dict[str, str] = field(default_factory=dict)  # id -> why it is held (a wrong clock at capture)
     pending: int = 0
     error: str | None = None
     recovered: str = ""
@@ -52,7 +54,8 @@ class DrainResult:
     def line(self) -> str:
         text = (
             f"{self.spool}: sent {self.sent} event(s) ({self.files} file(s), {self.bytes / 1e6:.1f} MB), "
-            f"refused {len(self.refused)}, still pending {self.pending}"
+            f"refused {len(self.refused)}, still pending {self.pending} "
+            f"(held for their times {len(self.held)})"
         )
         if self.recovered:
             text += f"; recovered first: {self.recovered}"
@@ -124,6 +127,7 @@ def drain(spool: Spool, uploader: Uploader, retries: int) -> DrainResult:
         for event_id in report.dead:
             result.refused[event_id] = spool.dead_reason(event_id).strip()
         result.error = report.error
+        result.held = dict(report.held_reasons)
         if report.ok:
             if not report.sent and not report.dead:
                 break  # nothing moved: what is left (if anything) arrived while we were sending
@@ -160,10 +164,15 @@ def run(args: argparse.Namespace) -> int:
         print(result.line())
         for event_id, reason in result.refused.items():
             print(f"  refused {event_id}: {reason}")
+        for event_id, reason in result.held.items():
+            print(f"  held {event_id}: {reason}")
     sent = sum(r.sent for r in results)
     refused = sum(len(r.refused) for r in results)
     pending = sum(r.pending for r in results)
     print(f"total: sent {sent}, refused {refused} (moved to dead/), still pending {pending}")
-    if pending:
+    held = sum(len(r.held) for r in results)
+    if pending > held:
         return EXIT_PENDING
+    if held:
+        return EXIT_HELD
     return EXIT_REFUSED if refused else EXIT_DRAINED

@@ -71,7 +71,8 @@ class HealthReporter:
         self._refused: str | None = None  # the last refusal logged, so it is logged once
         self._refused_at = float("-inf")
         self._unreadable: str | None = None  # the last read error logged, so it is logged once
-        self.clock_held = 0  # events the uploader holds because the API refused their times
+        self.clock_held = 0  # events held because their times lie ahead of the API's clock
+        self.clock_unset_held = 0  # events held because they were captured before the clock was set
 
     def maybe_send(self) -> bool:
         """Send the record if it changed or is due; True when the API stored it."""
@@ -82,12 +83,17 @@ class HealthReporter:
         if not isinstance(camera, str) or not camera:
             return False  # a spool drained by ``tipwatch upload`` before any worker wrote its camera
         lasting = {k: v for k, v in record.items() if k not in VOLATILE}
-        key = json.dumps({**lasting, "held": self.clock_held}, sort_keys=True)
+        key = json.dumps({**lasting, "held": [self.clock_held, self.clock_unset_held]}, sort_keys=True)
         if key == self._sent_key and time.monotonic() - self._sent_at < self.every_s:
             return False
         if self._refused is not None and time.monotonic() - self._refused_at < self.every_s:
             return False  # refused: ask again once a period, not every round
-        body: dict[str, Any] = {**record, "clock_offset_s": self.clock.seconds, "clock_held": self.clock_held}
+        body: dict[str, Any] = {
+            **record,
+            "clock_offset_s": self.clock.seconds,
+            "clock_held": self.clock_held,
+            "clock_unset_held": self.clock_unset_held,
+        }
         url = f"/api/v1/cameras/{quote(camera, safe='')}/health"
         try:
             response = self.client.post(url, json=body)

@@ -13,8 +13,9 @@ Outcomes:
 - a 422 of type ``clock_ahead`` (this box's clock runs fast, so the event's times lie in the API's
   future) or ``clock_not_set`` (times before the API's earliest, a box that booted without a clock):
   not the event's fault, so it is held pending, asked again every ``clock_retry_s``, without blocking
-  the events behind it, and counted in the health report (``clock_held``); it goes once the clock is
-  corrected or real time catches up with its times.
+  the events behind it, and counted in the health report (``clock_held``, ``clock_unset_held``).  A
+  fast clock's event goes once real time reaches its times; one captured before the clock was set
+  never will, and waits for a person (``tipwatch upload`` lists it and exits 4).
 
 After each round that reached the API, the spool's ``health.json`` goes to the API as the camera's
 health record when it changed or is due (:mod:`detector.sinks.health_report`).
@@ -56,8 +57,18 @@ class TransientUploadError(Exception):
 class ClockRefusedError(Exception):
     """The API refused the event's times as impossible by its clock (``clock_ahead``/``clock_not_set``)."""
 
+    def __init__(self, message: str, *, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
 
 CLOCK_ERRORS = frozenset({"clock_ahead", "clock_not_set"})
+HELD_REASONS = {
+    "clock_ahead": "its times lie ahead of the API's clock (this box's clock ran fast): it is sent once "
+    "real time reaches them",
+    "clock_not_set": "captured while this box's clock was not set: its times are wrong and will never be "
+    "accepted; establish the true time of the footage, or move it to dead/ with the reason",
+}
 
 
 class PermanentUploadError(Exception):
@@ -72,6 +83,7 @@ class UploadReport:
     dead: list[str] = field(default_factory=list)
     retry: list[str] = field(default_factory=list)  # attempted, failed transiently, still pending
     clock_held: list[str] = field(default_factory=list)  # refused for their times: held, still pending
+    held_reasons: dict[str, str] = field(default_factory=dict)  # held event id -> why, for a person
     files_uploaded: int = 0
     bytes_uploaded: int = 0
     error: str | None = None  # the transient error that stopped the round
@@ -143,6 +155,7 @@ class Uploader:
         self.health = HealthReporter(spool.root, self._client, self.clock, every_s=health_every_s)
         self.clock_retry_s = clock_retry_s
         self._held_until: dict[str, float] = {}  # event id -> monotonic time it may be asked again
+        self._held_kind: dict[str, str] = {}  # event id -> clock_ahead | clock_not_set
         self._failures = 0
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -161,13 +174,15 @@ class Uploader:
                 if not event.path.is_dir():
                     continue  # another uploader on this spool (``tipwatch upload``) moved it meanwhile
                 if self._held_until.get(event.event_id, 0.0) > time.monotonic():
-                    report.clock_held.append(event.event_id)
+                    self._hold(event.event_id, self._held_kind.get(event.event_id, "clock_ahead"), report)
                     continue
                 try:
                     files, nbytes = self._upload(event)
-                except ClockRefusedError:
+                except ClockRefusedError as exc:
                     self._held_until[event.event_id] = time.monotonic() + self.clock_retry_s
-                    report.clock_held.append(event.event_id)
+                    if self._held_kind.get(event.event_id) != exc.kind:  # once per event, not per retry
+                        self._log_held(event.event_id, exc)
+                    self._hold(event.event_id, exc.kind, report)
                     continue
                 except PermanentUploadError as exc:
                     self._dead(event.event_id, str(exc), report)
@@ -189,7 +204,9 @@ class Uploader:
                 logger.info("uploaded event %s (%d files, %d bytes)", event.event_id, files, nbytes)
             held = set(report.clock_held)
             self._held_until = {k: v for k, v in self._held_until.items() if k in held}
-            self.health.clock_held = len(held)
+            self._held_kind = {k: v for k, v in self._held_kind.items() if k in held}
+            self.health.clock_held = sum(1 for k in self._held_kind.values() if k == "clock_ahead")
+            self.health.clock_unset_held = sum(1 for k in self._held_kind.values() if k == "clock_not_set")
             if not report.unreachable and not self._stop.is_set():
                 self.health.maybe_send()
         if report.error is None:
@@ -211,6 +228,29 @@ class Uploader:
         """Exponential backoff with jitter: a random delay in [d/2, d], d = base * 2^(failures-1)."""
         ceiling = min(self.max_backoff, self.base_backoff * 2 ** max(0, min(failures - 1, 30)))
         return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not cryptography
+
+    def _hold(self, event_id: str, kind: str, report: UploadReport) -> None:
+        self._held_kind[event_id] = kind
+        report.clock_held.append(event_id)
+        report.held_reasons[event_id] = HELD_REASONS[kind]
+
+    def _log_held(self, event_id: str, exc: ClockRefusedError) -> None:
+        if exc.kind == "clock_not_set":
+            logger.error(
+                "event %s was captured while THIS BOX'S CLOCK WAS NOT SET: its times can never be accepted "
+                "as they are; it is held in the spool for a person (%s); %s",
+                event_id,
+                HELD_REASONS[exc.kind],
+                exc,
+            )
+        else:
+            logger.error(
+                "event %s: THIS BOX'S CLOCK RAN FAST when it was captured (now about %s s from the API's): "
+                "held until real time reaches its times; set up NTP; %s",
+                event_id,
+                self.clock.seconds,
+                exc,
+            )
 
     def _dead(self, event_id: str, reason: str, report: UploadReport) -> None:
         try:
@@ -236,14 +276,9 @@ class Uploader:
         if status in (200, 201):
             return
         message = f"{what} answered {status}: {_server_message(response)}"
-        if status == 422 and _error_type(response) in CLOCK_ERRORS:
-            logger.error(
-                "THIS BOX'S CLOCK IS WRONG (about %s s from the API's): the event is held until the clock "
-                "is corrected (NTP) or real time reaches its times; %s",
-                self.clock.seconds,
-                message,
-            )
-            raise ClockRefusedError(message)
+        kind = _error_type(response) if status == 422 else None
+        if kind in CLOCK_ERRORS:
+            raise ClockRefusedError(message, kind=str(kind))
         if status in PERMANENT:
             raise PermanentUploadError(message)
         if status == 401:

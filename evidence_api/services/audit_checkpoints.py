@@ -208,8 +208,8 @@ def verify_audit_log(
     checkpoint not signed by a council key, a database log shorter than a checkpoint or disagreeing
     with one, a missing or wrong chain head, an altered or missing entry; and, with ``anchor_due_s``
     (seconds; twice the API's checkpoint interval), a log with no checkpoint at all although the council
-    has a signing key and entries older than that: a removed checkpoint log, which would otherwise
-    leave the tail free to cut."""
+    has had a signing key for longer than that: a removed checkpoint log, which would otherwise leave
+    the tail free to cut (or the whole log to wipe)."""
     checkpoints = log.read()  # before the database: every checkpoint read was of entries already committed
     for cp in checkpoints:
         _check_signature(cp, keys, log)
@@ -221,19 +221,34 @@ def verify_audit_log(
 
 
 def _check_anchor_not_missing(session: Session, keys: KeyStore, log: CheckpointLog, due_s: float) -> None:
+    """No checkpoint at all: a fault once the council has had a signing key for longer than ``due_s``
+    (the API signs one within that of any entry, and a deployment records entries from its first user
+    on).  Judged by the key's age, not the entries', which whoever removed the log could also
+    rewrite or delete."""
     try:
-        keys.active()
+        records = keys.records()
     except (SigningKeyError, OSError, ValueError):
-        return  # no key: nothing could have been signed; result() says the log is not anchored
-    oldest = session.execute(select(func.min(AuditEntry.at))).scalar_one_or_none()
-    if oldest is None or datetime.now(UTC) - oldest <= timedelta(seconds=due_s):
+        return  # no key registry: nothing could have been signed; result() says the log is not anchored
+    created = [_parse_time(r.created_at) for r in records]
+    ages = [datetime.now(UTC) - c for c in created if c is not None]
+    if not ages or max(ages) <= timedelta(seconds=due_s):
         return
+    entries = session.execute(select(func.count()).select_from(AuditEntry)).scalar_one()
+    held = f"holds {entries} entries" if entries else "is empty"
     raise AuditChainError(
-        f"no signed checkpoint in {log.path}, yet the council has a signing key and the log holds entries "
-        f"from {oldest.isoformat(timespec='seconds')}, older than the {due_s:.0f} s within which the API "
-        "writes one: the checkpoint log was removed or replaced. Restore it from a backup or a bundle's "
-        "copy; if it is truly new (checkpoints never ran), run `tipwatch admin audit checkpoint`"
+        f"no signed checkpoint in {log.path}, yet the council has had a signing key for longer than the "
+        f"{due_s:.0f} s within which the API writes one, and the audit log {held}: the checkpoint log "
+        "was removed or replaced (and the log perhaps cut or wiped). Restore it from a backup or a "
+        "bundle's copy; only if checkpoints truly never ran, run `tipwatch admin audit checkpoint`"
     )
+
+
+def _parse_time(value: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def _check_signature(cp: Checkpoint, keys: KeyStore, log: CheckpointLog) -> None:

@@ -139,8 +139,15 @@ class HealthWatch:
         held = report.get("clock_held")
         if isinstance(held, int) and held > 0:
             out.append(
-                f"{held} event(s) held on the box because the API refused their times (a wrong clock when "
-                "they were captured): they are sent once their times are possible"
+                f"{held} event(s) held on the box because the box's clock ran fast when they were "
+                "captured: they are sent once real time reaches their times"
+            )
+        unset = report.get("clock_unset_held")
+        if isinstance(unset, int) and unset > 0:
+            out.append(
+                f"{unset} event(s) held on the box because they were captured before its clock was set: "
+                "they cannot be sent as they are; someone must establish the footage's true time "
+                "(`tipwatch upload` on the box lists them)"
             )
         return out
 

@@ -305,20 +305,23 @@ def test_the_api_writes_checkpoints_by_itself_and_verify_reports_them(db_url: st
 def test_a_removed_checkpoint_log_fails_once_a_checkpoint_was_due(
     world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Before: moving the checkpoint log away and cutting the tail passed (exit 0, "NOT anchored"). With
-    a council key and entries older than the API's checkpoint period, a log with no checkpoint is a
-    fault; a young log (checkpoints not yet due) is only reported as not anchored."""
+    """Before: moving the checkpoint log away and cutting the tail passed (exit 0, "NOT anchored"); so
+    did wiping every entry and the head too.  With a council key older than the API's checkpoint
+    period, a log with no checkpoint is a fault; a key younger than that is only "not anchored"."""
     monkeypatch.setenv("TIPWATCH_AUDIT_CHECKPOINT_INTERVAL_S", "0.5")  # a checkpoint is due within 1 s
     code, out = admin(world, capsys, "verify")
-    assert code == 0 and "NOT anchored" in out, "entries younger than the period: not yet due"
+    assert code == 0 and "NOT anchored" in out, "a key younger than the period: not yet due"
     assert admin(world, capsys, "checkpoint")[0] == 0
     world.log.rename(world.log.with_suffix(".moved"))
     world.sql(
         "DELETE FROM audit_entries WHERE seq = 5",
-        "UPDATE audit_head SET seq = 4, head_hash = "
-        "(SELECT entry_hash FROM audit_entries WHERE seq = 4) WHERE id = 1",
+        "UPDATE audit_head SET seq = 4, head_hash = (SELECT entry_hash FROM audit_entries WHERE seq = 4) "
+        "WHERE id = 1",
     )
     time.sleep(1.2)
     code, out = admin(world, capsys, "verify")
     assert code == 1, out
     assert "no signed checkpoint" in out and "the checkpoint log was removed" in out, out
+    world.sql("DELETE FROM audit_entries", "DELETE FROM audit_head")  # wiped altogether
+    code, out = admin(world, capsys, "verify")
+    assert code == 1 and "the audit log is empty" in out, out

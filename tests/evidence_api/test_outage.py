@@ -147,3 +147,44 @@ def test_a_hung_query_or_a_held_lock_ends_in_bounded_time(pg_url: str) -> None:
             assert 0 < PG_LOCK_TIMEOUT_MS <= PG_STATEMENT_TIMEOUT_MS <= 120_000
     finally:
         engine.dispose()
+
+
+def test_a_lock_wait_past_the_limit_is_a_503_logged_as_busy_not_as_an_outage(
+    pg_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: one contended lock was logged as "database unavailable ... until it is back"."""
+    import evidence_api.db as db
+
+    monkeypatch.setitem(db.PG_CONNECT_ARGS, "options", "-c statement_timeout=60000 -c lock_timeout=300")
+    settings = Settings(
+        env="test", secret_key="test-secret-0123456789abcdef", data_dir=tmp_path, database_url=pg_url
+    )
+    app = create_app(settings)
+    with app.state.sessionmaker() as session:
+        staff = bootstrap.ensure_staff(session=session, password="correct horse battery")
+        token, _ = users.issue_user_token(
+            session=session, user=staff["admin"], pepper=settings.secret_key, hours=1
+        )
+        session.commit()
+    holder = db.make_engine(pg_url)
+    try:
+        with TestClient(app) as client, holder.connect() as conn:
+            conn.exec_driver_sql("BEGIN")
+            conn.exec_driver_sql("SELECT * FROM audit_head FOR UPDATE")  # every audited write waits on it
+            caplog.clear()
+            with caplog.at_level(logging.INFO):
+                r = client.post(
+                    "/api/v1/sites",
+                    json={"key": "busy-site", "name": "Busy", "land_type": "highway"},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+            conn.exec_driver_sql("ROLLBACK")
+        assert r.status_code == 503 and r.headers["retry-after"] == "5", r.text
+        assert "busy" in r.json()["detail"]
+        messages = [rec.getMessage() for rec in caplog.records]
+        assert any("took too long" in m for m in messages), messages
+        assert not any("database unavailable" in m for m in messages), messages
+        assert not app.state.outage.ongoing
+    finally:
+        holder.dispose()
+        app.state.engine.dispose()
