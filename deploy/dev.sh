@@ -65,6 +65,7 @@ if ! grep -qs "\"version\": \"$axe_version\"" node_modules/axe-core/package.json
   if ! command -v npm >/dev/null; then
     sudo_cmd=""
     [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq npm >/dev/null
   fi
   npm install --prefix . --no-save --no-audit --no-fund --silent "axe-core@$axe_version"
