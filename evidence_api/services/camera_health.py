@@ -189,12 +189,10 @@ def record_health(
         .limit(1)
     ).scalar_one_or_none()
     problems = list(data.problems)
-    if latest is not None and latest.status == data.status:
-        latest.last_received_at = now
-        latest.reports += 1
-        latest.problems = problems
-    elif latest is not None and (now - latest.first_received_at).total_seconds() < MIN_PERIOD_S:
-        # A status that lasted under a minute: the next one replaces it (bounded history, see above).
+    young = latest is not None and (now - latest.first_received_at).total_seconds() < MIN_PERIOD_S
+    if latest is not None and (latest.status == data.status or young):
+        # The same status extends the period; a status that lasted under a minute (never audited yet)
+        # is replaced by the next one (bounded history, see above).
         latest.status = data.status
         latest.last_received_at = now
         latest.reports += 1
