@@ -51,13 +51,19 @@ def wastedataflow(
     quarter: Annotated[int, Query(ge=1, le=4)],
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> Response | ReturnOut:
-    """A quarter's confirmed fly-tips by land type × size band × waste type (JSON or CSV)."""
+    """A quarter's confirmed fly-tips by land type × size band × waste type (JSON or CSV).  ``year`` is
+    the financial year starting in April (2026 = 2026/27) and ``quarter`` WasteDataFlow's: Q1 April–June,
+    Q2 July–September, Q3 October–December, Q4 January–March, by UK local dates."""
     rows = returns.wastedataflow_return(session=session, year=year, quarter=quarter)
     if format == "csv":
         return PlainTextResponse(
             returns.to_csv(rows),
             media_type="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="wastedataflow-{year}-Q{quarter}.csv"'},
+            headers={
+                "Content-Disposition": (
+                    f'attachment; filename="wastedataflow-{year}-{(year + 1) % 100:02d}-Q{quarter}.csv"'
+                )
+            },
         )
     return ReturnOut(
         year=year,

@@ -8,6 +8,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -18,21 +19,42 @@ from evidence_api.services.errors import Invalid
 logger = logging.getLogger(__name__)
 
 UNRECORDED = "not_recorded"
+UK_TIME = ZoneInfo("Europe/London")  # WasteDataFlow counts by the day in England
 
 
 def quarter_bounds(year: int, quarter: int) -> tuple[datetime, datetime]:
-    """UTC [start, end) of a calendar quarter (WasteDataFlow quarters: Q1 = Jan–Mar)."""
+    """UTC [start, end) of quarter ``quarter`` of the financial year that begins on 1 April ``year``
+    (2026 is 2026/27): WasteDataFlow's quarters, Q1 = April–June … Q4 = January–March of the next
+    calendar year, as DEFRA's fly-tipping statistics run April to March.  The bounds are midnight in
+    UK local time (GMT/BST), so a fly-tip at 00:30 BST on 1 July is in Q2.  Invalid for a quarter not
+    1–4 or a year outside 2000–2100."""
     if quarter not in (1, 2, 3, 4):
         raise Invalid("quarter must be 1, 2, 3 or 4")
     if not 2000 <= year <= 2100:
         raise Invalid("year must be between 2000 and 2100")
-    start = datetime(year, 3 * (quarter - 1) + 1, 1, tzinfo=UTC)
-    end = (
-        datetime(year + 1, 1, 1, tzinfo=UTC)
-        if quarter == 4
-        else datetime(year, 3 * quarter + 1, 1, tzinfo=UTC)
-    )
-    return start, end
+
+    def first_of(index: int) -> datetime:  # the first day of the index-th quarter from April ``year``
+        months = 3 + 3 * index  # months after January ``year``
+        local = datetime(year + months // 12, months % 12 + 1, 1, tzinfo=UK_TIME)
+        return local.astimezone(UTC)
+
+    return first_of(quarter - 1), first_of(quarter)
+
+
+def quarter_name(year: int, quarter: int) -> str:
+    """``2026/27 Q2``: how DEFRA names a financial-year quarter."""
+    return f"{year}/{(year + 1) % 100:02d} Q{quarter}"
+
+
+QUARTER_MONTHS = ("April–June", "July–September", "October–December", "January–March")
+
+
+def quarter_of(at: datetime) -> tuple[int, int]:
+    """The (financial year, quarter) that ``at`` (aware) falls in, by UK local time."""
+    local = at.astimezone(UK_TIME)
+    months_since_april = (local.month - 4) % 12
+    year = local.year if local.month >= 4 else local.year - 1
+    return year, months_since_april // 3 + 1
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
 """The DEFRA WasteDataFlow return page (staff): choose a quarter, see its confirmed fly-tips counted by
 land type x size x waste type and by each category alone, and the enforcement actions recorded in it;
-download the CSV that :mod:`evidence_api.services.returns` writes (``wastedataflow-2026-Q3.csv``).
+download the CSV that :mod:`evidence_api.services.returns` writes (``wastedataflow-2026-27-Q2.csv``).
 
-Quarters are the return service's (:func:`~evidence_api.services.returns.quarter_bounds`).  The page
-opens on the last complete quarter, the one a council is filing.
+Quarters are the return service's financial-year quarters
+(:func:`~evidence_api.services.returns.quarter_bounds`: 2026 Q2 is July–September 2026).  The page opens
+on the last complete quarter, the one a council is filing.
 """
 
 from __future__ import annotations
@@ -38,16 +39,21 @@ class Quarter:
 
     @property
     def name(self) -> str:
-        return f"{self.year} Q{self.quarter}"
+        return returns.quarter_name(self.year, self.quarter)
+
+    @property
+    def months(self) -> str:
+        return returns.QUARTER_MONTHS[self.quarter - 1]
 
     @property
     def csv_name(self) -> str:
-        return f"wastedataflow-{self.year}-Q{self.quarter}.csv"
+        return f"wastedataflow-{self.year}-{(self.year + 1) % 100:02d}-Q{self.quarter}.csv"
 
 
 def last_complete_quarter(now: datetime) -> Quarter:
-    this = (now.month - 1) // 3 + 1
-    return Quarter(now.year - 1, 4) if this == 1 else Quarter(now.year, this - 1)
+    """The financial-year quarter before the one ``now`` is in: the return a council is filing."""
+    year, quarter = returns.quarter_of(now)
+    return Quarter(year - 1, 4) if quarter == 1 else Quarter(year, quarter - 1)
 
 
 def _chosen(year: str | None, quarter: str | None) -> Quarter:
@@ -119,9 +125,12 @@ def return_page(
     return render(request, "returns.html", context)
 
 
-@router.get(PAGE + "/wastedataflow-{year:int}-Q{quarter:int}.csv")
-def download(year: int, quarter: int, me: PageUser, session: SessionDep) -> Response:
-    """The quarter's return as the CSV the JSON API gives, named for the quarter; never cached."""
+@router.get(PAGE + "/wastedataflow-{year:int}-{next_year:int}-Q{quarter:int}.csv")
+def download(year: int, next_year: int, quarter: int, me: PageUser, session: SessionDep) -> Response:
+    """The quarter's return as the CSV the JSON API gives, named for the financial year and quarter
+    (``wastedataflow-2026-27-Q2.csv``); never cached."""
+    if next_year != (year + 1) % 100:
+        raise Invalid(f"{year}-{next_year:02d} is not a financial year: the second part is the next year's")
     rows = returns.wastedataflow_return(session=session, year=year, quarter=quarter)
     name = Quarter(year, quarter).csv_name
     headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}

@@ -156,7 +156,7 @@ def test_admin_cli_creates_a_user_and_verifies_the_audit_chain(db_url: str, tmp_
 
 def test_wastedataflow_return_and_hotspots(api: Api, media: dict[str, bytes]) -> None:
     off = api.h("officer")
-    when = datetime(2026, 8, 14, 10, 0, tzinfo=UTC)  # Q3 2026
+    when = datetime(2026, 8, 14, 10, 0, tzinfo=UTC)  # financial 2026/27 Q2 (July–September)
     bodies = [
         event_body({"act.jpg": ("act", data)}, started_at=when) for data in (media["bus"], media["zidane"])
     ]
@@ -174,7 +174,7 @@ def test_wastedataflow_return_and_hotspots(api: Api, media: dict[str, bytes]) ->
         },
         headers=off,
     )
-    r = api.client.get("/api/v1/returns/wastedataflow", params={"year": 2026, "quarter": 3}, headers=off)
+    r = api.client.get("/api/v1/returns/wastedataflow", params={"year": 2026, "quarter": 2}, headers=off)
     assert r.status_code == 200
     assert r.json()["total_incidents"] == 2
     rows = {(x["land_type"], x["size_band"], x["waste_type"]): x["incidents"] for x in r.json()["rows"]}
@@ -183,12 +183,12 @@ def test_wastedataflow_return_and_hotspots(api: Api, media: dict[str, bytes]) ->
         ("highway", "not_recorded", "not_recorded"): 1,
     }
     csv_text = api.client.get(
-        "/api/v1/returns/wastedataflow", params={"year": 2026, "quarter": 3, "format": "csv"}, headers=off
+        "/api/v1/returns/wastedataflow", params={"year": 2026, "quarter": 2, "format": "csv"}, headers=off
     ).text
     assert csv_text.splitlines()[0] == "land_type,size_band,waste_type,incidents"
     assert "back_alleyway,small_van_load,construction_demolition_excavation,1" in csv_text
-    q2 = api.client.get("/api/v1/returns/wastedataflow", params={"year": 2026, "quarter": 2}, headers=off)
-    assert q2.json()["total_incidents"] == 0
+    q1 = api.client.get("/api/v1/returns/wastedataflow", params={"year": 2026, "quarter": 1}, headers=off)
+    assert q1.json()["total_incidents"] == 0
     spots = {s["site_key"]: s for s in api.client.get("/api/v1/dashboard/hotspots", headers=off).json()}
     assert spots["lay-by-a123"]["confirmed"] == 2 and spots["back-lane"]["events"] == 0
 

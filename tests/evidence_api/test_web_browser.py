@@ -378,17 +378,17 @@ def test_an_officer_builds_a_case_with_defra_details_and_downloads_the_quarters_
             page.get_by_role("link", name="DEFRA return").click()
             page.wait_for_url(f"{served}/returns")
             page.get_by_label("Year").fill("2026")
-            page.get_by_label("Quarter").select_option("3")
+            page.get_by_label("Quarter").select_option("2")  # July–September: financial 2026/27 Q2
             page.get_by_role("button", name="Show the quarter").click()
-            page.wait_for_url(f"{served}/returns?year=2026&quarter=3")
+            page.wait_for_url(f"{served}/returns?year=2026&quarter=2")
             assert page.locator("#return-total").inner_text() == "1"
             rows = page.locator("#return-rows tbody").inner_text()
             assert "Back Alleyway" in rows and "Small Van Load" in rows and "White Goods" in rows
             checker.check(page, "return")
             with page.expect_download() as download_info:
-                page.get_by_role("link", name="Download wastedataflow-2026-Q3.csv").click()
+                page.get_by_role("link", name="Download wastedataflow-2026-27-Q2.csv").click()
             download = download_info.value
-            assert download.suggested_filename == "wastedataflow-2026-Q3.csv"
+            assert download.suggested_filename == "wastedataflow-2026-27-Q2.csv"
             saved = tmp_path / download.suggested_filename
             download.save_as(saved)
             assert saved.read_text(encoding="utf-8").splitlines() == [

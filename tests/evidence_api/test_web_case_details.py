@@ -19,7 +19,7 @@ from web_testutil import case_with_an_event, sign_in, unlabelled_fields
 from evidence_api import defra
 from evidence_api.models import AuditEntry, Case
 
-IN_Q3_2026 = datetime(2026, 8, 14, 10, 0, tzinfo=UTC)
+IN_JULY_SEPT_2026 = datetime(2026, 8, 14, 10, 0, tzinfo=UTC)  # financial 2026/27 Q2 (July–September)
 # The categories as issue 11 lists them (DEFRA's WasteDataFlow fly-tipping form), spelling included.
 ISSUE_SIZES = (
     "Single Black Bag, Single Item, Car Boot or Less, Small Van Load, Transit Van Load, Tipper Lorry Load, "
@@ -48,12 +48,12 @@ def test_the_categories_are_defras_as_the_issue_lists_them() -> None:
 
 
 def _case_with_an_event(api: Api, media: dict[str, bytes], csrf: str) -> str:
-    return case_with_an_event(api, media, csrf, started_at=IN_Q3_2026)
+    return case_with_an_event(api, media, csrf, started_at=IN_JULY_SEPT_2026)
 
 
 def _return_rows(api: Api) -> dict[tuple[str, str, str], int]:
     r = api.client.get(
-        "/api/v1/returns/wastedataflow", params={"year": 2026, "quarter": 3}, headers=api.h("officer")
+        "/api/v1/returns/wastedataflow", params={"year": 2026, "quarter": 2}, headers=api.h("officer")
     )
     assert r.status_code == 200, r.text
     return {(x["land_type"], x["size_band"], x["waste_type"]): x["incidents"] for x in r.json()["rows"]}
@@ -130,7 +130,7 @@ def test_an_officer_records_the_defra_details_and_the_quarters_return_counts_the
     assert _return_rows(api) == {("back_alleyway", "small_van_load", "white_goods"): 1}
     csv_text = api.client.get(
         "/api/v1/returns/wastedataflow",
-        params={"year": 2026, "quarter": 3, "format": "csv"},
+        params={"year": 2026, "quarter": 2, "format": "csv"},
         headers=api.h("officer"),
     ).text
     assert "back_alleyway,small_van_load,white_goods,1" in csv_text and "not_recorded" not in csv_text

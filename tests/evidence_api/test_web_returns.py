@@ -13,10 +13,11 @@ import pytest
 from evidence_testutil import Api
 from web_testutil import case_with_an_event, sign_in, unlabelled_fields, unscoped_table_headers
 
+from evidence_api.services.returns import quarter_bounds, quarter_of
 from evidence_api.web.return_pages import last_complete_quarter
 
-IN_Q3_2026 = datetime(2026, 8, 14, 10, 0, tzinfo=UTC)
-IN_Q2_2026 = datetime(2026, 5, 2, 23, 30, tzinfo=UTC)
+IN_Q2_2026 = datetime(2026, 8, 14, 10, 0, tzinfo=UTC)  # financial 2026/27 Q2 (July–September)
+IN_Q1_2026 = datetime(2026, 5, 2, 23, 30, tzinfo=UTC)  # Q1 (April–June)
 
 
 def _count(html: str, table: str, name: str) -> int:
@@ -31,9 +32,9 @@ def _count(html: str, table: str, name: str) -> int:
 def test_staff_see_the_quarters_counts_by_category_and_download_its_csv(
     api: Api, media: dict[str, bytes]
 ) -> None:
-    assert api.client.get("/returns?year=2026&quarter=3", follow_redirects=False).status_code == 303
+    assert api.client.get("/returns?year=2026&quarter=2", follow_redirects=False).status_code == 303
     csrf = sign_in(api)
-    recorded = case_with_an_event(api, media, csrf, started_at=IN_Q3_2026)
+    recorded = case_with_an_event(api, media, csrf, started_at=IN_Q2_2026)
     api.client.post(
         f"/review/cases/{recorded}/details",
         data={
@@ -45,11 +46,11 @@ def test_staff_see_the_quarters_counts_by_category_and_download_its_csv(
             "csrf_token": csrf,
         },
     )
-    case_with_an_event(api, media, csrf, started_at=IN_Q3_2026, title="Not yet recorded")
-    case_with_an_event(api, media, csrf, started_at=IN_Q2_2026, title="The quarter before")
+    case_with_an_event(api, media, csrf, started_at=IN_Q2_2026, title="Not yet recorded")
+    case_with_an_event(api, media, csrf, started_at=IN_Q1_2026, title="The quarter before")
 
     sign_in(api, "legal")  # every member of staff reads the return
-    page = api.client.get("/returns", params={"year": "2026", "quarter": "3"})
+    page = api.client.get("/returns", params={"year": "2026", "quarter": "2"})
     assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
     html = page.text
     assert '<a href="/returns">DEFRA return</a>' in html  # in the navigation
@@ -59,32 +60,35 @@ def test_staff_see_the_quarters_counts_by_category_and_download_its_csv(
     assert _count(html, "by-size", "Single Black Bag") == 0  # every DEFRA category listed
     assert _count(html, "by-waste", "Chemical Drums, Oil, Fuel") == 1
     assert _count(html, "by-land", "Watercourse/Bank") == 1 and _count(html, "by-land", "Highway") == 1
-    assert 'href="/returns/wastedataflow-2026-Q3.csv"' in html
+    assert "<small>2026/27 Q2</small>" in html
+    assert 'href="/returns/wastedataflow-2026-27-Q2.csv"' in html
 
-    download = api.client.get("/returns/wastedataflow-2026-Q3.csv")
+    download = api.client.get("/returns/wastedataflow-2026-27-Q2.csv")
     assert download.status_code == 200 and download.headers["content-type"].startswith("text/csv")
-    assert download.headers["content-disposition"] == 'attachment; filename="wastedataflow-2026-Q3.csv"'
+    assert download.headers["content-disposition"] == 'attachment; filename="wastedataflow-2026-27-Q2.csv"'
     assert download.headers["cache-control"] == "no-store"
     assert list(csv.reader(io.StringIO(download.text))) == [
         ["land_type", "size_band", "waste_type", "incidents"],
         ["highway", "not_recorded", "not_recorded", "1"],
         ["watercourse_bank", "transit_van_load", "chemical_drums_oil_fuel", "1"],
     ]
-    q2 = api.client.get("/returns/wastedataflow-2026-Q2.csv").text.splitlines()
-    assert q2[1:] == ["highway,not_recorded,not_recorded,1"]
+    q1 = api.client.get("/returns/wastedataflow-2026-27-Q1.csv").text.splitlines()
+    assert q1[1:] == ["highway,not_recorded,not_recorded,1"]
+    assert api.client.get("/returns/wastedataflow-2026-28-Q1.csv").status_code == 422  # not a financial year
 
     # enforcement actions count in the quarter they were recorded (today's), not the incident's
     now = datetime.now(UTC)
-    this_quarter = api.client.get("/returns", params={"year": now.year, "quarter": (now.month - 1) // 3 + 1})
+    year, quarter = quarter_of(now)
+    this_quarter = api.client.get("/returns", params={"year": year, "quarter": quarter})
     assert _count(this_quarter.text, "actions", "investigation") == 1
     assert _count(this_quarter.text, "actions", "fixed penalty notice") == 1
     assert _count(this_quarter.text, "actions", "prosecution") == 0
-    if (now.year, now.month) >= (2026, 10):
+    if (year, quarter) != (2026, 2):
         assert _count(html, "actions", "investigation") == 0
 
     # opens on the last complete quarter
     default = last_complete_quarter(now)
-    assert f"<small>{default.year} Q{default.quarter}</small>" in api.client.get("/returns").text
+    assert f"<small>{default.name}</small>" in api.client.get("/returns").text
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -99,5 +103,19 @@ def test_a_quarter_that_is_not_one_is_refused_on_the_page_with_the_reason(api: A
         assert r.status_code == 422 and r.headers["content-type"].startswith("text/html")
         assert f'<p class="error" role="alert" id="quarter-error">{reason}</p>' in r.text
         assert 'id="quarter-form"' in r.text and "Download" not in r.text
-    bad_csv = api.client.get("/returns/wastedataflow-2026-Q7.csv")
+    bad_csv = api.client.get("/returns/wastedataflow-2026-27-Q7.csv")
     assert bad_csv.status_code == 422 and "quarter must be 1, 2, 3 or 4" in bad_csv.text
+
+
+def test_quarters_are_the_financial_years_by_uk_local_dates() -> None:
+    """WasteDataFlow counts April to March; before, Q1 was January–March (calendar) with UTC bounds."""
+    start, end = quarter_bounds(2026, 2)
+    assert (start, end) == (
+        datetime(2026, 6, 30, 23, 0, tzinfo=UTC),
+        datetime(2026, 9, 30, 23, 0, tzinfo=UTC),
+    )
+    q4 = quarter_bounds(2026, 4)
+    assert q4 == (datetime(2027, 1, 1, 0, 0, tzinfo=UTC), datetime(2027, 3, 31, 23, 0, tzinfo=UTC))
+    assert quarter_of(datetime(2026, 6, 30, 23, 30, tzinfo=UTC)) == (2026, 2)  # 00:30 BST on 1 July
+    assert quarter_of(datetime(2027, 2, 1, tzinfo=UTC)) == (2026, 4)
+    assert last_complete_quarter(datetime(2026, 5, 1, tzinfo=UTC)).name == "2025/26 Q4"
