@@ -133,7 +133,11 @@ def _authorisation(row: models.Authorisation, zone: ZoneInfo) -> bs.Authorisatio
     )
 
 
+# The most specific first: an officer's read (``evidence.read.event.page``, ``evidence.read.still``) is a
+# read, not the "upload" or "storage" its words would otherwise match.
 _STAGES = (
+    ("evidence.read", "read"),
+    ("purge", "retention"),
     ("bundle", "export"),
     ("override", "legal override"),
     ("case", "case"),

@@ -486,3 +486,23 @@ def test_a_bundle_names_a_registration_only_when_the_read_fits_a_uk_format(
     record = _event_record(event)
     assert record.plate_text == plate
     assert record.details.get("unverified_text_read") == note
+
+
+@pytest.mark.parametrize(
+    ("action", "stage"),
+    [
+        ("evidence.read.event.page", "read"),  # before: "upload" (the word "event")
+        ("evidence.read.still", "read"),
+        ("evidence.read.clip", "read"),
+        ("event.file.store", "storage"),
+        ("event.create", "upload"),
+        ("event.review.confirmed", "review"),
+        ("event.purge", "retention"),
+        ("bundle.exported", "export"),
+    ],
+)
+def test_the_exhibit_continuity_calls_a_read_a_read(action: str, stage: str) -> None:
+    """An officer looking at an exhibit is a read in its chain of custody, never its upload or storage."""
+    from evidence_api.services.bundle_spec import custody_stage
+
+    assert custody_stage(action) == stage
