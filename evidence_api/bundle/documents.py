@@ -84,6 +84,27 @@ STATEMENT_HTML = _ENV.from_string(
 )
 
 
+# What each clock source means, for a court: the statement says it per exhibit, not once for all.
+CLOCK_SOURCES = {
+    "stream": "timed by the camera's own clock as the video stream carries it (its RTCP reports, or a "
+    "recording's timestamps counted from a known start)",
+    "receive": "timed by the edge box's own clock when each frame arrived, which can be a second or two "
+    "after the camera took it",
+}
+
+
+def _clock_by_exhibit(exhibits: list[Any]) -> str:
+    by_source: dict[str, list[str]] = {}
+    for ex in exhibits:
+        by_source.setdefault(str(ex["clock_source"]), []).append(str(ex["reference"]))
+    parts = [
+        f"{', '.join(refs)} {'were' if len(refs) > 1 else 'was'} "
+        f"{CLOCK_SOURCES.get(source, f'timed by a clock recorded as {source!r}')}"
+        for source, refs in sorted(by_source.items())
+    ]
+    return ("; ".join(parts) + ".") if parts else ""
+
+
 def statement_paragraphs(manifest: Manifest, producer: Producer) -> list[str]:
     case = manifest["case"]
     exhibits = manifest["exhibits"]
@@ -105,8 +126,8 @@ def statement_paragraphs(manifest: Manifest, producer: Producer) -> list[str]:
         f"under rule version(s) {', '.join(rules) or '-'}. Each still and clip was hashed with SHA-256 on "
         "the camera's edge box when it was captured; the same hash was recomputed when the file was "
         "received and again when this bundle was made, and they agree.",
-        f"Clock. {producer.clock_statement} Capture times are recorded in UTC and shown here in UK local "
-        "time (GMT or BST as applicable).",
+        f"Clock. {producer.clock_statement} {_clock_by_exhibit(exhibits)} Capture times are recorded in "
+        "UTC and shown here in UK local time (GMT or BST as applicable).",
         f"Masters. {producer.storage_statement} The exhibits in this bundle are copies of those masters, "
         "byte for byte; any annotated, cropped or blurred copy is labelled as a working copy.",
         f"Continuity. Every step of each exhibit's handling is recorded in a hash-chained audit log; the "

@@ -92,6 +92,15 @@ def test_documents_show_the_stills_and_the_s9_declaration(bundle: Path) -> None:
     assert "SG/6" in html and "BST" in html
     assert "Criminal Justice Act 1967, s.9" in statement and "wilfully stated" in statement
     assert "NTP" in statement
+    # the clock is stated per exhibit, as each was timed (the fixture times one event by the box's clock)
+    by_source: dict[str, list[str]] = {}
+    for ex in read_manifest(bundle)["exhibits"]:
+        by_source.setdefault(ex["clock_source"], []).append(ex["reference"])
+    assert set(by_source) == {"stream", "receive"}
+    assert f"{', '.join(by_source['receive'])} were timed by the edge box" in statement or (
+        len(by_source["receive"]) == 1 and f"{by_source['receive'][0]} was timed by the edge box" in statement
+    )
+    assert "timed by the camera" in statement
     # read as a viewer reads them (pypdf, strict): every still printed, every page numbered
     exhibit_list = read_pdf(pdf)
     text = "\n".join(page.extract_text() for page in exhibit_list.pages)
