@@ -47,10 +47,18 @@ from detector.rules import DumpingIncident, VehicleVisit
 from detector.snapshots import SnapshotRing
 from detector.storage import StorageError
 from detector.types import Detections, Event, Frame, StillRole
+from detector.vehicle_colour import dominant_colour
 
 logger = logging.getLogger(__name__)
 
 RING_MARGIN_S = 5.0  # the frame ring reaches back this much further than the longest clip needs
+# the detector's vehicle classes in an officer's words (SSD's COCO "truck" covers vans and lorries alike)
+VEHICLE_TYPES = {
+    "car": "car",
+    "van_truck": "van or lorry",
+    "bus": "bus or minibus",
+    "motorcycle": "motorcycle",
+}
 PUSH_JITTER = 0.999  # a frame this close to the clip frame interval still counts as due
 
 
@@ -230,6 +238,7 @@ class EvidencePolicy:
                     event.files += self.writer.still(key, role, view[0], [(view[1], label)])
         if views.vehicle is not None:
             frame, box = views.vehicle
+            self._describe_vehicle(event, frame, box)
             with self._file(event, "vehicle"):
                 event.files += self.writer.still(key, StillRole.VEHICLE, frame, [(box, label)])
             with self._file(event, "vehicle crop"):
@@ -240,6 +249,23 @@ class EvidencePolicy:
         self._clip(
             event, event.start_video_s - self.perf.pre_roll_s, event.end_video_s + self.perf.post_roll_s
         )
+
+    def _describe_vehicle(self, event: Event, frame: Frame, box: tuple[float, float, float, float]) -> None:
+        """The vehicle's type in words and its dominant colour in the DVLA's words, from its best view
+        (``details.vehicle_type``, ``vehicle_colour``, ``vehicle_colour_share``): what an officer
+        matches against a keeper enquiry's reply."""
+        kind = str(event.details.get("vehicle_class", ""))
+        event.details["vehicle_type"] = VEHICLE_TYPES.get(kind, "vehicle")
+        x1, y1, x2, y2 = (round(v) for v in box)
+        image = frame.image
+        crop = image[max(0, y1) : max(0, y2), max(0, x1) : max(0, x2)]
+        try:
+            colour = dominant_colour(crop)
+        except ValueError as exc:  # a box too small to judge costs the colour, never the event
+            logger.info("event %s: vehicle colour not named: %s", event.event_id, exc)
+            return
+        event.details["vehicle_colour"] = colour.name
+        event.details["vehicle_colour_share"] = colour.share
 
     def _read_plate(self, event: Event, views: list[PlateView]) -> None:
         """The plate read on each kept view and voted (``PlateReader.vote_views``); the plate crop

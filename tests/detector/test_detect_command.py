@@ -14,6 +14,7 @@ from ingest_server import IngestServer
 
 from detector.backends.registry import ssd_model_info
 from detector.sinks.spool import Spool
+from detector.vehicle_colour import DVLA_COLOURS
 
 pytestmark = pytest.mark.slow
 
@@ -96,6 +97,10 @@ def test_vehicle_visit_is_spooled_with_arrival_vehicle_and_departure(
     roles = {f["role"] for f in payload["files"]}
     assert {"arrival", "vehicle", "departure", "clip"} <= roles
     assert payload["details"]["present_at_start"] is False
+    # described as an officer matches it against a keeper enquiry: type in words, a DVLA colour
+    assert payload["details"]["vehicle_type"] in {"car", "van or lorry", "bus or minibus", "motorcycle"}
+    assert payload["details"]["vehicle_colour"] in DVLA_COLOURS
+    assert 0.0 < payload["details"]["vehicle_colour_share"] <= 1.0
     assert "plate" in payload  # read (OCR) on the best vehicle view; may be null on this sprite
     assert pending[0].verify() == []
 
