@@ -90,17 +90,19 @@ def dominant_colour(crop: npt.NDArray[np.uint8]) -> VehicleColour:
     """The vehicle's dominant colour from its crop (BGR ``(H, W, 3)`` uint8, the detector's box).
 
     ValueError for a crop too small to judge."""
-    body = body_region(crop)
-    scale = min(1.0, float(np.sqrt(WORKING_PIXELS / max(body.shape[0] * body.shape[1], 1))))
+    region = body_region(crop)
+    scale = min(1.0, float(np.sqrt(WORKING_PIXELS / max(region.shape[0] * region.shape[1], 1))))
+    body = np.asarray(region, np.float32) / 255.0
     if scale < 1.0:
         size = (max(2, round(body.shape[1] * scale)), max(2, round(body.shape[0] * scale)))
-        body = cv2.resize(body, size, interpolation=cv2.INTER_AREA)
-    lab = cv2.cvtColor(body.astype(np.float32) / 255.0, cv2.COLOR_BGR2Lab).reshape(-1, 3)
+        body = np.asarray(cv2.resize(body, size, interpolation=cv2.INTER_AREA), np.float32)
+    lab = np.asarray(cv2.cvtColor(body, cv2.COLOR_BGR2Lab), np.float32).reshape(-1, 3)
     k = min(CLUSTERS, len(lab))
     criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
     # a fixed seed: the same crop always gets the same name (evidence must be reproducible)
     cv2.setRNGSeed(7)
-    _compactness, labels, centres = cv2.kmeans(lab, k, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
+    labels_in = np.zeros((len(lab), 1), np.int32)
+    _compactness, labels, centres = cv2.kmeans(lab, k, labels_in, criteria, 3, cv2.KMEANS_PP_CENTERS)
     counts = np.bincount(labels.ravel(), minlength=k)
     # Clusters of one colour (a panel in light and in shade) count together.
     names = [name_lab(c) for c in centres]
