@@ -100,12 +100,12 @@ def test_a_public_report_with_a_photo_keeps_the_original_and_shows_a_copy_withou
 
     sign_in(api, "officer")
     page = api.client.get("/review/public-reports")
-    assert page.status_code == 200
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
     assert reference.group(1) in page.text and "Six black bags" in page.text
     assert "pat@example.org" in page.text and "07700 900123" in page.text
     assert row.display_sha256 in page.text and row.sha256 in page.text
     img = api.client.get(f"/review/public-reports/photos/{row.display_sha256}")
-    assert img.status_code == 200 and img.content == shown
+    assert img.status_code == 200 and img.content == shown and img.headers["cache-control"] == "no-store"
     # the master (with the reporter's GPS) is not sent by this route
     assert api.client.get(f"/review/public-reports/photos/{row.sha256}").status_code == 404
 
