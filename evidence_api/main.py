@@ -45,7 +45,7 @@ from evidence_api.services.event_feed import EventFeed
 from evidence_api.settings import Settings
 from evidence_api.storage import make_blob_store
 from evidence_api.validation_errors import safe_errors
-from evidence_api.web import pages
+from evidence_api.web import pages, public_report_pages
 from evidence_api.web.rendering import error_page, login_redirect, message_page
 
 logger = logging.getLogger(__name__)
@@ -300,6 +300,7 @@ def create_app(
         sessions=app.state.sessionmaker,
         routers=[*((API_PREFIX, router) for router in ROUTERS), *(("", r) for r in pages.ROUTERS)],
         uploads=(events.put_file,),
+        public_uploads=(public_report_pages.send_report,),
         refuse=domain_error_response,
         unavailable=lambda request, exc: outage.unavailable(
             request, exc, app.state.outage, api_prefix=API_PREFIX

@@ -1,5 +1,5 @@
 """ORM tables: sites, cameras, devices, users, tokens, authorisations, events, files, blobs, cases, audit,
-the event feed's outbox."""
+the event feed's outbox, public reports."""
 
 from __future__ import annotations
 
@@ -452,3 +452,45 @@ class OutboxMessage(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+
+
+class PublicReport(Base):
+    """A fly-tip reported by a member of the public on ``/report`` (no sign-in), for an officer to
+    follow up.  ``client_key`` is a keyed hash of the client's address (never the address itself),
+    kept only so the rate limit can count a client's reports across replicas; the contact details are
+    personal data, shown to officers and admins only and never written to the log or the audit."""
+
+    __tablename__ = "public_reports"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    client_key: Mapped[str] = mapped_column(String(64), index=True)
+    location_description: Mapped[str] = mapped_column(Text, default="")
+    latitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    longitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    location_source: Mapped[str] = mapped_column(String(20))  # "typed", "photo" or "description"
+    description: Mapped[str] = mapped_column(Text)
+    saw_who: Mapped[str] = mapped_column(String(10))  # "yes", "no" or "unsure"
+    will_give_statement: Mapped[bool] = mapped_column(Boolean)
+    contact_name: Mapped[str] = mapped_column(String(200), default="")
+    contact_email: Mapped[str] = mapped_column(String(320), default="")
+    contact_phone: Mapped[str] = mapped_column(String(40), default="")
+    photos: Mapped[list[PublicReportPhoto]] = relationship(
+        back_populates="report", order_by="PublicReportPhoto.position"
+    )
+
+
+class PublicReportPhoto(Base):
+    """A photo sent with a public report: the original as sent (the master blob, by its SHA-256) and a
+    display copy re-encoded without its metadata (EXIF, GPS), which is what the pages show."""
+
+    __tablename__ = "public_report_photos"
+    __table_args__ = (UniqueConstraint("report_id", "position"),)
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    report_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("public_reports.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    media_type: Mapped[str] = mapped_column(String(60))
+    display_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    report: Mapped[PublicReport] = relationship(back_populates="photos")

@@ -16,7 +16,8 @@ route it will reach (path and method), and
 
 The cap of a route (settings): a file upload's is the larger of ``max_image_bytes`` and
 ``max_clip_bytes`` (the upload then holds each file to its own limit); a route anyone may call (the
-sign-in forms, and any path no route serves) gets ``max_login_body_bytes``; every other route
+sign-in forms, and any path no route serves) gets ``max_login_body_bytes``, except a public form
+that takes photos (``/report``), which gets ``max_public_report_bytes``; every other route
 ``max_request_body_bytes``.  The 413 is a ``TooLarge`` domain error, answered as the domain's errors
 are (JSON under ``/api/v1``, a page elsewhere).
 """
@@ -103,7 +104,8 @@ class RequestLimits:
 
     ``routers``: (prefix, router) for every router the app includes: a route of theirs is guarded as
     its dependencies say; a path none of them serves (``/``, static files, the API docs) reads no body
-    and gets the smallest cap.  ``uploads``: the endpoints that take a file's raw bytes.  ``refuse``:
+    and gets the smallest cap.  ``uploads``: the endpoints that take a file's raw bytes;
+    ``public_uploads``: the endpoints anyone may post photos to.  ``refuse``:
     how a domain error is answered (``main.domain_error_response``); ``unavailable``: how a database
     outage met while checking the sign-in is answered (:func:`evidence_api.outage.unavailable`)."""
 
@@ -115,6 +117,7 @@ class RequestLimits:
         sessions: sessionmaker[Session],
         routers: Sequence[tuple[str, APIRouter]],
         uploads: Collection[Callable[..., Any]],
+        public_uploads: Collection[Callable[..., Any]] = (),
         refuse: Callable[[Request, DomainError], Response],
         unavailable: Callable[[Request, Exception], Response],
     ) -> None:
@@ -130,7 +133,10 @@ class RequestLimits:
                 if not isinstance(route, APIRoute):
                     raise TypeError(f"{prefix}: RequestLimits guards API routes only, not {route!r}")
                 regex, _, _ = compile_path(prefix + route.path)
-                policy = self._policy(route, upload=route.endpoint in uploads)
+                if route.endpoint in public_uploads:
+                    policy = RoutePolicy(_sign_in_needed(route), settings.max_public_report_bytes)
+                else:
+                    policy = self._policy(route, upload=route.endpoint in uploads)
                 self._routes.append(_GuardedRoute(regex, frozenset(route.methods or ()), policy))
 
     def _policy(self, route: APIRoute, *, upload: bool) -> RoutePolicy:

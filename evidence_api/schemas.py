@@ -517,3 +517,26 @@ class PurgeOut(BaseModel):
 
 
 __all__ = ["ReviewStatus"]
+
+
+class PublicReportIn(InputModel):
+    """A fly-tip reported by a member of the public (the ``/report`` form): where, what, whether they
+    saw who left it and would give a statement, and how to reach them (all optional)."""
+
+    location_description: Annotated[str, StringConstraints(max_length=2000), Text] = ""
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    description: Annotated[str, StringConstraints(min_length=1, max_length=5000), Text]
+    saw_who: Literal["yes", "no", "unsure"]
+    will_give_statement: bool
+    contact_name: Annotated[str, StringConstraints(max_length=200), SingleLine] = ""
+    contact_email: Annotated[
+        str, StringConstraints(max_length=320, pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$"), SingleLine
+    ] = ""
+    contact_phone: Annotated[str, StringConstraints(max_length=40, pattern=r"^[0-9 +()-]*$"), SingleLine] = ""
+
+    @model_validator(mode="after")
+    def _both_coordinates(self) -> PublicReportIn:
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError("give both latitude and longitude, or neither")
+        return self

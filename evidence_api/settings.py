@@ -120,6 +120,21 @@ class Settings(BaseSettings):
         description="largest body of a request that needs no sign-in (the sign-in forms): anyone can send "
         "one, so it is read only this far",
     )
+    max_public_report_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        gt=0,
+        description="largest body of a public report (the /report form with its photos, no sign-in): "
+        "refused (413) before more than this is read; each photo is also held to max_image_bytes",
+    )
+    public_report_limit: int = Field(
+        default=5,
+        gt=0,
+        description="most public reports one client address may send within public_report_window_s; "
+        "the next is answered 429 with Retry-After (counted in the database, so it holds across replicas)",
+    )
+    public_report_window_s: int = Field(
+        default=3600, gt=0, description="the period, in seconds, over which public_report_limit counts"
+    )
     earliest_capture_time: AwareDatetime = Field(
         default=datetime(2000, 1, 1, tzinfo=UTC),
         description="an event or file time before this is refused (422): a camera or edge box clock that "

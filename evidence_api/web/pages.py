@@ -40,6 +40,7 @@ from evidence_api.web import (
     authorisation_pages,
     case_pages,
     dashboard_page,
+    public_report_pages,
     return_pages,
     site_pages,
     user_admin,
@@ -292,6 +293,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     user_admin.router,
     authorisation_pages.router,
     site_pages.router,
+    public_report_pages.router,
 )
 """Every page router, for :func:`mount` and the request limits (which read their sign-in needs)."""
 

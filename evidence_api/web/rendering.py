@@ -42,6 +42,7 @@ ERROR_HEADINGS = {
     409: "That could not be done",
     413: "Too large",
     422: "Not valid",
+    429: "Too many reports",
     500: "Something went wrong",
     503: "Unavailable",
 }
