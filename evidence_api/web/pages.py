@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
@@ -31,7 +31,7 @@ from evidence_api.deps import (
     StoreDep,
     require_page_roles,
 )
-from evidence_api.models import Case, EventFile, ReviewStatus, Role
+from evidence_api.models import Case, ReviewStatus, Role
 from evidence_api.schemas import CaseIn
 from evidence_api.services import bundle_export, cases, review, users
 from evidence_api.services.bundle_spec import ExportOptions
@@ -40,6 +40,7 @@ from evidence_api.web import (
     authorisation_pages,
     case_pages,
     dashboard_page,
+    queue_page,
     return_pages,
     site_pages,
     user_admin,
@@ -60,7 +61,6 @@ from evidence_api.web.rendering import (
 
 logger = logging.getLogger(__name__)
 
-THUMB_ROLES = ("act", "after", "vehicle", "arrival")
 LEGAL = case_pages.LEGAL
 REVIEW_ACTIONS = {
     "start": ReviewStatus.under_review,
@@ -140,34 +140,6 @@ def logout(_form: CheckedForm, me: PageUser, session: SessionDep) -> Response:
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
-
-
-def _thumbnail(event: Any) -> EventFile | None:
-    stills = [f for f in event.files if f.media_type == "image/jpeg" and f.received_at is not None]
-    for role in THUMB_ROLES:
-        for f in stills:
-            if f.role == role:
-                return f
-    return stills[0] if stills else None
-
-
-@router.get("/review", response_class=HTMLResponse)
-def queue(
-    request: Request, me: PageUser, session: SessionDep, settings: SettingsDep, status: str = "open"
-) -> Response:
-    if status == "open":
-        new, _ = review.list_events(session=session, status=ReviewStatus.new.value, limit=200)
-        under, _ = review.list_events(session=session, status=ReviewStatus.under_review.value, limit=200)
-        events = sorted(new + under, key=lambda e: e.started_at, reverse=True)
-    else:
-        events, _ = review.list_events(
-            session=session,
-            status=status if status in {r.value for r in ReviewStatus} else None,
-            limit=200,
-        )
-    rows = [(e, _thumbnail(e)) for e in events]
-    context = {"me": me, "rows": rows, "status": status, "warnings": expiry_warnings(session, settings)}
-    return render(request, "queue.html", context)
 
 
 @router.get("/review/events/{event_id}", response_class=HTMLResponse)
@@ -286,6 +258,7 @@ def blob(
 
 ROUTERS: tuple[APIRouter, ...] = (
     router,
+    queue_page.router,
     case_pages.router,
     return_pages.router,
     dashboard_page.router,
