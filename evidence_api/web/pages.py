@@ -46,6 +46,7 @@ from evidence_api.web import (
     user_admin,
 )
 from evidence_api.web.authorisation_pages import expiry_warnings
+from evidence_api.web.event_trail import event_trail
 from evidence_api.web.rendering import (
     HERE,
     LANDING,
@@ -77,6 +78,12 @@ router = APIRouter(include_in_schema=False)
 
 Reviewer = Annotated[
     Principal, Depends(require_page_roles(Role.officer, Role.admin, refusal="only officers review events"))
+]
+Reopener = Annotated[
+    Principal,
+    Depends(
+        require_page_roles(Role.officer, Role.admin, refusal="only officers and supervisors reopen events")
+    ),
 ]
 CaseOfficer = Annotated[
     Principal, Depends(require_page_roles(Role.officer, Role.admin, refusal="only officers manage cases"))
@@ -156,6 +163,9 @@ def event_page(
     context = {
         "me": me,
         "e": event,
+        "links_to": review.linked_to(session=session, event=event),
+        "links_from": review.linked_from(session=session, event=event),
+        "trail": event_trail(session, event),
         "cases": open_cases,
         "warnings": expiry_warnings(session, settings),
         "error": request.query_params.get("error"),
@@ -178,6 +188,13 @@ def decide(
         actor=me.actor,
         feed=feed,
     )
+    return RedirectResponse(f"/review/events/{event_id}", status_code=303)
+
+
+@router.post("/review/events/{event_id}/reopen")
+def reopen(event_id: uuid.UUID, form: CheckedForm, me: Reopener, session: SessionDep) -> Response:
+    """Undo a confirmation or dismissal, with the reason (required); the event is back under review."""
+    review.reopen(session=session, event_id=event_id, reason=form.get("reason", ""), actor=me.actor)
     return RedirectResponse(f"/review/events/{event_id}", status_code=303)
 
 
