@@ -188,7 +188,9 @@ def decide(
         actor=me.actor,
         feed=feed,
     )
-    return RedirectResponse(f"/review/events/{event_id}", status_code=303)
+    # the queue's keyboard shortcuts decide from the queue and come back to the same filtered view
+    back = safe_next(form["next"]) if form.get("next") else f"/review/events/{event_id}"
+    return RedirectResponse(back, status_code=303)
 
 
 @router.post("/review/events/{event_id}/reopen")

@@ -105,3 +105,43 @@ def test_the_queue_pages_fifty_at_a_time_newest_first(api: Api) -> None:
     second = api.client.get(older).text
     assert re.findall(r'<tr data-event="([0-9a-f-]+)"', second) == ids[1::-1]
     assert "Showing 51–52 of 52" in second and 'rel="prev"' in second and 'rel="next"' not in second
+
+
+def test_keyboard_decisions_come_back_to_the_filtered_queue_and_the_queue_works_without_them(
+    api: Api,
+) -> None:
+    event = _event(api, started_at=datetime.now(UTC) - timedelta(hours=1))
+    csrf = sign_in(api)
+    page = api.client.get("/review", params={"site": "lay-by-a123"}).text
+    assert '<script src="/static/queue-keys.js" defer></script>' in page
+    assert f'<a class="open-event" href="/review/events/{event}">' in page  # a plain link without script
+    (back,) = re.findall(r'<input type="hidden" name="next" value="([^"]+)">', page)
+    back = back.replace("&amp;", "&")
+    script = api.client.get("/static/queue-keys.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert 'case "j"' in script.text and 'case "d"' in script.text and "prompt(" in script.text
+
+    # what the script posts for "d" with a reason typed, then for "c": back to the same view
+    r = api.client.post(
+        f"/review/events/{event}/decision",
+        data={"action": "dismiss", "reason": "", "next": back, "csrf_token": csrf},
+    )
+    assert r.status_code == 422 and "needs a reason" in r.text
+    r = api.client.post(
+        f"/review/events/{event}/decision",
+        data={"action": "confirm", "reason": "", "next": back, "csrf_token": csrf},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/review?site=lay-by-a123&status=open"
+    assert event not in api.client.get(r.headers["location"]).text  # decided: off the open queue
+    # a "next" that leaves the site goes to the queue instead
+    other = _event(api, started_at=datetime.now(UTC) - timedelta(hours=2))
+    r = api.client.post(
+        f"/review/events/{other}/decision",
+        data={"action": "confirm", "next": "//evil.example/", "csrf_token": csrf},
+        follow_redirects=False,
+    )
+    assert r.headers["location"] == "/review"
+
+    sign_in(api, "legal")  # the legal team does not decide: no quick-decision form for them
+    assert 'id="quick-decision"' not in api.client.get("/review").text
