@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from evidence_api.bundle.checkpoint import Checkpoint
@@ -297,3 +297,15 @@ def _walk(
 def hash_state(state: dict[str, Any]) -> str:
     """SHA-256 of a record's canonical JSON state, for before/after hashes."""
     return hashlib.sha256(canonical_json(state)).hexdigest()
+
+
+def entries_for(
+    session: Session, *, targets: Sequence[tuple[str, str]], limit: int = 500
+) -> list[AuditEntry]:
+    """The entries about any of ``targets`` ((target_type, target_id) pairs), oldest first, at most
+    ``limit`` of the newest: an event's own trail on its page (who viewed, reviewed, exported it)."""
+    if not targets:
+        return []
+    wanted = or_(*(and_(AuditEntry.target_type == t, AuditEntry.target_id == i) for t, i in targets))
+    newest = session.scalars(select(AuditEntry).where(wanted).order_by(AuditEntry.seq.desc()).limit(limit))
+    return sorted(newest, key=lambda e: e.seq)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, String, cast, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from evidence_api import ranges
@@ -30,6 +30,27 @@ TRANSITIONS = {
     ReviewStatus.confirmed.value: set(),
     ReviewStatus.dismissed.value: set(),
 }
+REOPENABLE = {ReviewStatus.dismissed.value, ReviewStatus.confirmed.value}
+"""A decision a supervisor or officer may undo (:func:`reopen`); the event goes back to under review."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """What the queue narrows events to; every part optional, all applied in SQL.
+
+    ``statuses``: review statuses, any of; ``site``/``camera``: keys; ``started_from`` and
+    ``started_before``: a half-open UTC range of start times (the pages turn UK local dates into it);
+    ``plate``: an exact registration, matched only against reads that fit a UK format (an unverified
+    read is never a plate)."""
+
+    site: str | None = None
+    camera: str | None = None
+    statuses: tuple[str, ...] = ()
+    type_: str | None = None
+    authorised: bool | None = None
+    started_from: datetime | None = None
+    started_before: datetime | None = None
+    plate: str | None = None
 
 
 def get_event(*, session: Session, event_id: uuid.UUID) -> Event:
@@ -39,22 +60,28 @@ def get_event(*, session: Session, event_id: uuid.UUID) -> Event:
     return event
 
 
-def _filtered(
-    stmt: Select[tuple[Event]],
-    *,
-    site: str | None,
-    status: str | None,
-    type_: str | None,
-    authorised: bool | None,
-) -> Select[tuple[Event]]:
-    if site:
-        stmt = stmt.join(Site, Event.site_id == Site.id).where(Site.key == site)
-    if status:
-        stmt = stmt.where(Event.review_status == status)
-    if type_:
-        stmt = stmt.where(Event.type == type_)
-    if authorised is not None:
-        stmt = stmt.where(Event.authorised_at_capture == authorised)
+def normalise_plate(text: str) -> str:
+    """A registration as stored and compared: upper case, without spaces (``ab12 cde`` -> ``AB12CDE``)."""
+    return "".join(text.split()).upper()
+
+
+def _filtered(stmt: Select[tuple[Event]], f: EventFilter) -> Select[tuple[Event]]:
+    if f.site:
+        stmt = stmt.where(Event.site_id.in_(select(Site.id).where(Site.key == f.site)))
+    if f.camera:
+        stmt = stmt.where(Event.camera_id.in_(select(Camera.id).where(Camera.key == f.camera)))
+    if f.statuses:
+        stmt = stmt.where(Event.review_status.in_(f.statuses))
+    if f.type_:
+        stmt = stmt.where(Event.type == f.type_)
+    if f.authorised is not None:
+        stmt = stmt.where(Event.authorised_at_capture == f.authorised)
+    if f.started_from is not None:
+        stmt = stmt.where(Event.started_at >= f.started_from)
+    if f.started_before is not None:
+        stmt = stmt.where(Event.started_at < f.started_before)
+    if f.plate:
+        stmt = stmt.where(Event.plate_text == normalise_plate(f.plate), Event.plate_valid_uk_format.is_(True))
     return stmt
 
 
@@ -65,11 +92,16 @@ def list_events(
     status: str | None = None,
     type_: str | None = None,
     authorised: bool | None = None,
+    where: EventFilter | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[Event], int]:
-    """Events newest first, with the total matching the filters."""
-    base = _filtered(select(Event), site=site, status=status, type_=type_, authorised=authorised)
+    """Events newest first, with the total matching the filters: ``where``, or the simple ``site``,
+    ``status``, ``type_`` and ``authorised`` the JSON API passes."""
+    where = where or EventFilter(
+        site=site, statuses=(status,) if status else (), type_=type_, authorised=authorised
+    )
+    base = _filtered(select(Event), where)
     total = session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
     stmt = (
         base.options(
@@ -118,6 +150,68 @@ def set_status(
     elif feed is not None and status == ReviewStatus.dismissed.value:
         feed.event_changed(session=session, event=event, change="dismissed")
     return event
+
+
+def reopen(*, session: Session, event_id: uuid.UUID, reason: str, actor: str) -> Event:
+    """Undo a confirmation or dismissal (a supervisor correcting a mistake): the event goes back to
+    under review, audited as ``event.reopen`` with the reason, which is required.  An event already in
+    a case stays confirmed: take it out of the case first, so the case never holds an undecided event."""
+    event = get_event(session=session, event_id=event_id)
+    if event.review_status not in REOPENABLE:
+        raise Conflict(f"event {event_id} is {event.review_status}; only a decided event can be reopened")
+    if not reason.strip():
+        raise Invalid("reason: reopening an event needs a reason")
+    if event.case_id is not None:
+        raise Conflict(f"event {event_id} is in a case; remove it from the case before reopening it")
+    before = {"review_status": event.review_status, "reason": event.review_reason}
+    event.review_status = ReviewStatus.under_review.value
+    event.review_reason = reason.strip()
+    event.reviewed_by = actor
+    event.reviewed_at = datetime.now(UTC)
+    session.flush()
+    audit.append(
+        session,
+        actor=actor,
+        action="event.reopen",
+        target_type="event",
+        target_id=str(event.id),
+        before_hash=audit.hash_state(before),
+        after_hash=audit.hash_state({"review_status": event.review_status, "reason": event.review_reason}),
+        details={"reason": reason.strip(), "was": before["review_status"]},
+    )
+    return event
+
+
+def linked_from(*, session: Session, event: Event) -> list[Event]:
+    """Events that name ``event`` among their linked events (a dumping event names the vehicle visit
+    that brought the waste), oldest first: the other direction of ``event.linked_event_ids``.
+
+    The links are a JSON list, so this matches the id in its text; a UUID has no LIKE wildcards, and
+    the search is kept to the event's own site."""
+    needle = f"%{event.id}%"
+    stmt = (
+        select(Event)
+        .where(
+            Event.site_id == event.site_id,
+            Event.id != event.id,
+            cast(Event.linked_event_ids, String).like(needle),
+        )
+        .order_by(Event.started_at)
+    )
+    return list(session.scalars(stmt))
+
+
+def linked_to(*, session: Session, event: Event) -> list[Event]:
+    """The events ``event`` itself names as linked, oldest first (an id that is not stored is left out)."""
+    ids = []
+    for raw in event.linked_event_ids:
+        try:
+            ids.append(uuid.UUID(str(raw)))
+        except ValueError:
+            logger.warning("event %s links to %r, which is not an event id", event.id, raw)
+    if not ids:
+        return []
+    return list(session.scalars(select(Event).where(Event.id.in_(ids)).order_by(Event.started_at)))
 
 
 def record_override(*, session: Session, event_id: uuid.UUID, reasons: str, actor: str) -> LegalOverride:

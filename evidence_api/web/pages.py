@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
@@ -31,7 +31,7 @@ from evidence_api.deps import (
     StoreDep,
     require_page_roles,
 )
-from evidence_api.models import Case, EventFile, ReviewStatus, Role
+from evidence_api.models import Case, ReviewStatus, Role
 from evidence_api.schemas import CaseIn
 from evidence_api.services import bundle_export, cases, review, users
 from evidence_api.services.bundle_spec import ExportOptions
@@ -41,11 +41,13 @@ from evidence_api.web import (
     case_pages,
     dashboard_page,
     public_report_pages,
+    queue_page,
     return_pages,
     site_pages,
     user_admin,
 )
 from evidence_api.web.authorisation_pages import expiry_warnings
+from evidence_api.web.event_trail import event_trail
 from evidence_api.web.rendering import (
     HERE,
     LANDING,
@@ -61,7 +63,6 @@ from evidence_api.web.rendering import (
 
 logger = logging.getLogger(__name__)
 
-THUMB_ROLES = ("act", "after", "vehicle", "arrival")
 LEGAL = case_pages.LEGAL
 REVIEW_ACTIONS = {
     "start": ReviewStatus.under_review,
@@ -78,6 +79,12 @@ router = APIRouter(include_in_schema=False)
 
 Reviewer = Annotated[
     Principal, Depends(require_page_roles(Role.officer, Role.admin, refusal="only officers review events"))
+]
+Reopener = Annotated[
+    Principal,
+    Depends(
+        require_page_roles(Role.officer, Role.admin, refusal="only officers and supervisors reopen events")
+    ),
 ]
 CaseOfficer = Annotated[
     Principal, Depends(require_page_roles(Role.officer, Role.admin, refusal="only officers manage cases"))
@@ -143,34 +150,6 @@ def logout(_form: CheckedForm, me: PageUser, session: SessionDep) -> Response:
     return response
 
 
-def _thumbnail(event: Any) -> EventFile | None:
-    stills = [f for f in event.files if f.media_type == "image/jpeg" and f.received_at is not None]
-    for role in THUMB_ROLES:
-        for f in stills:
-            if f.role == role:
-                return f
-    return stills[0] if stills else None
-
-
-@router.get("/review", response_class=HTMLResponse)
-def queue(
-    request: Request, me: PageUser, session: SessionDep, settings: SettingsDep, status: str = "open"
-) -> Response:
-    if status == "open":
-        new, _ = review.list_events(session=session, status=ReviewStatus.new.value, limit=200)
-        under, _ = review.list_events(session=session, status=ReviewStatus.under_review.value, limit=200)
-        events = sorted(new + under, key=lambda e: e.started_at, reverse=True)
-    else:
-        events, _ = review.list_events(
-            session=session,
-            status=status if status in {r.value for r in ReviewStatus} else None,
-            limit=200,
-        )
-    rows = [(e, _thumbnail(e)) for e in events]
-    context = {"me": me, "rows": rows, "status": status, "warnings": expiry_warnings(session, settings)}
-    return render(request, "queue.html", context)
-
-
 @router.get("/review/events/{event_id}", response_class=HTMLResponse)
 def event_page(
     request: Request, event_id: uuid.UUID, me: PageUser, session: SessionDep, settings: SettingsDep
@@ -185,6 +164,9 @@ def event_page(
     context = {
         "me": me,
         "e": event,
+        "links_to": review.linked_to(session=session, event=event),
+        "links_from": review.linked_from(session=session, event=event),
+        "trail": event_trail(session, event),
         "cases": open_cases,
         "warnings": expiry_warnings(session, settings),
         "error": request.query_params.get("error"),
@@ -207,6 +189,15 @@ def decide(
         actor=me.actor,
         feed=feed,
     )
+    # the queue's keyboard shortcuts decide from the queue and come back to the same filtered view
+    back = safe_next(form["next"]) if form.get("next") else f"/review/events/{event_id}"
+    return RedirectResponse(back, status_code=303)
+
+
+@router.post("/review/events/{event_id}/reopen")
+def reopen(event_id: uuid.UUID, form: CheckedForm, me: Reopener, session: SessionDep) -> Response:
+    """Undo a confirmation or dismissal, with the reason (required); the event is back under review."""
+    review.reopen(session=session, event_id=event_id, reason=form.get("reason", ""), actor=me.actor)
     return RedirectResponse(f"/review/events/{event_id}", status_code=303)
 
 
@@ -287,6 +278,7 @@ def blob(
 
 ROUTERS: tuple[APIRouter, ...] = (
     router,
+    queue_page.router,
     case_pages.router,
     return_pages.router,
     dashboard_page.router,

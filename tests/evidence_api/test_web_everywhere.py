@@ -117,7 +117,8 @@ def test_every_field_has_a_label_and_every_table_header_a_scope(api: Api, media:
         assert unlabelled_fields(html) == [], name
         assert unscoped_table_headers(html) == 0, name
     assert field_count(pages["event with the dismiss form"]) == 1  # the reason
-    assert field_count(pages["event with the case form"]) == 2  # the case and a new case's title
+    # the case, a new case's title, and the reason for reopening the confirmation
+    assert field_count(pages["event with the case form"]) == 3
     assert field_count(pages["case with the export form"]) == 3
 
 
