@@ -15,6 +15,7 @@ from sqlalchemy import (
     Date,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -338,10 +339,15 @@ class Event(Base):
     """An event as uploaded by the detector; ``id`` is the edge-minted UUIDv7 (idempotency key)."""
 
     __tablename__ = "events"
+    # The review queue: open events newest first, by time over all statuses, by site, camera or plate.
+    __table_args__ = (
+        Index("ix_events_review_status_started_at", "review_status", "started_at"),
+        Index("ix_events_started_at", "started_at"),
+    )
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     type: Mapped[str] = mapped_column(String(30))
-    site_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sites.id"))
-    camera_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cameras.id"))
+    site_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sites.id"), index=True)
+    camera_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cameras.id"), index=True)
     device_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("devices.id"), nullable=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -350,7 +356,7 @@ class Event(Base):
     model_sha256: Mapped[str] = mapped_column(String(64))
     rule_version: Mapped[str] = mapped_column(String(100))
     zone: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    plate_text: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    plate_text: Mapped[str | None] = mapped_column(String(20), nullable=True, index=True)
     plate_confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
     plate_valid_uk_format: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
