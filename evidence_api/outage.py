@@ -76,7 +76,7 @@ class OutageLog:
             if self._since is not None:
                 return
             self._since = time.monotonic()
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+        reason = _first_line(exc)
         logger.error("database unavailable, answering 503 until it is back: %s", reason)
 
     def connected(self) -> None:
@@ -95,6 +95,12 @@ class OutageLog:
         logger.warning("database back after %.0f s; %d request(s) answered 503 meanwhile", lasted, refused)
 
 
+def _first_line(exc: Exception) -> str:
+    """The driver's own message (``exc.orig``, else ``exc``), its first line, at most 300 characters."""
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return lines[0][:300] if lines else type(exc).__name__
+
+
 def timed_out(exc: Exception) -> bool:
     """Whether the database answered but ended the statement: a lock wait past ``lock_timeout`` or a
     statement past ``statement_timeout`` (SQLSTATE 55P03, 57014) — busy, not gone."""
@@ -107,7 +113,7 @@ def unavailable(request: Request, exc: Exception, outage: OutageLog, *, api_pref
     also for middleware that meets the outage before the routes do.  A statement the database ended
     for taking too long is a 503 too, logged as what it is, not as an outage."""
     if timed_out(exc):
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+        reason = _first_line(exc)
         logger.warning("a database statement took too long, answered 503 (%s): %s", request.url.path, reason)
         return service_unavailable(request, BUSY_MESSAGE, api_prefix=api_prefix)
     outage.refused(exc)
